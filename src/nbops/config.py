@@ -1,0 +1,141 @@
+"""Settings: environment variables first, then ``[tool.nbops]`` in pyproject.toml, then defaults.
+
+=======================  =========================  ===========================================
+environment              ``[tool.nbops]`` key       default
+=======================  =========================  ===========================================
+NBOPS_TRACKING_URI,      ``tracking_uri``           ``sqlite:///<home>/mlflow.db`` (embedded)
+MLFLOW_TRACKING_URI
+NBOPS_HOME               ``home``                   ``<project root>/.nbops``
+NBOPS_EXPERIMENT         ``experiment``             the notebook's name, else ``Default``
+NBOPS_NO_CAPTURE         ``no_capture``             nothing (all of code, git, env, figures)
+NBOPS_REDACT_DENY        ``redact_deny``            no extra patterns
+NBOPS_REDACT_ALLOW       ``redact_allow``           no exceptions
+NBOPS_FLUSH_TIMEOUT      ``flush_timeout``          10 seconds (waited at interpreter exit)
+=======================  =========================  ===========================================
+
+The project root is the nearest folder, from the working directory up, holding a
+``pyproject.toml`` or ``.git``; the working directory itself when there is none.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbops.exceptions import ConfigError
+
+__all__ = ["CAPTURE_PARTS", "Settings", "find_project_root", "load_settings"]
+
+#: The parts of a run's capture that ``--no-capture`` / ``NBOPS_NO_CAPTURE`` can switch off.
+CAPTURE_PARTS = ("code", "git", "env", "figures", "notebook")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective nbops settings; build them with :func:`load_settings`."""
+
+    home: Path
+    tracking_uri: str
+    experiment: str | None = None
+    no_capture: frozenset[str] = frozenset()
+    redact_deny: tuple[str, ...] = ()
+    redact_allow: tuple[str, ...] = ()
+    flush_timeout: float = 10.0
+    project_root: Path = field(default_factory=Path.cwd)
+
+    @property
+    def embedded(self) -> bool:
+        """True when the store is the embedded SQLite store under ``home``."""
+        return self.tracking_uri == embedded_uri(self.home)
+
+    @property
+    def artifact_root(self) -> Path:
+        """Where runs of the embedded store keep their artifacts."""
+        return self.home / "artifacts"
+
+    @property
+    def spool_path(self) -> Path:
+        return self.home / "spool.db"
+
+
+def embedded_uri(home: Path) -> str:
+    return f"sqlite:///{home / 'mlflow.db'}"
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder from ``start`` (default: cwd) up holding pyproject.toml or .git."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() or (folder / ".git").exists():
+            return folder
+    return here
+
+
+def _pyproject_table(root: Path) -> dict:
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc}. Fix the TOML syntax or remove the file.")
+    table = data.get("tool", {}).get("nbops", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.nbops] in {path} must be a table of settings.")
+    return table
+
+
+def _split(value: str | list | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    return tuple(str(p) for p in value)
+
+
+def load_settings(cwd: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read the settings in force for ``cwd`` (default: the working directory)."""
+    env = os.environ if env is None else env
+    root = find_project_root(cwd)
+    table = _pyproject_table(root)
+    known = {"tracking_uri", "home", "experiment", "no_capture", "redact_deny", "redact_allow",
+             "flush_timeout"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"Unknown key(s) {unknown} in [tool.nbops] of {root / 'pyproject.toml'}; "
+            f"known keys are {sorted(known)}."
+        )
+
+    home_value = env.get("NBOPS_HOME") or table.get("home")
+    home = Path(home_value).expanduser() if home_value else root / ".nbops"
+    if not home.is_absolute():
+        home = root / home
+    uri = env.get("NBOPS_TRACKING_URI") or env.get("MLFLOW_TRACKING_URI") or table.get(
+        "tracking_uri"
+    ) or embedded_uri(home)
+
+    no_capture = frozenset(_split(env.get("NBOPS_NO_CAPTURE", table.get("no_capture"))))
+    bad = sorted(no_capture - set(CAPTURE_PARTS))
+    if bad:
+        raise ConfigError(
+            f"NBOPS_NO_CAPTURE / no_capture names unknown part(s) {bad}; choose from "
+            f"{', '.join(CAPTURE_PARTS)}."
+        )
+    try:
+        flush_timeout = float(env.get("NBOPS_FLUSH_TIMEOUT", table.get("flush_timeout", 10.0)))
+    except ValueError as exc:
+        raise ConfigError(f"NBOPS_FLUSH_TIMEOUT must be a number of seconds: {exc}") from None
+
+    return Settings(
+        home=home,
+        tracking_uri=str(uri),
+        experiment=env.get("NBOPS_EXPERIMENT") or table.get("experiment"),
+        no_capture=no_capture,
+        redact_deny=_split(env.get("NBOPS_REDACT_DENY", table.get("redact_deny"))),
+        redact_allow=_split(env.get("NBOPS_REDACT_ALLOW", table.get("redact_allow"))),
+        flush_timeout=flush_timeout,
+        project_root=root,
+    )

@@ -1,0 +1,285 @@
+"""What a run captures besides what the user logs: params from code, git, environment, notebook.
+
+Cheap parts (parsing the cell) run on the caller's thread; anything that touches a subprocess
+or the disk (git, package list, notebook files) runs in the logger's worker thread.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nbops.tracking.redact import Redactor
+
+__all__ = [
+    "GitState",
+    "environment_info",
+    "find_notebook_path",
+    "git_state",
+    "history_notebook",
+    "literal_params",
+    "package_list",
+    "papermill_params",
+]
+
+GIT_TIMEOUT = 5.0
+MAX_LITERAL_ITEMS = 50
+
+# -- params from code ---------------------------------------------------------------------------
+
+
+def literal_params(source: str) -> dict[str, Any]:
+    """Top-level assignments of literal values in ``source``, last assignment winning.
+
+    Literals are numbers, strings, bools, None and small (≤ 50 items) lists, tuples and dicts
+    of literals. ``lr = 0.1`` and ``layers = [64, 32]`` are params; ``n = len(df)`` is not.
+    A source that does not parse gives no params (the cell's own SyntaxError is what the user
+    sees).
+
+    >>> literal_params("lr = 0.1\\nepochs: int = 3\\nmodel = make()\\na = b = 'x'")
+    {'lr': 0.1, 'epochs': 3, 'a': 'x', 'b': 'x'}
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    params: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        if not names or not _small_literal(value):
+            continue
+        try:
+            literal = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue
+        for name in names:
+            if not name.startswith("_"):
+                params[name] = literal
+    return params
+
+
+def _small_literal(node: ast.expr) -> bool:
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return len(node.elts) <= MAX_LITERAL_ITEMS and all(_small_literal(e) for e in node.elts)
+    if isinstance(node, ast.Dict):
+        return len(node.keys) <= MAX_LITERAL_ITEMS and all(
+            k is not None and _small_literal(k) and _small_literal(v)
+            for k, v in zip(node.keys, node.values, strict=True)
+        )
+    return isinstance(node, ast.Constant | ast.UnaryOp)
+
+
+PAPERMILL_HEADER = "# Parameters"
+
+
+def papermill_params(history: Iterable[str]) -> dict[str, Any]:
+    """Params papermill injected: the literals of the latest executed ``# Parameters`` cell."""
+    for source in reversed(list(history)):
+        if source.lstrip().startswith(PAPERMILL_HEADER):
+            return literal_params(source)
+    return {}
+
+
+def param_value(value: Any) -> str:
+    """The string MLflow stores for a param value (JSON for containers, so lists stay lists)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple | dict | set):
+        try:
+            return json.dumps(value if not isinstance(value, set) else sorted(value, key=repr))
+        except TypeError:
+            return repr(value)
+    return repr(value) if not isinstance(value, bool | int | float | type(None)) else str(value)
+
+
+def cell_hash(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+# -- git ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GitState:
+    root: str
+    commit: str
+    branch: str
+    dirty: bool
+    diff: str
+    remote: str | None
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                             timeout=GIT_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_state(cwd: Path) -> GitState | None:
+    """Commit, branch, dirty flag and ``git diff HEAD`` of the repo holding ``cwd``, or None."""
+    root = _git(["rev-parse", "--show-toplevel"], cwd)
+    if not root:
+        return None
+    root_path = Path(root.strip())
+    commit = (_git(["rev-parse", "HEAD"], root_path) or "").strip()
+    if not commit:  # a repo with no commit yet
+        return None
+    branch = (_git(["rev-parse", "--abbrev-ref", "HEAD"], root_path) or "").strip()
+    status = _git(["status", "--porcelain", "--untracked-files=no"], root_path) or ""
+    diff = _git(["diff", "HEAD"], root_path) or ""
+    remote = _git(["config", "--get", "remote.origin.url"], root_path)
+    return GitState(str(root_path), commit, branch, bool(status.strip()), diff,
+                    remote.strip() if remote else None)
+
+
+def imported_module_changes(repo_root: str, modules: dict[str, Any]) -> str:
+    """Diffs (tracked) or full text (untracked) of imported modules living inside the repo.
+
+    ``git diff HEAD`` already holds the tracked changes of the whole repo; this adds what a
+    reader of the run needs to rerun it: local modules the notebook imported that git does not
+    know (``helpers.py`` never committed), so the code that ran is complete.
+    """
+    root = Path(repo_root)
+    files = set()
+    for mod in list(modules.values()):
+        path = getattr(mod, "__file__", None)
+        if not path or not path.endswith(".py"):
+            continue
+        p = Path(path).resolve()
+        if root in p.parents and ".venv" not in p.parts and "site-packages" not in p.parts:
+            files.add(p)
+    if not files:
+        return ""
+    rel = sorted(str(f.relative_to(root)) for f in files)
+    untracked = set((_git(["ls-files", "--others", "--exclude-standard", "--", *rel], root)
+                     or "").split())
+    parts = []
+    diff = _git(["diff", "HEAD", "--", *[r for r in rel if r not in untracked]], root)
+    if diff:
+        parts.append(diff)
+    for r in sorted(untracked):
+        text = (root / r).read_text(encoding="utf-8", errors="replace")
+        parts.append(f"--- /dev/null\n+++ b/{r}\n(untracked file, full text)\n{text}")
+    return "\n".join(parts)
+
+
+# -- environment --------------------------------------------------------------------------------
+
+
+def package_list() -> str:
+    """``name==version`` of every installed distribution, sorted (pip-freeze-like)."""
+    from importlib import metadata
+
+    seen = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and name.lower() not in seen:
+            seen[name.lower()] = f"{name}=={dist.version}"
+    return "\n".join(seen[k] for k in sorted(seen)) + "\n"
+
+
+def environment_info() -> dict[str, str]:
+    """Python, OS, CPU and (only when torch is already imported) GPU facts, as tags."""
+    info = {
+        "nbops.env.python": platform.python_version(),
+        "nbops.env.os": f"{platform.system()} {platform.release()}",
+        "nbops.env.machine": platform.machine(),
+        "nbops.env.cpu_count": str(os.cpu_count()),
+        "nbops.env.executable": sys.executable,
+    }
+    cpu = _cpu_model()
+    if cpu:
+        info["nbops.env.cpu"] = cpu
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            info["nbops.env.torch"] = torch.__version__
+            if torch.cuda.is_available():
+                info["nbops.env.gpu"] = ", ".join(
+                    torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
+                )
+        except Exception:  # noqa: BLE001 - environment capture is best effort
+            pass
+    return info
+
+
+def _cpu_model() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def environment_variables(redactor: Redactor) -> str:
+    """The process environment, redacted, one ``NAME=value`` a line."""
+    return "".join(f"{k}={redactor.value(k, v)}\n" for k, v in sorted(os.environ.items()))
+
+
+# -- notebooks ----------------------------------------------------------------------------------
+
+
+def find_notebook_path(user_ns: dict[str, Any] | None = None) -> Path | None:
+    """The path of the running notebook when it can be found, else None (never raises).
+
+    Sources, in order: ``NBOPS_NOTEBOOK_PATH`` (set by ``nbops run`` for pipeline steps),
+    VS Code's ``__vsc_ipynb_file__``, and ``JPY_SESSION_NAME`` (set by jupyter_server for
+    kernels it starts for a notebook).
+    """
+    candidates = [os.environ.get("NBOPS_NOTEBOOK_PATH")]
+    if user_ns:
+        candidates.append(user_ns.get("__vsc_ipynb_file__"))
+    candidates.append(os.environ.get("JPY_SESSION_NAME"))
+    for c in candidates:
+        if c and str(c).endswith(".ipynb"):
+            p = Path(c)
+            if not p.is_absolute():
+                p = Path.cwd() / p
+            if p.is_file():
+                return p
+    return None
+
+
+def history_notebook(inputs: list[str], outputs: dict[int, Any], redactor: Redactor) -> str:
+    """A notebook of the session's cells in execution order, with their results (nbformat v4).
+
+    ``inputs`` is IPython's ``In`` (index = execution count), ``outputs`` its ``Out``.
+    """
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["nbops"] = {"kind": "executed-history"}
+    for count, source in enumerate(inputs):
+        if count == 0 or not source.strip():
+            continue
+        cell = nbformat.v4.new_code_cell(redactor.text(source), execution_count=count)
+        if count in outputs:
+            try:
+                text = repr(outputs[count])
+            except Exception:  # noqa: BLE001 - a broken __repr__ must not break capture
+                text = "<unrepresentable>"
+            cell.outputs.append(nbformat.v4.new_output(
+                "execute_result", data={"text/plain": redactor.text(text[:10_000])},
+                execution_count=count))
+        nb.cells.append(cell)
+    return nbformat.writes(nb)

@@ -1,0 +1,370 @@
+"""The async durable logger: user thread → in-memory queue → disk spool → MLflow.
+
+    caller (cell)            worker thread (daemon)
+    ─────────────            ──────────────────────────────────────────────────────────────
+    queue.append(item)  ──►  every 20 ms, or when woken:
+      (~1 µs, no I/O)          1. drain: write queued runs/events/metric points to the spool
+                               2. run capture jobs (git, environment, history notebook)
+                               3. ship: oldest unshipped events → MLflow, in batches
+                             on a store failure: keep everything spooled, back off
+                             (0.5 s doubling to 30 s), report one problem, retry
+
+A process registers as an *owner* in the spool and holds a lock while it lives. At start the
+logger adopts the runs of dead owners: runs still RUNNING are ended as FAILED (their kernel
+died), and their unshipped events are replayed. ``flush`` waits (bounded) for the backlog to
+ship; it runs at interpreter exit with ``Settings.flush_timeout``.
+
+At most the events queued in the last ~20 ms before a hard kill (SIGKILL, OOM) are lost; an
+exception, ``end()`` or a normal exit writes everything to the spool first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbops.config import Settings
+from nbops.tracking.spool import Event, Spool
+
+__all__ = ["DurableLogger", "MetricSeries"]
+
+TICK = 0.02
+MAX_BACKOFF = 30.0
+SERIES_CAP = 256
+
+
+@dataclass
+class MetricSeries:
+    """What a run summary shows of one metric: last value, a decimated series, NaN/inf seen."""
+
+    last: float = float("nan")
+    last_step: int = 0
+    count: int = 0
+    values: list[float] = field(default_factory=list)
+    stride: int = 1
+    non_finite_step: int | None = None
+
+    def add(self, value: float, step: int) -> None:
+        self.last, self.last_step = value, step
+        if self.non_finite_step is None and (value != value or value in (float("inf"),
+                                                                            float("-inf"))):
+            self.non_finite_step = step
+        if self.count % self.stride == 0:
+            self.values.append(value)
+            if len(self.values) >= SERIES_CAP:
+                self.values = self.values[::2]
+                self.stride *= 2
+        self.count += 1
+
+
+class DurableLogger:
+    """One per process and nbops home. Start it with :meth:`start`; log through the queue."""
+
+    def __init__(self, settings: Settings, store_factory: Callable[[Settings], Any] | None = None):
+        self.settings = settings
+        self.spool = Spool(settings.home)
+        self.owner = self.spool.register_owner()
+        self.queue: deque[tuple] = deque()
+        self.jobs: deque[tuple[str, Callable[[], list[tuple] | None]]] = deque()
+        self.series: dict[str, dict[str, MetricSeries]] = {}
+        self.mlflow_ids: dict[str, str] = {}
+        self._store_factory = store_factory
+        self._store: Any = None
+        self._jobs_pending: dict[str, int] = {}
+        self._drain_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = False
+        self._backoff = 0.0
+        self._retry_at = 0.0
+        self.problem: str | None = None
+        self.problem_since: float | None = None
+        self.reaped: list[str] = []
+        self._thread = threading.Thread(target=self._loop, name="nbops-logger", daemon=True)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> str | None:
+        """Adopt dead owners' runs, start the worker; return a notice about replayed backlog."""
+        notice = self._reap()
+        self._thread.start()
+        atexit.register(self.close)
+        return notice
+
+    def _reap(self) -> str | None:
+        adopted_events = 0
+        for dead in self.spool.dead_owners():
+            before = self.spool.backlog(dead)
+            runs = self.spool.adopt(dead)
+            now = time.time()
+            self.spool.append(
+                [],
+                [(r.uid, "tags", {"nbops.end_reason": f"process {dead} ended without closing "
+                                                      "the run (kernel died or was killed)"})
+                 for r in runs]
+                + [(r.uid, "end", {"status": "FAILED", "ended": now}) for r in runs],
+                [(r.uid, "FAILED", now) for r in runs],
+            )
+            self.reaped.extend(r.uid for r in runs)
+            adopted_events += before + 2 * len(runs)
+        if not adopted_events:
+            return None
+        msg = f"nbops: replaying {adopted_events} unsynced event(s) from an earlier session"
+        if self.reaped:
+            msg += f"; {len(self.reaped)} run(s) whose kernel died are marked FAILED"
+        return msg + "."
+
+    def close(self) -> None:
+        """Write everything to the spool, ship what can be shipped in ``flush_timeout``."""
+        if self._stop:
+            return
+        self.flush(self.settings.flush_timeout)
+        self._stop = True
+        self._wake.set()
+
+    # -- the caller's side ---------------------------------------------------------------------
+    def submit(self, item: tuple) -> None:
+        self.queue.append(item)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def flush(self, timeout: float) -> int:
+        """Wait until every event of this process is in MLflow, at most ``timeout`` seconds.
+
+        Returns the number of events still spooled (0 when everything shipped).
+        """
+        self.drain()
+        deadline = time.monotonic() + timeout
+        self._retry_at = 0.0
+        while True:
+            left = self.spool.backlog(self.owner) + sum(self._jobs_pending.values())
+            if left == 0 or time.monotonic() >= deadline or not self._thread.is_alive():
+                return left
+            self._wake.set()
+            time.sleep(0.01)
+
+    def sync_now(self, timeout: float = 60.0) -> int:
+        """Retry at once (ignoring back-off) and wait; return the events still spooled."""
+        self._backoff = 0.0
+        return self.flush(timeout)
+
+    # -- the worker ----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            self._store = (self._store_factory or _default_store)(self.settings)
+            self._store.warm_up()
+        except Exception as exc:  # noqa: BLE001 - a dead store is retried like any failure
+            self._set_problem(exc)
+        while not self._stop:
+            self._wake.wait(TICK)
+            self._wake.clear()
+            try:
+                self.drain()
+                self._run_jobs()
+                if time.monotonic() >= self._retry_at:
+                    self._ship()
+            except Exception as exc:  # noqa: BLE001 - the worker must survive anything
+                self._set_problem(exc)
+                self._backoff = min(MAX_BACKOFF, max(0.5, self._backoff * 2))
+                self._retry_at = time.monotonic() + self._backoff
+
+    def drain(self) -> None:
+        """Move queued items into the spool (callable from any thread)."""
+        with self._drain_lock:
+            runs, events, ended = [], [], []
+            points: list[tuple] = []
+            while self.queue:
+                item = self.queue.popleft()
+                tag = item[0]
+                if tag == "m":
+                    points.append(item)
+                    continue
+                if points:
+                    events.extend(self._metric_events(points))
+                    points = []
+                if tag == "run":
+                    runs.append(item[1])
+                elif tag == "ev":
+                    events.append(item[1:])
+                elif tag == "end":
+                    _, uid, status, when = item
+                    events.append((uid, "end", {"status": status, "ended": when}))
+                    ended.append((uid, status, when))
+            if points:
+                events.extend(self._metric_events(points))
+            if runs or events or ended:
+                self.spool.append(runs, events, ended)
+
+    def submit_job(self, uid: str, job: Callable[[], list[tuple] | None]) -> None:
+        """Run ``job`` in the worker (after the run's queued items are spooled); the events it
+        returns are spooled, and the run is not terminated in MLflow before they ship."""
+        with self._drain_lock:
+            self._jobs_pending[uid] = self._jobs_pending.get(uid, 0) + 1
+        self.jobs.append((uid, job))
+        self._wake.set()
+
+    def _run_jobs(self) -> None:
+        while self.jobs:
+            uid, job = self.jobs.popleft()
+            try:
+                produced = job()
+            except Exception:  # noqa: BLE001 - capture never breaks a run
+                produced = [(uid, "tags", {"nbops.capture_error": traceback.format_exc(limit=3)})]
+            self.drain()
+            if produced:
+                self.spool.append([], produced)
+            with self._drain_lock:
+                self._jobs_pending[uid] -= 1
+                if not self._jobs_pending[uid]:
+                    del self._jobs_pending[uid]
+
+    def _metric_events(self, points: list[tuple]) -> list[tuple]:
+        """Group metric points per run into one ``metrics`` event each; read tensors in bulk."""
+        _materialize_tensors(points)
+        per_run: dict[str, list[list[Any]]] = {}
+        for _, uid, key, value, ts, step in points:
+            per_run.setdefault(uid, []).append([key, value, ts, step])
+            self.series.setdefault(uid, {}).setdefault(key, MetricSeries()).add(value, step)
+        return [(uid, "metrics", rows) for uid, rows in per_run.items()]
+
+    def _ship(self) -> None:
+        store = self._store
+        if store is None:
+            self._store = store = (self._store_factory or _default_store)(self.settings)
+        from nbops.tracking.store import PermanentStoreError
+
+        while not self._stop:
+            events = self.spool.pending(self.owner)
+            if not events:
+                break
+            progressed = False
+            for group in _consecutive(events):
+                uid = group[0].run_uid
+                if group[0].kind == "end" and uid in self._jobs_pending:
+                    continue  # let capture artifacts land before the run is terminated
+                try:
+                    run_id = self._ensure_run(uid)
+                    self._ship_group(run_id, group)
+                except PermanentStoreError as exc:
+                    for ev in group:
+                        self.spool.mark_rejected(ev.seq, str(exc))
+                    self._set_problem(exc, permanent=True)
+                    progressed = True
+                    continue
+                self.spool.mark_shipped(ev.seq for ev in group)
+                progressed = True
+                if group[0].kind == "artifact":
+                    self._clean_staged(group)
+            if not progressed:
+                break
+        self._backoff = 0.0
+        if self.problem and self.problem_since and not self.problem.startswith("rejected"):
+            self.problem = self.problem_since = None
+
+    def _ensure_run(self, uid: str) -> str:
+        if uid in self.mlflow_ids:
+            return self.mlflow_ids[uid]
+        rec = self.spool.run(uid)
+        assert rec is not None, f"event for unknown run {uid}"
+        if rec.mlflow_id:
+            self.mlflow_ids[uid] = rec.mlflow_id
+            return rec.mlflow_id
+        parent = self._ensure_run(rec.parent_uid) if rec.parent_uid else rec.parent_mlflow_id
+        exp_id = self._store.experiment_id(rec.experiment)
+        run_id = self._store.find_run(exp_id, uid) if rec.create_attempted else None
+        if run_id is None:
+            self.spool.mark_create_attempted(uid)
+            run_id = self._store.create_run(exp_id, uid, rec.name, rec.started, parent)
+        self.spool.set_mlflow_id(uid, run_id)
+        self.mlflow_ids[uid] = run_id
+        return run_id
+
+    def _ship_group(self, run_id: str, group: list[Event]) -> None:
+        kind = group[0].kind
+        if kind in ("params", "tags", "metrics"):
+            params: dict[str, Any] = {}
+            tags: dict[str, Any] = {}
+            metrics: list[list[Any]] = []
+            for ev in group:
+                if ev.kind == "params":
+                    params.update(ev.payload)
+                elif ev.kind == "tags":
+                    tags.update(ev.payload)
+                else:
+                    metrics.extend(ev.payload)
+            self._store.log_batch(run_id, metrics, params, tags)
+        elif kind == "artifact":
+            for ev in group:
+                path = Path(ev.payload["path"])
+                if path.exists():
+                    self._store.log_artifact(run_id, str(path), ev.payload.get("artifact_path"))
+        elif kind == "end":
+            ev = group[-1]
+            self._store.terminate(run_id, ev.payload["status"], ev.payload["ended"])
+
+    def _clean_staged(self, group: list[Event]) -> None:
+        staging = self.settings.home / "staging"
+        for ev in group:
+            path = Path(ev.payload["path"])
+            if ev.payload.get("staged") and staging in path.parents:
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+
+    def _set_problem(self, exc: BaseException, permanent: bool = False) -> None:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if permanent:
+            self.problem = f"rejected by MLflow: {text[:300]}"
+        else:
+            self.problem = (f"tracking store {self.settings.tracking_uri} unavailable "
+                            f"({type(exc).__name__}: {text[:200]})")
+        self.problem_since = self.problem_since or time.time()
+
+
+def _default_store(settings: Settings) -> Any:
+    from nbops.tracking.store import MlflowStore
+
+    return MlflowStore(settings)
+
+
+def _consecutive(events: list[Event]) -> list[list[Event]]:
+    """Split events into runs of the same run and compatible kind, keeping their order."""
+    groups: list[list[Event]] = []
+    batchable = {"params", "tags", "metrics"}
+    for ev in events:
+        if groups:
+            last = groups[-1][-1]
+            same_kind = ev.kind == last.kind or (ev.kind in batchable and last.kind in batchable)
+            if ev.run_uid == last.run_uid and same_kind and ev.kind != "end":
+                groups[-1].append(ev)
+                continue
+        groups.append([ev])
+    return groups
+
+
+def _materialize_tensors(points: list[tuple]) -> list[tuple]:
+    """Replace 0-d tensors by floats, reading all device tensors with one transfer."""
+    tensor_idx = [i for i, p in enumerate(points) if not isinstance(p[3], float | int)]
+    if not tensor_idx:
+        return points
+    import torch
+
+    on_device = [i for i in tensor_idx if points[i][3].device.type != "cpu"]
+    if on_device:
+        values = torch.stack([points[i][3].reshape(()).float() for i in on_device]).cpu().tolist()
+        for i, v in zip(on_device, values, strict=True):
+            p = points[i]
+            points[i] = (p[0], p[1], p[2], v, p[4], p[5])
+    for i in tensor_idx:
+        p = points[i]
+        if not isinstance(p[3], float | int):
+            points[i] = (p[0], p[1], p[2], float(p[3].item()), p[4], p[5])
+    return points
