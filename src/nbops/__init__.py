@@ -1,2 +1,98 @@
-"""nbops: notebook-native MLOps on MLflow."""
+"""nbops: notebook-native MLOps on MLflow.
+
+    %load_ext nbops          # in a notebook: enables %%track
+    import nbops
+    with nbops.track("baseline", params={"lr": 0.1}):   # the same in a script
+        nbops.log(loss=0.25, step=1)
+
+Heavy libraries (mlflow, torch, pandas) are imported only when used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from nbops.exceptions import NbopsError
+
+if TYPE_CHECKING:
+    from nbops.tracking.run import Run
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "NbopsError",
+    "__version__",
+    "active_run",
+    "flush",
+    "load_ipython_extension",
+    "log",
+    "log_artifact",
+    "log_metrics",
+    "log_params",
+    "set_tags",
+    "track",
+    "unload_ipython_extension",
+]
+
+
+def track(name: str | None = None, **kwargs: Any):  # noqa: ANN201 - a context manager of Run
+    """Track a block as one MLflow run: ``with nbops.track("name", params={...}) as run:``.
+
+    See :func:`nbops.tracking.run.track` for the arguments.
+    """
+    from nbops.tracking.run import track as _track
+
+    return _track(name, **kwargs)
+
+
+def active_run() -> Run:
+    """The innermost active run; raises NoActiveRunError outside a run."""
+    from nbops.tracking.run import active_run as _active
+
+    return _active()
+
+
+def log(step: int | None = None, **values: Any) -> None:
+    """Log metrics to the active run, e.g. ``nbops.log(loss=0.3, step=epoch)``; returns at once."""
+    active_run().log_metrics(values, step)
+
+
+def log_metrics(values: Mapping[str, Any], step: int | None = None) -> None:
+    """Log a dict of metrics to the active run; returns at once."""
+    active_run().log_metrics(values, step)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log params to the active run."""
+    active_run().log_params(params)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set tags on the active run."""
+    active_run().set_tags(tags)
+
+
+def log_artifact(obj: Any, name: str | None = None) -> str:
+    """Log a file, folder, figure, dict, DataFrame, array or text to the active run."""
+    return active_run().log_artifact(obj, name)
+
+
+def flush(timeout: float = 30.0) -> int:
+    """Wait until everything logged in this process is in MLflow; return events still spooled."""
+    from nbops.tracking.run import default_tracker
+
+    return default_tracker().logger.flush(timeout)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbops``."""
+    from nbops.magics import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from nbops.magics import unload_ipython_extension as _unload
+
+    _unload(ipython)

@@ -27,6 +27,7 @@ __all__ = [
     "git_state",
     "history_notebook",
     "literal_params",
+    "used_values",
     "package_list",
     "papermill_params",
 ]
@@ -42,8 +43,8 @@ def literal_params(source: str) -> dict[str, Any]:
 
     Literals are numbers, strings, bools, None and small (≤ 50 items) lists, tuples and dicts
     of literals. ``lr = 0.1`` and ``layers = [64, 32]`` are params; ``n = len(df)`` is not.
-    A source that does not parse gives no params (the cell's own SyntaxError is what the user
-    sees).
+    Empty containers (``losses = []``) are accumulators, not params. A source that does not
+    parse gives no params (the cell's own SyntaxError is what the user sees).
 
     >>> literal_params("lr = 0.1\\nepochs: int = 3\\nmodel = make()\\na = b = 'x'")
     {'lr': 0.1, 'epochs': 3, 'a': 'x', 'b': 'x'}
@@ -75,13 +76,38 @@ def literal_params(source: str) -> dict[str, Any]:
 
 def _small_literal(node: ast.expr) -> bool:
     if isinstance(node, ast.List | ast.Tuple | ast.Set):
-        return len(node.elts) <= MAX_LITERAL_ITEMS and all(_small_literal(e) for e in node.elts)
+        return 0 < len(node.elts) <= MAX_LITERAL_ITEMS and all(_small_literal(e) for e in node.elts)
     if isinstance(node, ast.Dict):
-        return len(node.keys) <= MAX_LITERAL_ITEMS and all(
+        return 0 < len(node.keys) <= MAX_LITERAL_ITEMS and all(
             k is not None and _small_literal(k) and _small_literal(v)
             for k, v in zip(node.keys, node.values, strict=True)
         )
     return isinstance(node, ast.Constant | ast.UnaryOp)
+
+
+def used_values(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
+    """Values of scalars the cell reads from earlier cells (e.g. a parameters cell).
+
+    Names the cell loads (and never assigns) that hold a bool, int, float or short string in ``namespace`` when the
+    cell starts: ``hidden`` in ``Linear(n_features, hidden)`` is a param with its value.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    nodes = list(ast.walk(tree))
+    assigned = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    out: dict[str, Any] = {}
+    for node in nodes:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            name = node.id
+            if name.startswith("_") or name in out or name in assigned or name not in namespace:
+                continue
+            value = namespace[name]
+            if isinstance(value, bool | int | float) or (isinstance(value, str)
+                                                        and len(value) <= 250):
+                out[name] = value
+    return out
 
 
 PAPERMILL_HEADER = "# Parameters"

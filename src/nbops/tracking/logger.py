@@ -368,3 +368,36 @@ def _materialize_tensors(points: list[tuple]) -> list[tuple]:
         if not isinstance(p[3], float | int):
             points[i] = (p[0], p[1], p[2], float(p[3].item()), p[4], p[5])
     return points
+
+
+@dataclass
+class ReplayReport:
+    """What :func:`replay` did."""
+
+    shipped: int
+    left: int
+    reaped_runs: int
+    live_backlog: int
+    rejected: int
+    problem: str | None
+    seconds: float
+
+
+def replay(settings: Settings, timeout: float = 120.0) -> ReplayReport:
+    """Replay the spooled events of ended processes to MLflow (``nbops sync``); idempotent.
+
+    Runs left RUNNING by a dead process are ended FAILED. Events of processes still alive are
+    left to them. Returns counts; ``left > 0`` means the store was not reachable in time.
+    """
+    t0 = time.monotonic()
+    logger = DurableLogger(settings)
+    logger.start()
+    adopted = logger.spool.backlog(logger.owner)
+    left = logger.flush(timeout)
+    logger._stop = True
+    logger.wake()
+    return ReplayReport(
+        shipped=adopted - left, left=left, reaped_runs=len(logger.reaped),
+        live_backlog=logger.spool.backlog() - left, rejected=len(logger.spool.rejected()),
+        problem=logger.problem, seconds=time.monotonic() - t0,
+    )

@@ -266,7 +266,6 @@ class Tracker:
         self.redactor = Redactor(self.settings.redact_deny, self.settings.redact_allow)
         self._logger: DurableLogger | None = None
         self._lock = threading.Lock()
-        self._stack: list[Run] = []
         self.sessions: dict[str, Run] = {}
         self.notice: str | None = None
         self._packages: tuple[tuple, str] | None = None
@@ -288,8 +287,10 @@ class Tracker:
                     self._logger = logger
         return self._logger
 
-    def active(self) -> Run | None:
-        return self._stack[-1] if self._stack else None
+    @staticmethod
+    def active() -> Run | None:
+        """The innermost active run of this process (any tracker), or None."""
+        return _active_runs[-1] if _active_runs else None
 
     def start_run(
         self,
@@ -340,15 +341,15 @@ class Tracker:
         skip = self.settings.no_capture | set(no_capture)
         if not session:
             logger.submit_job(uid, lambda: self._capture_start(run, source, skip))
-        self._stack.append(run)
+        _active_runs.append(run)
         return run
 
     def _finish(self, run: Run) -> None:
         logger = self.logger
         logger.submit(("end", run.uid, run.status, run.ended))
         logger.drain()
-        if run in self._stack:
-            self._stack.remove(run)
+        if run in _active_runs:
+            _active_runs.remove(run)
 
     def session_run(self, experiment: str | None, notebook: str | None) -> Run:
         """The one notebook-session run of this kernel for ``experiment`` (created on first use)."""
@@ -358,7 +359,7 @@ class Tracker:
             label = Path(notebook).name if notebook else "kernel"
             run = self.start_run(f"{label} session", experiment=experiment, session=True,
                                  source_name=notebook)
-            self._stack.remove(run)  # a session run is a parent, never the active run
+            _active_runs.remove(run)  # a session run is a parent, never the active run
             self.sessions[experiment] = run
         return run
 
@@ -453,8 +454,9 @@ class Tracker:
         return text, hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-# -- the process default ---------------------------------------------------------------------
+# -- process state: the active runs (innermost last) and the default tracker -----------------
 
+_active_runs: list[Run] = []
 _default: Tracker | None = None
 _default_lock = threading.Lock()
 
@@ -507,7 +509,7 @@ def track(
 
 def active_run() -> Run:
     """The innermost active run; raises :class:`NoActiveRunError` when there is none."""
-    run = default_tracker().active() if _default is not None else None
+    run = Tracker.active()
     if run is None:
         raise NoActiveRunError()
     return run

@@ -1,0 +1,298 @@
+"""``%%track`` and ``%nbops``: thin IPython glue over :mod:`nbops.tracking`.
+
+    %load_ext nbops
+
+    %%track [NAME] [-e EXPERIMENT] [--tag K=V]... [--param K=V]... [--metrics a,b]
+            [--no-capture code,git,env,figures,notebook]
+
+Each execution of a tracked cell is a new MLflow run, the child of this kernel's
+notebook-session run. Params, later ones winning: scalars the cell reads from earlier cells
+(their values when it starts), the parameters papermill injected, the cell's own top-level
+literal assignments, then ``--param`` values. ``%%track?`` prints the flags.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import time
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from nbops.config import CAPTURE_PARTS
+from nbops.tracking import capture
+from nbops.tracking.run import Run, Tracker, default_tracker
+
+__all__ = ["NbopsMagics", "load_ipython_extension", "unload_ipython_extension"]
+
+
+def _key_values(items: list[str], flag: str) -> dict[str, Any]:
+    from IPython.core.error import UsageError as IPyUsageError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise IPyUsageError(f"{flag} expects KEY=VALUE, got {item!r}. Example: {flag} lr=0.1")
+        try:
+            out[key.strip()] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            out[key.strip()] = raw
+    return out
+
+
+def _csv(value: str | None) -> list[str]:
+    return [p.strip() for p in (value or "").split(",") if p.strip()]
+
+
+def default_run_name(cell: str, count: int) -> str:
+    """The cell's first comment line, else ``cell-<execution count>``."""
+    for line in cell.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#") and not stripped.startswith("#!"):
+            text = stripped.lstrip("#").strip()
+            if text and text != "Parameters":
+                return text[:120]
+        break
+    return f"cell-{count}"
+
+
+@magics_class
+class NbopsMagics(Magics):
+    """The ``%%track`` cell magic and the ``%nbops`` line magic."""
+
+    def __init__(self, shell: Any, tracker: Tracker) -> None:
+        super().__init__(shell)
+        self.tracker = tracker
+        self.cell_id: str | None = None
+
+    # -- %%track ---------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("name", nargs="?", default=None,
+              help="Run name (default: the cell's first comment line, else cell-<n>).")
+    @argument("-e", "--experiment", default=None, help="MLflow experiment (default: notebook name).")
+    @argument("--tag", action="append", default=[], metavar="K=V", help="Tag the run (repeatable).")
+    @argument("--param", action="append", default=[], metavar="K=V",
+              help="Log a param (repeatable); overrides values found in the cell.")
+    @argument("--metrics", default=None, metavar="a,b",
+              help="Variables whose values after the cell are logged as metrics.")
+    @argument("--no-capture", default=None, metavar="PARTS",
+              help=f"Parts not to capture, comma-separated: {', '.join(CAPTURE_PARTS)}.")
+    @cell_magic
+    def track(self, line: str, cell: str) -> Any:
+        """Track this cell's execution as an MLflow run (see ``%%track?``)."""
+        __tracebackhide__ = True
+        from IPython.core.error import UsageError as IPyUsageError
+
+        try:
+            args = parse_argstring(self.track, line)
+        except IPyUsageError as exc:
+            raise IPyUsageError(f"%%track: {exc}. Run `%%track?` for the flags.") from None
+        no_capture = set(_csv(args.no_capture))
+        bad = no_capture - set(CAPTURE_PARTS)
+        if bad:
+            raise IPyUsageError(
+                f"%%track --no-capture: unknown part(s) {sorted(bad)}; choose from "
+                f"{', '.join(CAPTURE_PARTS)}.")
+        tags = _key_values(args.tag, "--tag")
+        overrides = _key_values(args.param, "--param")
+
+        shell = self.shell
+        count = shell.execution_count
+        try:
+            code = self._compile(cell)
+        except SyntaxError:
+            shell.showsyntaxerror()
+            raise IPyUsageError("%%track: the cell has a syntax error (shown above); no run was "
+                                "started. Fix the cell and run it again.") from None
+
+        history = shell.user_ns.get("In", [])
+        params = {**capture.used_values(cell, shell.user_ns),
+                  **capture.papermill_params(history[:-1]), **capture.literal_params(cell),
+                  **overrides}
+        notebook = capture.find_notebook_path(shell.user_ns)
+        notebook_name = str(notebook) if notebook else None
+        session = self.tracker.session_run(args.experiment, notebook_name)
+        tags = {"nbops.execution_count": count, **tags}
+        if self.cell_id:
+            tags["nbops.cell_id"] = self.cell_id
+        if notebook:
+            tags["nbops.notebook_path"] = str(notebook)
+        run = self.tracker.start_run(
+            args.name or default_run_name(cell, count), experiment=session.experiment,
+            parent=session, tags=tags, params=params, source=cell, source_name=notebook_name,
+            no_capture=no_capture,
+        )
+        figures = _FigureCapture(shell, run) if "figures" not in no_capture and \
+            "figures" not in self.tracker.settings.no_capture else None
+        warnings: list[str] = []
+        try:
+            result = self._execute(code)
+            warnings += _log_variables(run, shell.user_ns, _csv(args.metrics))
+        except KeyboardInterrupt as exc:
+            self._end(run, "KILLED", exc, figures, notebook, no_capture, warnings)
+            raise
+        except BaseException as exc:
+            self._end(run, "FAILED", exc, figures, notebook, no_capture, warnings)
+            raise
+        self._end(run, "FINISHED", None, figures, notebook, no_capture, warnings)
+        return result
+
+    def _compile(self, cell: str) -> tuple[Any, Any]:
+        shell = self.shell
+        source = shell.transform_cell(cell)
+        tree = shell.transform_ast(shell.compile.ast_parse(source))
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last = ast.Expression(tree.body.pop().value)
+        filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+        body = shell.compile(tree, filename, "exec")
+        return body, (shell.compile(last, filename, "eval") if last is not None else None)
+
+    def _execute(self, code: tuple[Any, Any]) -> Any:
+        __tracebackhide__ = True
+        body, last = code
+        ns = self.shell.user_ns
+        exec(body, ns)
+        return eval(last, ns) if last is not None else None
+
+    def _end(self, run: Run, status: str, error: BaseException | None,
+             figures: _FigureCapture | None, notebook: Any, no_capture: set[str],
+             warnings: list[str]) -> None:
+        # Nothing here may raise: the user's own exception (if any) must surface unchanged.
+        try:
+            if figures is not None:
+                figures.finish()
+            ns = self.shell.user_ns
+            self.tracker.capture_end(run, notebook, list(ns.get("In", [])),
+                                     dict(ns.get("Out", {})),
+                                     self.tracker.settings.no_capture | no_capture)
+            run.end(status, error=error if status != "FINISHED" else None)
+            self._show(run, warnings)
+        except Exception as exc:  # noqa: BLE001 - tracking never breaks the cell
+            print(f"nbops: could not finish run {run.name!r}: {exc}")
+
+    def _show(self, run: Run, warnings: list[str]) -> None:
+        from IPython.display import display
+
+        from nbops.tracking.summary import render_html, render_text
+
+        s = run.summary()
+        display({"text/plain": render_text(s, warnings), "text/html": render_html(s, warnings)},
+                raw=True)
+
+    # -- %nbops ----------------------------------------------------------------------------------
+    @line_magic
+    def nbops(self, line: str) -> None:
+        """``%nbops status`` (store, spool backlog, session run) or ``%nbops sync`` (replay now)."""
+        from IPython.core.error import UsageError as IPyUsageError
+
+        cmd = line.strip() or "status"
+        if cmd == "status":
+            print(status_text(self.tracker))
+        elif cmd == "sync":
+            t0 = time.monotonic()
+            left = self.tracker.logger.sync_now(timeout=60)
+            if left:
+                print(f"nbops: {left} event(s) still spooled after {time.monotonic() - t0:.0f}s: "
+                      f"{self.tracker.logger.problem or 'store slow'}. Run `%nbops sync` again.")
+            else:
+                print(f"nbops: everything is in {self.tracker.settings.tracking_uri}.")
+        else:
+            raise IPyUsageError(f"%nbops {cmd!r}: unknown command; use `%nbops status` or "
+                                "`%nbops sync`.")
+
+    # -- events ---------------------------------------------------------------------------------
+    def pre_run_cell(self, info: Any) -> None:
+        self.cell_id = getattr(info, "cell_id", None)
+
+
+def status_text(tracker: Tracker) -> str:
+    """The text of ``%nbops status`` / ``nbops status``."""
+    s = tracker.settings
+    logger = tracker.logger
+    lines = [f"tracking store : {s.tracking_uri}" + (" (embedded)" if s.embedded else ""),
+             f"nbops home     : {s.home}",
+             f"spool backlog  : {logger.spool.backlog()} event(s) not yet in MLflow"]
+    for exp, run in tracker.sessions.items():
+        rid = run.mlflow_run_id or "pending sync"
+        lines.append(f"session run    : {run.name} (experiment {exp!r}, run {rid})")
+    if not tracker.sessions:
+        lines.append("session run    : none yet (created by the first %%track cell)")
+    if logger.problem:
+        lines.append(f"problem        : {logger.problem}")
+    rejected = logger.spool.rejected()
+    if rejected:
+        lines.append(f"rejected       : {len(rejected)} event(s) MLflow refused; last: "
+                     f"{rejected[-1][3][:200]}")
+    return "\n".join(lines)
+
+
+def _log_variables(run: Run, ns: dict[str, Any], names: list[str]) -> list[str]:
+    warnings = []
+    for name in names:
+        if name not in ns:
+            warnings.append(f"--metrics: {name!r} is not defined after the cell; not logged")
+            continue
+        try:
+            run.log_metrics({name: ns[name]})
+        except Exception as exc:  # noqa: BLE001 - a bad variable must not fail a finished cell
+            warnings.append(f"--metrics: {exc}")
+    return warnings
+
+
+class _FigureCapture:
+    """Save figures the cell shows (images sent to the frontend) and figures left open."""
+
+    def __init__(self, shell: Any, run: Run) -> None:
+        self.run = run
+        self.count = 0
+        self.pub = getattr(shell, "display_pub", None)
+        self.hooked = hasattr(self.pub, "register_hook")
+        if self.hooked:
+            self.pub.register_hook(self._hook)
+
+    def _hook(self, msg: dict) -> dict:
+        try:
+            data = msg.get("content", {}).get("data", {})
+            png = data.get("image/png")
+            if png and msg.get("msg_type") == "display_data":
+                self.count += 1
+                self.run.log_artifact(base64.b64decode(png), f"figures/figure-{self.count}.png")
+        except Exception:  # noqa: BLE001 - capture never breaks display
+            pass
+        return msg
+
+    def finish(self) -> None:
+        if self.hooked:
+            self.pub.unregister_hook(self._hook)
+        import sys
+
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is None:
+            return
+        for num in plt.get_fignums():
+            self.count += 1
+            self.run.log_artifact(plt.figure(num), f"figures/figure-{self.count}.png")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbops``: register the magics and start the logger (store warms up in the
+    background). Fails fast, with a fix-it message, when the configured store is unusable."""
+    tracker = default_tracker()
+    magics = NbopsMagics(ipython, tracker)
+    ipython.register_magics(magics)
+    ipython.events.register("pre_run_cell", magics.pre_run_cell)
+    _ = tracker.logger  # start the worker now: the store is created while the user reads
+    if tracker.notice:
+        print(tracker.notice)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    for m in list(ipython.magics_manager.registry.values()):
+        if isinstance(m, NbopsMagics):
+            ipython.events.unregister("pre_run_cell", m.pre_run_cell)
