@@ -80,7 +80,7 @@ def _pyproject_table(root: Path) -> dict:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"Cannot read {path}: {exc}. Fix the TOML syntax or remove the file.")
+        raise ConfigError(f"Cannot read {path}: {exc}. Fix the TOML syntax or remove the file.") from None
     table = data.get("tool", {}).get("nbops", {})
     if not isinstance(table, dict):
         raise ConfigError(f"[tool.nbops] in {path} must be a table of settings.")

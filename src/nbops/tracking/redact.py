@@ -51,7 +51,7 @@ _QUOTED_ASSIGNMENT = re.compile(
 )
 # --name=value / --name value / NAME=value (command lines, env files)
 _UNQUOTED_ASSIGNMENT = re.compile(
-    rf"(?P<name>(?:--?)?{_NAME})(?P<sep>=|\s+)(?P<val>[^\s\"'=]{{8,}})"
+    rf"(?P<name>(?:--?)?{_NAME})(?P<sep>=|\s+)(?P<val>[^\s\"'=\-][^\s\"'=]{{7,}})"
 )
 
 

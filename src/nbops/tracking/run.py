@@ -217,8 +217,8 @@ class Run:
         self.ended = time.time()
         self.status = status
         if error is not None:
-            self.error = f"{type(error).__name__}: {error}"
             redact = self.tracker.redactor.text
+            self.error = redact(f"{type(error).__name__}: {error}")
             self.set_tags({"nbops.error.type": type(error).__name__,
                            "nbops.error.message": redact(str(error))[:5000]})
             tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
