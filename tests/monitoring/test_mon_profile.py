@@ -1,0 +1,85 @@
+"""Profiles: exact merges, associativity, JSON round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbops.exceptions import NotFoundError, UsageError
+from nbops.monitoring import Profile, profile
+
+
+def _exact(p: Profile) -> dict:
+    """Everything in a profile that must be bit-identical across merge orders."""
+    d = p.to_dict()
+    d.pop("created_at")
+    for c in d["columns"].values():
+        if c["numeric"]:
+            c["numeric"].pop("mean")
+            c["numeric"].pop("m2")
+    return d
+
+
+def test_merge_is_associative_and_equals_whole(frame_factory):
+    df = frame_factory(9000, 0.0, seed=5)
+    a, b, c = (profile(df.iloc[i:i + 3000]) for i in (0, 3000, 6000))
+    left, right = a.merge(b).merge(c), a.merge(b.merge(c))
+    whole = profile(df, chunk_size=1000)
+    assert _exact(left) == _exact(right) == _exact(whole)
+    for col in ("n0", "lognorm", "gappy"):
+        for p in (left, right):
+            assert p[col].numeric.mean == pytest.approx(df[col].mean())
+            assert p[col].numeric.std == pytest.approx(np.nanstd(df[col].to_numpy()))
+    assert left.rows == 9000
+
+
+def test_merge_of_very_different_ranges_stays_bounded():
+    a = profile(pd.DataFrame({"x": np.linspace(0, 1, 5000)}), max_bins=256)
+    b = profile(pd.DataFrame({"x": np.linspace(1e6, 1e6 + 1, 5000)}), max_bins=256)
+    m = a.merge(b)
+    assert m["x"].numeric.counts.size <= 256
+    assert m["x"].numeric.counts.sum() == 10000
+    assert m["x"].numeric.min == 0 and m["x"].numeric.max == 1e6 + 1
+
+
+def test_json_round_trip(tmp_path, frame_factory):
+    p = profile(frame_factory(3000, 0.0, seed=1), name="train")
+    q = Profile.load(p.save(tmp_path / "profile.json"))
+    assert _exact(q) == _exact(p)
+    assert q.schema == p.schema and q.kinds == p.kinds and q.name == "train"
+    assert len(p.to_json()) < 200_000
+
+
+def test_small_column_keeps_exact_values_and_distinct():
+    p = profile(pd.DataFrame({"x": [3.0, 1.0, 2.0, np.nan, np.inf], "k": [1, 1, 2, 2, 2]}))
+    x = p["x"].numeric
+    assert x.values.tolist() == [1.0, 2.0, 3.0]
+    assert (x.count, x.missing, x.infinite) == (3, 1, 1)
+    assert p["k"].numeric.distinct == {1: 2, 2: 3} and p["k"].kind == "categorical"
+
+
+def test_categorical_cap_folds_into_other():
+    s = pd.Series([f"v{i % 50}" for i in range(1000)])
+    p = profile(s.to_frame("c"), max_categories=10)
+    cat = p["c"].categorical
+    assert len(cat.counts) == 10 and cat.other == 800 and cat.overflowed
+
+
+def test_text_and_unsupported_kinds():
+    df = pd.DataFrame({"t": [f"id{i}" for i in range(100)],
+                       "d": pd.date_range("2026-01-01", periods=100)})
+    p = profile(df)
+    assert p["t"].kind == "text" and p["d"].kind == "unsupported"
+
+
+def test_errors_say_what_to_do():
+    with pytest.raises(UsageError, match="DataFrame"):
+        profile(pd.Series([1.0]))
+    p = profile(pd.DataFrame({"age": [1.0]}))
+    with pytest.raises(NotFoundError, match="age"):
+        p["agee"]
+    with pytest.raises(UsageError, match="different columns"):
+        p.merge(profile(pd.DataFrame({"other": [1.0]})))
+    with pytest.raises(UsageError, match="format"):
+        Profile.from_json('{"format": "x"}')
