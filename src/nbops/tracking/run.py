@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from nbops.config import CAPTURE_PARTS, Settings, load_settings
-from nbops.exceptions import NoActiveRunError, UsageError
+from nbops.exceptions import NoActiveRunError, StoreUnavailableError, UsageError
 from nbops.tracking import capture
 from nbops.tracking.logger import DurableLogger, MetricSeries
 from nbops.tracking.redact import Redactor
@@ -237,6 +237,25 @@ class Run:
             logger.wake()
             time.sleep(0.01)
         return False
+
+    def require_mlflow_id(self, timeout: float = 60.0) -> str:
+        """The MLflow run id, waiting (bounded) for the run to be created in the store.
+
+        For operations that must talk to MLflow now (logging a model); raises
+        :class:`StoreUnavailableError` when the store cannot be reached in ``timeout``.
+        """
+        logger = self.tracker.logger
+        deadline = time.monotonic() + timeout
+        while self.mlflow_run_id is None:
+            if time.monotonic() >= deadline:
+                raise StoreUnavailableError(
+                    f"Run {self.name!r} is not in MLflow after {timeout:.0f}s "
+                    f"({logger.problem or 'store slow'}). Check the tracking store, then retry; "
+                    "everything logged so far stays spooled (`%nbops status`)."
+                )
+            logger.wake()
+            time.sleep(0.01)
+        return self.mlflow_run_id
 
     @property
     def mlflow_run_id(self) -> str | None:
