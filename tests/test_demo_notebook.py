@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import papermill
-
 from conftest import ROOT
 
 

@@ -24,6 +24,8 @@ __all__ = [
     "NbopsError",
     "__version__",
     "active_run",
+    "dataset",
+    "datasets",
     "flush",
     "load_ipython_extension",
     "log",
@@ -76,6 +78,21 @@ def set_tags(tags: Mapping[str, Any]) -> None:
 def log_artifact(obj: Any, name: str | None = None) -> str:
     """Log a file, folder, figure, dict, DataFrame, array or text to the active run."""
     return active_run().log_artifact(obj, name)
+
+
+def dataset(obj: Any, name: str | None = None, source: str | None = None,
+            context: str = "training") -> Any:
+    """Fingerprint a DataFrame, array, tensor, file or folder and record it on the active run."""
+    from nbops.data.tracked import dataset as _dataset
+
+    return _dataset(obj, name, source, context)
+
+
+def datasets(name: str) -> list[Any]:
+    """Every recorded version of the dataset ``name``, oldest first."""
+    from nbops.data.tracked import datasets as _datasets
+
+    return _datasets(name)
 
 
 def flush(timeout: float = 30.0) -> int:

@@ -7,7 +7,7 @@ NBOPS_TRACKING_URI,      ``tracking_uri``           ``sqlite:///<home>/mlflow.db
 MLFLOW_TRACKING_URI
 NBOPS_HOME               ``home``                   ``<project root>/.nbops``
 NBOPS_EXPERIMENT         ``experiment``             the notebook's name, else ``Default``
-NBOPS_NO_CAPTURE         ``no_capture``             nothing (all of code, git, env, figures)
+NBOPS_NO_CAPTURE         ``no_capture``             nothing (code, git, env, figures, notebook, io)
 NBOPS_REDACT_DENY        ``redact_deny``            no extra patterns
 NBOPS_REDACT_ALLOW       ``redact_allow``           no exceptions
 NBOPS_FLUSH_TIMEOUT      ``flush_timeout``          10 seconds (waited at interpreter exit)
@@ -29,7 +29,7 @@ from nbops.exceptions import ConfigError
 __all__ = ["CAPTURE_PARTS", "Settings", "find_project_root", "load_settings"]
 
 #: The parts of a run's capture that ``--no-capture`` / ``NBOPS_NO_CAPTURE`` can switch off.
-CAPTURE_PARTS = ("code", "git", "env", "figures", "notebook")
+CAPTURE_PARTS = ("code", "git", "env", "figures", "notebook", "io")
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ class NbopsMagics(Magics):
               help="Log a param (repeatable); overrides values found in the cell.")
     @argument("--metrics", default=None, metavar="a,b",
               help="Variables whose values after the cell are logged as metrics.")
-    @argument("--no-capture", default=None, metavar="PARTS",
+    @argument("--no-capture", default=None, metavar="PARTS",  # code,git,env,figures,notebook,io
               help=f"Parts not to capture, comma-separated: {', '.join(CAPTURE_PARTS)}.")
     @cell_magic
     def track(self, line: str, cell: str) -> Any:
@@ -130,8 +130,16 @@ class NbopsMagics(Magics):
         figures = _FigureCapture(shell, run) if "figures" not in no_capture and \
             "figures" not in self.tracker.settings.no_capture else None
         warnings: list[str] = []
+        skip = self.tracker.settings.no_capture | no_capture
         try:
-            result = self._execute(code)
+            if "io" in skip:
+                result = self._execute(code)
+            else:
+                from nbops.data.io_hooks import capture_io
+                from nbops.data.tracked import io_recorder
+
+                with capture_io(io_recorder(run)):
+                    result = self._execute(code)
             warnings += _log_variables(run, shell.user_ns, _csv(args.metrics))
         except KeyboardInterrupt as exc:
             self._end(run, "KILLED", exc, figures, notebook, no_capture, warnings)

@@ -305,6 +305,8 @@ class DurableLogger:
                 path = Path(ev.payload["path"])
                 if path.exists():
                     self._store.log_artifact(run_id, str(path), ev.payload.get("artifact_path"))
+        elif kind == "dataset":
+            self._store.log_datasets(run_id, [ev.payload for ev in group])
         elif kind == "end":
             ev = group[-1]
             self._store.terminate(run_id, ev.payload["status"], ev.payload["ended"])

@@ -84,6 +84,7 @@ class Run:
         self.status = "RUNNING"
         self.params: dict[str, str] = {}
         self.artifacts: list[str] = []
+        self.datasets: list[tuple[str, str, str]] = []
         self.error: str | None = None
         self._queue = tracker.logger.queue
         self._steps: dict[str, int] = {}
@@ -190,6 +191,31 @@ class Run:
             return shown
         staged_name, writer = _serializer(obj, name)
         return self._stage(staged_name, writer)
+
+    def log_dataset(self, fp: Any, name: str, *, source: str | None = None,
+                    context: str = "training") -> None:
+        """Record a dataset version (a :class:`nbops.data.Fingerprint`) this run used or wrote.
+
+        ``context`` is ``training``/``evaluation``/``input`` for data the run read — logged as
+        an MLflow dataset input — and ``output`` for data it wrote (tags only: MLflow has no
+        dataset outputs). Tags ``nbops.dataset.<name>.*`` carry digest, schema, rows and size.
+        """
+        tags = fp.to_tags(name)
+        tags[f"nbops.dataset.{name}.context"] = context
+        if source:
+            tags[f"nbops.dataset.{name}.source"] = self.tracker.redactor.text(str(source))
+        self._queue.append(("ev", self.uid, "tags", tags))
+        if context != "output":
+            import json
+
+            self._queue.append(("ev", self.uid, "dataset", {
+                "name": name, "digest": fp.digest[:36], "context": context,
+                "source_type": "local" if source else "code",
+                "source": json.dumps({"uri": str(source)} if source else {}),
+                "schema": json.dumps({"columns": fp.schema}) if fp.schema else None,
+                "profile": json.dumps({"rows": fp.rows, "size_bytes": fp.size_bytes}),
+            }))
+        self.datasets.append((name, context, fp.digest))
 
     def log_text(self, text: str, artifact_file: str) -> str:
         """Log ``text`` as the artifact ``artifact_file`` (e.g. ``"notes/summary.md"``)."""

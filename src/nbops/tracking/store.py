@@ -139,6 +139,20 @@ class MlflowStore:
         else:
             self._call(self.client.log_artifact, run_id, local_path, artifact_path or None)
 
+    def log_datasets(self, run_id: str, datasets: list[dict[str, Any]]) -> None:
+        """Log dataset inputs (MLflow's ``log_inputs``; logging one twice is a no-op)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = [
+            DatasetInput(
+                Dataset(name=d["name"], digest=d["digest"], source_type=d["source_type"],
+                        source=d["source"], schema=d.get("schema"), profile=d.get("profile")),
+                tags=[InputTag("mlflow.data.context", d["context"])],
+            )
+            for d in datasets
+        ]
+        self._call(self.client.log_inputs, run_id, datasets=inputs)
+
     def terminate(self, run_id: str, status: str, ended: float) -> None:
         self._call(self.client.set_terminated, run_id, status=status, end_time=int(ended * 1000))
 

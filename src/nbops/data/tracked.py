@@ -1,0 +1,134 @@
+"""Datasets in runs: log a dataset version on the active run, list versions, record file I/O.
+
+    >>> import nbops
+    >>> with nbops.track("prep"):                                   # doctest: +SKIP
+    ...     fp = nbops.dataset(df, name="customers", source="s3://bucket/customers.parquet")
+    >>> [v.version for v in nbops.datasets("customers")]             # doctest: +SKIP
+    [1, 2]
+
+A *version* of a named dataset is a distinct digest: the same content is the same version in
+every run that uses it, any change makes a new one. Versions are numbered in the order they
+were first seen in the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbops.data.fingerprint import Fingerprint, fingerprint
+from nbops.exceptions import NotFoundError
+
+__all__ = ["DatasetVersion", "dataset", "datasets", "io_recorder"]
+
+CONTEXTS = ("training", "evaluation", "input", "output")
+
+
+def dataset(obj: Any, name: str | None = None, source: str | None = None,
+            context: str = "training", *, algorithm: str = "xxh3_128") -> Fingerprint:
+    """Fingerprint ``obj`` and record it on the active run as a dataset version.
+
+    ``obj``: a pandas DataFrame/Series, numpy array, torch tensor, or a file/folder path.
+    ``name`` defaults to the file name for paths and ``<kind>-<digest[:8]>`` otherwise.
+    ``context``: ``training`` (default), ``evaluation``, ``input`` or ``output``.
+    Raises NoActiveRunError outside a run (use :func:`nbops.data.fingerprint` there).
+    """
+    from nbops.exceptions import UsageError
+    from nbops.tracking.run import active_run
+
+    if context not in CONTEXTS:
+        raise UsageError(f"dataset context {context!r} is not one of {', '.join(CONTEXTS)}.")
+    run = active_run()
+    fp = fingerprint(obj, algorithm=algorithm)
+    if name is None:
+        name = Path(obj).name if isinstance(obj, str | Path) else f"{fp.kind}-{fp.digest[:8]}"
+    if source is None and isinstance(obj, str | Path):
+        source = str(Path(obj).resolve())
+    run.log_dataset(fp, name, source=source, context=context)
+    return fp
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    """One version (distinct digest) of a named dataset, as recorded in the store."""
+
+    name: str
+    version: int
+    digest: str
+    kind: str
+    rows: int | None
+    first_seen: int  # epoch ms of the first run that recorded it
+    runs: list[str] = field(default_factory=list)
+    schema: str | None = None
+
+
+def datasets(name: str, tracking_uri: str | None = None) -> list[DatasetVersion]:
+    """Every version of the dataset ``name`` recorded in the store, oldest first."""
+    from mlflow import MlflowClient
+
+    from nbops.config import load_settings
+
+    client = MlflowClient(tracking_uri or load_settings().tracking_uri)
+    key = f"nbops.dataset.{name}.digest"
+    exp_ids = [e.experiment_id for e in client.search_experiments()]
+    runs = []
+    token = None
+    while exp_ids:
+        page = client.search_runs(exp_ids, filter_string=f"tags.`{key}` LIKE '%'",
+                                  max_results=1000, page_token=token,
+                                  order_by=["attributes.start_time ASC"])
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    if not runs:
+        known = _known_dataset_names(client, exp_ids)
+        from nbops.exceptions import closest
+
+        raise NotFoundError(f"No dataset named {name!r} in the store.{closest(name, known)}")
+    by_digest: dict[str, DatasetVersion] = {}
+    for run in runs:
+        tags = run.data.tags
+        digest = tags[key]
+        if digest not in by_digest:
+            rows = tags.get(f"nbops.dataset.{name}.rows")
+            by_digest[digest] = DatasetVersion(
+                name, len(by_digest) + 1, digest, tags.get(f"nbops.dataset.{name}.kind", "?"),
+                int(rows) if rows else None, run.info.start_time, [],
+                tags.get(f"nbops.dataset.{name}.schema"))
+        by_digest[digest].runs.append(run.info.run_id)
+    return list(by_digest.values())
+
+
+def _known_dataset_names(client: Any, exp_ids: list[str]) -> set[str]:
+    names: set[str] = set()
+    for run in client.search_runs(exp_ids, max_results=500):
+        for key in run.data.tags:
+            if key.startswith("nbops.dataset.") and key.endswith(".digest"):
+                names.add(key[len("nbops.dataset."):-len(".digest")])
+    return names
+
+
+def io_recorder(run: Any) -> Callable[[Any], None]:
+    """An ``on_event`` callback for :func:`nbops.data.capture_io` that records each file a
+    tracked cell read or wrote as a dataset version of ``run``; hashing happens in the
+    tracking worker thread, never in the cell."""
+    logger = run.tracker.logger
+
+    def on_event(event: Any) -> None:
+        name = Path(event.path).name or event.path
+        context = "input" if event.direction == "input" else "output"
+
+        def job() -> list[tuple] | None:
+            fp = event.fingerprint()
+            if fp is None:  # a URL: an edge with no content hash
+                return [(run.uid, "tags", {f"nbops.dataset.{name}.source": event.path,
+                                            f"nbops.dataset.{name}.context": context})]
+            run.log_dataset(fp, name, source=event.path, context=context)
+            return None
+
+        logger.submit_job(run.uid, job)
+
+    return on_event
