@@ -24,6 +24,7 @@ __all__ = [
     "NbopsError",
     "__version__",
     "active_run",
+    "compare",
     "dataset",
     "datasets",
     "flush",
@@ -78,6 +79,13 @@ def set_tags(tags: Mapping[str, Any]) -> None:
 def log_artifact(obj: Any, name: str | None = None) -> str:
     """Log a file, folder, figure, dict, DataFrame, array or text to the active run."""
     return active_run().log_artifact(obj, name)
+
+
+def compare(experiment_or_runs: Any, metric: str | None = None) -> Any:
+    """A DataFrame of runs' params and final metrics; with ``metric``, also a plot inline."""
+    from nbops.runs.compare import compare as _compare
+
+    return _compare(experiment_or_runs, metric)
 
 
 def dataset(obj: Any, name: str | None = None, source: str | None = None,

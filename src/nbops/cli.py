@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import typer
 
@@ -74,6 +73,60 @@ def status() -> None:
     rejected = spool.rejected()
     if rejected:
         typer.echo(f"rejected       : {len(rejected)} event(s) MLflow refused as invalid")
+
+
+@app.command()
+def runs(
+    experiment: str = typer.Argument(..., help="Experiment name."),
+    metric: list[str] = typer.Option([], "--metric", "-m", help="Metric columns to show."),
+    max_results: int = typer.Option(20, "--max", help="How many runs (newest first)."),
+) -> None:
+    """Print a table of an experiment's runs: params that vary and final metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from nbops.runs.compare import compare
+
+    try:
+        frame = compare(experiment, max_results=max_results)
+    except NbopsError as exc:
+        _fail(exc)
+    if frame.empty:
+        typer.echo(f"No runs in experiment {experiment!r} yet.")
+        return
+    cols = [c for c in frame.columns if c.startswith("param.")]
+    metric_cols = [f"metric.{m}" for m in metric] or [c for c in frame.columns
+                                                       if c.startswith("metric.")][:6]
+    table = Table(title=f"runs of {experiment!r}")
+    for c in ["run_id", "name", "status", *cols, *metric_cols]:
+        table.add_column(c.split(".", 1)[-1], overflow="fold")
+    for run_id, row in frame.iterrows():
+        cells = [run_id[:8], str(row["name"]), str(row["status"])]
+        cells += ["" if _missing(row.get(c)) else str(row.get(c)) for c in cols]
+        cells += ["" if _missing(row.get(c)) else f"{row.get(c):.4g}" for c in metric_cols]
+        table.add_row(*cells)
+    Console().print(table)
+
+
+def _missing(value: object) -> bool:
+    return value is None or value != value
+
+
+@app.command()
+def reproduce(
+    run_id: str = typer.Argument(..., help="The MLflow run id to re-execute."),
+    tolerance: float = typer.Option(1e-6, help="Metrics match when equal within this (abs/rel)."),
+) -> None:
+    """Re-execute a run's notebook with its params; exit 1 when a metric differs."""
+    from nbops.runs.reproduce import reproduce as _reproduce
+
+    try:
+        report = _reproduce(run_id, tolerance=tolerance)
+    except NbopsError as exc:
+        _fail(exc)
+    typer.echo(report.to_text())
+    if not report.equal:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - entry point

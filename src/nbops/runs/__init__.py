@@ -1,0 +1,1 @@
+"""Working with recorded runs: compare them (``compare``) and re-execute one (``reproduce``)."""
