@@ -129,6 +129,32 @@ def reproduce(
         raise typer.Exit(1)
 
 
+@app.command()
+def monitor(
+    model: str = typer.Argument(..., help="Model version: name@alias, name/3 or models:/..."),
+    current: str = typer.Option(..., "--current", help="Current data (CSV or Parquet)."),
+    config: str = typer.Option(None, "--config", help="Rules YAML (default rules otherwise)."),
+    reference: str = typer.Option(None, "--reference", help="Reference data, if the model "
+                                  "version has no stored profile."),
+    label_column: str = typer.Option(None, help="Column with true labels (performance)."),
+    prediction_column: str = typer.Option(None, help="Column with model predictions."),
+    webhook: str = typer.Option(None, help="POST a JSON alert here when the status is not ok."),
+    fail_on: str = typer.Option("", help="Exit 1 for these statuses, e.g. drift,error."),
+) -> None:
+    """Check current data against a model version: drift, quality, status, alert."""
+    from nbops.monitoring.check import run_check
+
+    try:
+        report = run_check(model, current, reference=reference, rules=config,
+                           label_column=label_column, prediction_column=prediction_column,
+                           webhook=webhook)
+    except NbopsError as exc:
+        _fail(exc)
+    typer.echo(report.to_text())
+    if report.status in {s.strip() for s in fail_on.split(",") if s.strip()}:
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover - entry point
     try:
         app()

@@ -1,0 +1,226 @@
+"""A monitoring check of a registered model version, as a scheduled notebook or ``nbops monitor``
+runs it. It reads like the steps:
+
+    resolve the model version ─► load current data ─► load the reference stored with the version
+    ─► drift + data quality (+ prediction drift, performance with labels) + staleness
+    ─► evaluate the rules ─► log a monitoring run (metrics, findings, evidently HTML report)
+    ─► set ``nbops.monitor.status`` on the version ─► POST an alert when not ok
+
+The reference is stored with the model version when the model is logged with its training
+dataset (or by :func:`store_reference`): the source run's artifacts
+``monitoring/reference_profile.json`` (the :class:`Profile`) and
+``monitoring/reference_sample.parquet`` (up to 5,000 rows, for evidently's HTML report), and
+the version tag ``nbops.monitor.profile`` pointing at the profile.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbops.exceptions import MonitoringError, UsageError
+
+__all__ = ["DEFAULT_RULES", "MonitorReport", "load_reference", "run_check", "store_reference"]
+
+PROFILE_ARTIFACT = "monitoring/reference_profile.json"
+SAMPLE_ARTIFACT = "monitoring/reference_sample.parquet"
+PROFILE_TAG = "nbops.monitor.profile"
+SAMPLE_ROWS = 5_000
+DEFAULT_RULES = ["drift.share >= 0.5 -> drift", "drift.share > 0 -> warning",
+                 "quality.errors > 0 -> error"]
+
+
+@dataclass
+class MonitorReport:
+    """The outcome of :func:`run_check`."""
+
+    model: str
+    status: str
+    metrics: dict[str, float]
+    fired: list[dict[str, Any]]
+    findings: list[dict[str, Any]]
+    run_id: str | None
+    report_path: str | None = None
+    alert_status: int | None = None
+    drifted_columns: list[str] = field(default_factory=list)
+
+    def to_text(self) -> str:
+        lines = [f"{self.model}: status {self.status.upper()} "
+                 f"(drift share {self.metrics.get('drift.share', float('nan')):.2f}; "
+                 f"drifted: {', '.join(self.drifted_columns) or 'none'})"]
+        lines += [f"  rule fired: {f.get('rule')} ({f.get('metric')} = {f.get('value')})"
+                  for f in self.fired]
+        lines += [f"  {f['severity']}: {f['message']}" for f in self.findings]
+        if self.run_id:
+            lines.append(f"  report run: {self.run_id}")
+        return "\n".join(lines)
+
+
+def store_reference(run: Any, df: Any) -> None:
+    """Log ``df``'s profile and a sample of it on ``run`` (an nbops Run) as the reference."""
+    from nbops.monitoring.profile import profile
+
+    prof = profile(df)
+    run.log_text(prof.to_json(), PROFILE_ARTIFACT)
+    sample = df.sample(n=SAMPLE_ROWS, random_state=0) if len(df) > SAMPLE_ROWS else df
+
+    def write(path: Path) -> None:
+        sample.to_parquet(path)
+
+    run._stage(SAMPLE_ARTIFACT, write)
+
+
+def load_reference(client: Any, version: Any) -> tuple[Any, Any | None]:
+    """The reference Profile (and sample DataFrame, or None) stored with a model version."""
+    import pandas as pd
+
+    from nbops.monitoring.profile import Profile
+
+    run_id = version.run_id
+    if not run_id:
+        raise MonitoringError(f"Model {version.name}/{version.version} has no source run, so no "
+                              "reference profile. Pass --reference PATH (the training data).")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            prof_path = client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
+        except Exception:  # noqa: BLE001 - MLflow raises several types for a missing artifact
+            raise MonitoringError(
+                f"Model {version.name}/{version.version} has no reference profile: its run "
+                f"{run_id} logged no {PROFILE_ARTIFACT}. Log the model in the run that called "
+                "nbops.dataset(train_df), or pass --reference PATH (the training data)."
+            ) from None
+        prof = Profile.from_json(Path(prof_path).read_text())
+        try:
+            sample = pd.read_parquet(client.download_artifacts(run_id, SAMPLE_ARTIFACT, tmp))
+        except Exception:  # noqa: BLE001 - the sample is optional (no HTML report without it)
+            sample = None
+    return prof, sample
+
+
+def _read_table(source: Any, what: str) -> Any:
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        return source
+    path = Path(source)
+    if not path.is_file():
+        raise UsageError(f"{what} {str(path)!r} does not exist. Pass a CSV or Parquet file.")
+    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet,
+               ".json": pd.read_json}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise UsageError(f"{what} {str(path)!r}: unsupported file type {path.suffix!r}; use "
+                         f"one of {', '.join(readers)}.")
+    return reader(path)
+
+
+def run_check(
+    model: str,
+    current: Any,
+    *,
+    reference: Any = None,
+    rules: Any = None,
+    label_column: str | None = None,
+    prediction_column: str | None = None,
+    task: str = "classification",
+    experiment: str = "monitoring",
+    webhook: str | None = None,
+    report_sample: int = 20_000,
+    fail_on: tuple[str, ...] | list[str] = (),
+    tracking_uri: str | None = None,
+) -> MonitorReport:
+    """Check ``current`` data against model version ``model`` (``name@alias``, ``name/3``, …).
+
+    >>> report = run_check("churn@prod", "data/current.csv")   # doctest: +SKIP
+    >>> report.status                                           # doctest: +SKIP
+    'warning'
+
+    ``fail_on`` (e.g. ``["drift", "error"]``): after everything is recorded, raise
+    MonitoringError when the status is one of these, so a scheduled notebook fails visibly.
+    """
+    bad = set(fail_on) - {"ok", "warning", "drift", "error"}
+    if bad:
+        raise UsageError(f"fail_on: unknown status(es) {sorted(bad)}; use ok, warning, drift, "
+                         "error.")
+    from mlflow import MlflowClient
+
+    from nbops.config import load_settings
+    from nbops.data.tracked import dataset
+    from nbops.monitoring.drift import drift, prediction_drift
+    from nbops.monitoring.performance import performance
+    from nbops.monitoring.profile import Profile
+    from nbops.monitoring.report import html_report
+    from nbops.monitoring.rules import evaluate, load_rules
+    from nbops.monitoring.staleness import staleness
+    from nbops.monitoring.status import set_status
+    from nbops.registry.resolve import resolve
+    from nbops.tracking.run import track
+
+    client = MlflowClient(tracking_uri or load_settings().tracking_uri)
+    version = resolve(model, client=client)
+    ref_name = f"{version.name}/{version.version}"
+    rule_set = load_rules(rules if rules is not None else DEFAULT_RULES)
+    current_df = _read_table(current, "Current data")
+
+    sample = None
+    if reference is None:
+        reference, sample = load_reference(client, version)
+    elif not isinstance(reference, Profile):
+        sample = _read_table(reference, "Reference data")
+        reference = sample
+
+    skip = {c for c in (label_column, prediction_column) if c}
+    ref_columns = list(reference.schema if isinstance(reference, Profile) else reference.columns)
+    columns = [c for c in ref_columns if c not in skip]
+    result = drift(current_df, reference, columns=columns)
+    metrics = result.to_metrics()
+    findings = [f.to_dict() for f in result.findings]
+    if prediction_column and prediction_column in current_df.columns and isinstance(
+            reference, Profile) and prediction_column in reference.schema:
+        metrics.update(prediction_drift(current_df, reference, column=prediction_column)
+                       .to_metrics())
+    baseline = None
+    if label_column and prediction_column:
+        perf = performance(current_df[label_column], current_df[prediction_column], task=task)
+        metrics.update(perf.to_metrics())
+        source = client.get_run(version.run_id) if version.run_id else None
+        baseline = dict(source.data.metrics) if source else None
+    metrics.update(staleness(version.creation_timestamp / 1000).to_metrics())
+    status = evaluate(rule_set, metrics, baseline=baseline)
+
+    report_path = None
+    with track(f"monitor {ref_name}", experiment=experiment,
+               tags={"nbops.monitor.model": ref_name, "nbops.monitor.status": status.status,
+                     "nbops.source_run": version.run_id or ""}) as run:
+        dataset(current_df, name="current", context="evaluation",
+                source=None if not isinstance(current, str | Path) else str(current))
+        run.log_metrics({k: float(v) for k, v in metrics.items()})
+        run.log_artifact({"status": status.to_dict(), "findings": findings,
+                          "drifted_columns": result.drifted_columns}, "monitoring/result.json")
+        if sample is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                shared = [c for c in columns if c in current_df.columns and c in sample.columns]
+                path = html_report(current_df[shared], sample[shared],
+                                   Path(tmp) / "drift_report.html", sample=report_sample)
+                report_path = run.log_text(path.read_text(encoding="utf-8"),
+                                           "monitoring/drift_report.html")
+        run_id = run.require_mlflow_id()
+    set_status(client, version.name, version.version, status.status, report_run_id=run_id)
+    report = MonitorReport(ref_name, status.status, metrics, status.fired, findings, run_id,
+                           report_path, drifted_columns=result.drifted_columns)
+    url = webhook or rule_set.alert.get("url")
+    if url and status.status != "ok":
+        from nbops.monitoring.alerts import post_alert
+
+        payload = {"model": ref_name, "status": status.status, "fired": status.fired,
+                   "drift_share": metrics.get("drift.share"), "report_run": run_id,
+                   "drifted_columns": result.drifted_columns}
+        report.alert_status = post_alert(url, json.loads(json.dumps(payload, default=str)),
+                                         timeout=float(rule_set.alert.get("timeout", 5)))
+    if status.status in fail_on:
+        raise MonitoringError(f"Monitoring status of {ref_name} is {status.status!r} "
+                              f"(fail_on={list(fail_on)}).\n{report.to_text()}")
+    return report
