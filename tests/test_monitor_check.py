@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from nbops.exceptions import MonitoringError
-from nbops.monitoring.check import run_check, store_reference
+from nbops.monitoring.model_check import run_check, store_reference
 from nbops.tracking.run import track
 
 

@@ -142,7 +142,7 @@ def monitor(
     fail_on: str = typer.Option("", help="Exit 1 for these statuses, e.g. drift,error."),
 ) -> None:
     """Check current data against a model version: drift, quality, status, alert."""
-    from nbops.monitoring.check import run_check
+    from nbops.monitoring.model_check import run_check
 
     try:
         report = run_check(model, current, reference=reference, rules=config,

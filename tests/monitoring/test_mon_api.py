@@ -10,10 +10,10 @@ import nbops.monitoring as mon
 
 def test_exported_members():
     assert mon.__all__ == [
-        "ColumnDrift", "DriftResult", "Finding", "PerformanceResult", "Profile", "Rule",
-        "RuleSet", "Staleness", "Status", "check", "drift", "evaluate", "html_report",
-        "load_rules", "performance", "post_alert", "prediction_drift", "profile", "set_status",
-        "staleness",
+        "ColumnDrift", "DriftResult", "Finding", "MonitorReport", "PerformanceResult", "Profile",
+        "Rule", "RuleSet", "Staleness", "Status", "check", "drift", "evaluate", "html_report",
+        "load_rules", "performance", "post_alert", "prediction_drift", "profile", "run_check",
+        "set_status", "staleness", "store_reference",
     ]
     for name in mon.__all__:
         assert callable(getattr(mon, name)), name
