@@ -8,7 +8,7 @@ import sys
 
 import papermill
 import pytest
-from conftest import ROOT
+from nbops_test_support import ROOT
 
 import nbops
 from nbops.exceptions import NotFoundError, UsageError

@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import MlflowServer, run_python
 from jupyter_client.manager import start_new_kernel
+from nbops_test_support import MlflowServer, run_python
 
 from nbops.config import load_settings
 from nbops.tracking.spool import Spool

@@ -32,6 +32,9 @@ __all__ = [
     "log",
     "log_artifact",
     "log_metrics",
+    "log_model",
+    "monitor",
+    "package",
     "log_params",
     "set_tags",
     "track",
@@ -108,6 +111,33 @@ def flush(timeout: float = 30.0) -> int:
     from nbops.tracking.run import default_tracker
 
     return default_tracker().logger.flush(timeout)
+
+
+def log_model(model: Any, name: str, *, register: bool = True, input_example: Any = None,
+              alias: str | None = None, reason: str | None = None) -> Any:
+    """Log a torch model from the active run and register a version (``models:/name/N``).
+
+    When the run recorded its training DataFrame with :func:`dataset`, a profile and a sample
+    of it are stored with the version as the monitoring reference.
+    """
+    from nbops.monitoring.model_check import store_reference
+    from nbops.registry.models import log_model as _log_model
+
+    run = active_run()
+    if run.training_frames:
+        store_reference(run, next(reversed(run.training_frames.values())))
+    return _log_model(model, name, register=register, input_example=input_example, alias=alias,
+                      reason=reason)
+
+
+def __getattr__(name: str) -> Any:
+    """``nbops.package`` and ``nbops.monitor``: namespaces imported on first use."""
+    import importlib
+
+    modules = {"package": "nbops.packaging", "monitor": "nbops.monitoring"}
+    if name in modules:
+        return importlib.import_module(modules[name])
+    raise AttributeError(f"module 'nbops' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:

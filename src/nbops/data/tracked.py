@@ -47,6 +47,8 @@ def dataset(obj: Any, name: str | None = None, source: str | None = None,
     if source is None and isinstance(obj, str | Path):
         source = str(Path(obj).resolve())
     run.log_dataset(fp, name, source=source, context=context)
+    if context == "training" and type(obj).__name__ == "DataFrame":
+        run.training_frames[name] = obj  # profiled as the monitoring reference by log_model
     return fp
 
 

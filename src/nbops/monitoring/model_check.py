@@ -7,10 +7,10 @@ runs it. It reads like the steps:
     ─► set ``nbops.monitor.status`` on the version ─► POST an alert when not ok
 
 The reference is stored with the model version when the model is logged with its training
-dataset (or by :func:`store_reference`): the source run's artifacts
-``monitoring/reference_profile.json`` (the :class:`Profile`) and
-``monitoring/reference_sample.parquet`` (up to 5,000 rows, for evidently's HTML report), and
-the version tag ``nbops.monitor.profile`` pointing at the profile.
+dataset (``nbops.dataset(train_df)`` then ``nbops.log_model(...)`` in one run), or by
+:func:`store_reference`: the version's source run holds ``monitoring/reference_profile.json``
+(the :class:`Profile`) and ``monitoring/reference_sample.parquet`` (up to 5,000 rows, for
+evidently's HTML report). A packaged version (``nbops.source_run`` tag) uses its source's.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ __all__ = ["DEFAULT_RULES", "MonitorReport", "load_reference", "run_check", "sto
 
 PROFILE_ARTIFACT = "monitoring/reference_profile.json"
 SAMPLE_ARTIFACT = "monitoring/reference_sample.parquet"
-PROFILE_TAG = "nbops.monitor.profile"
 SAMPLE_ROWS = 5_000
 DEFAULT_RULES = ["drift.share >= 0.5 -> drift", "drift.share > 0 -> warning",
                  "quality.errors > 0 -> error"]
@@ -79,19 +78,25 @@ def load_reference(client: Any, version: Any) -> tuple[Any, Any | None]:
 
     from nbops.monitoring.profile import Profile
 
-    run_id = version.run_id
-    if not run_id:
+    # A packaged version's run is the package run: the reference is in its source run.
+    candidates = [r for r in (version.run_id, (version.tags or {}).get("nbops.source_run")) if r]
+    if not candidates:
         raise MonitoringError(f"Model {version.name}/{version.version} has no source run, so no "
                               "reference profile. Pass --reference PATH (the training data).")
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            prof_path = client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
-        except Exception:  # noqa: BLE001 - MLflow raises several types for a missing artifact
+        prof_path = None
+        for run_id in candidates:
+            try:
+                prof_path = client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
+                break
+            except Exception:  # noqa: BLE001 - MLflow raises several types for a missing file
+                continue
+        if prof_path is None:
             raise MonitoringError(
                 f"Model {version.name}/{version.version} has no reference profile: its run "
-                f"{run_id} logged no {PROFILE_ARTIFACT}. Log the model in the run that called "
-                "nbops.dataset(train_df), or pass --reference PATH (the training data)."
-            ) from None
+                f"{candidates[0]} logged no {PROFILE_ARTIFACT}. Log the model in the run that "
+                "called nbops.dataset(train_df), or pass --reference PATH (the training data)."
+            )
         prof = Profile.from_json(Path(prof_path).read_text())
         try:
             sample = pd.read_parquet(client.download_artifacts(run_id, SAMPLE_ARTIFACT, tmp))
@@ -156,11 +161,11 @@ def run_check(
     from nbops.monitoring.rules import evaluate, load_rules
     from nbops.monitoring.staleness import staleness
     from nbops.monitoring.status import set_status
-    from nbops.registry.resolve import resolve
+    from nbops.registry.resolve import resolve_version
     from nbops.tracking.run import track
 
     client = MlflowClient(tracking_uri or load_settings().tracking_uri)
-    version = resolve(model, client=client)
+    version = resolve_version(model, client=client)
     ref_name = f"{version.name}/{version.version}"
     rule_set = load_rules(rules if rules is not None else DEFAULT_RULES)
     current_df = _read_table(current, "Current data")

@@ -85,6 +85,7 @@ class Run:
         self.params: dict[str, str] = {}
         self.artifacts: list[str] = []
         self.datasets: list[tuple[str, str, str]] = []
+        self.training_frames: dict[str, Any] = {}  # the monitoring reference, see log_model
         self.error: str | None = None
         self._queue = tracker.logger.queue
         self._steps: dict[str, int] = {}
