@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import papermill
-from conftest import ROOT
+from nbops_test_support import ROOT
 
 
 def test_train_notebook_under_papermill(project: Path, client, monkeypatch):
