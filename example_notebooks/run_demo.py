@@ -1,4 +1,4 @@
-"""`make demo`: run the example notebooks headless on the embedded store and show what was kept.
+"""`make demo`: run the example pipeline headless on the embedded store and show what was kept.
 
 Usage: python example_notebooks/run_demo.py
 """
@@ -9,8 +9,6 @@ import os
 import sys
 from pathlib import Path
 
-import papermill
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -18,61 +16,47 @@ ROOT = HERE.parent
 def main() -> int:
     os.chdir(ROOT)  # the embedded store lives in <project root>/.nbops
     from nbops.config import load_settings
+    from nbops.pipeline import run_pipeline
     from nbops.tracking.logger import replay
 
     settings = load_settings()
-    out_dir = HERE / "output"
-    out_dir.mkdir(exist_ok=True)
-    notebook = HERE / "train.ipynb"
-    print(f"▸ running {notebook.relative_to(ROOT)} with papermill (store: {settings.tracking_uri})")
-    os.environ["NBOPS_NOTEBOOK_PATH"] = str(notebook)
-    papermill.execute_notebook(
-        str(notebook), str(out_dir / "train.ipynb"), parameters={"epochs": 40, "lr": 0.1},
-        cwd=str(HERE), progress_bar=False,
-    )
-    report = replay(settings, timeout=60)  # anything the kernel could not ship before exiting
-    if report.left:
-        print(f"! {report.left} event(s) still spooled: {report.problem}. Run `nbops sync`.")
-    show_runs(settings.tracking_uri, experiment="train")
-    print(f"\nOpen it:  .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}")
+    print(f"▸ nbops run example_notebooks/pipeline.yaml   (store: {settings.tracking_uri})\n")
+    result = run_pipeline(HERE / "pipeline.yaml", params={"n_rows": 2000})
+    replay(settings, timeout=60)  # anything a kernel could not ship before it stopped
+    if not result.ok:
+        print("\n✗ the pipeline failed; the report above names the step and the cell.")
+        return 1
+    show(settings, result)
     return 0
 
 
-def show_runs(uri: str, experiment: str) -> None:
-    from mlflow import MlflowClient
+def show(settings, result) -> None:
+    import nbops
+    from nbops.pipeline import schedule
 
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        print(f"! no experiment {experiment!r} in {uri}")
-        return
-    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"],
-                              max_results=3)
-    print(f"\nLatest runs in experiment {experiment!r}:")
-    for run in reversed(runs):
-        tags = run.data.tags
-        print(f"• {run.info.run_name}  [{run.info.status}]  run_id={run.info.run_id}")
-        if run.data.params:
-            print("    params : " + ", ".join(f"{k}={v}" for k, v in sorted(run.data.params.items())))
-        if run.data.metrics:
-            print("    metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in
-                                               sorted(run.data.metrics.items())))
-        arts = _artifacts(client, run.info.run_id)
-        if arts:
-            print("    artifacts: " + ", ".join(arts))
-        commit = tags.get("mlflow.source.git.commit")
-        if commit:
-            print(f"    git: {commit[:10]} dirty={tags.get('nbops.git.dirty')}")
-
-
-def _artifacts(client, run_id: str, path: str | None = None) -> list[str]:
-    out = []
-    for item in client.list_artifacts(run_id, path):
-        if item.is_dir:
-            out.extend(_artifacts(client, run_id, item.path))
-        else:
-            out.append(item.path)
-    return out
+    outputs = {name: step.outputs for name, step in result.steps.items()}
+    model_uri = outputs["train"]["model_uri"]
+    package_uri = outputs["package"]["package_uri"]
+    model_ref = model_uri.removeprefix("models:/")
+    print(f"\nPipeline run {result.run_id}: every step is an MLflow run; each notebook's "
+          "%%track cells are runs under its step.")
+    print(f"\n▸ Registered model  {model_uri}  (alias 'candidate')")
+    for v in nbops.registry.versions(model_ref.split("/")[0])[:3]:
+        print(f"    version {v.version}  run {v.run_id}  aliases {v.aliases}  "
+              f"monitor: {v.tags.get('nbops.monitor.status', '—')}")
+    print(f"▸ ONNX package      {package_uri}")
+    print(f"▸ Drift status      {outputs['monitor']['status']} "
+          "(model version tag nbops.monitor.status; report in the monitor run)")
+    print("\n▸ Lineage:")
+    print(nbops.lineage(package_uri.removeprefix("models:/"), direction="upstream").to_text())
+    schedule.add("monitor-demo", "0 6 * * *", str(HERE / "monitor.ipynb"),
+                 params={"model_uri": model_uri})
+    print("\n▸ Scheduled: monitor.ipynb daily at 06:00 (`nbops schedule list`; run due jobs "
+          "with `nbops scheduler`)")
+    print("\nLook at it:")
+    print(f"  .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}")
+    print(f"  .venv/bin/nbops lineage {model_ref}")
+    print("  .venv/bin/nbops runs example-pipeline")
 
 
 if __name__ == "__main__":

@@ -190,12 +190,14 @@ def test_used_values_reads_scalars_from_earlier_cells():
 
 def test_public_api_is_pinned():
     assert sorted(nbops.__all__) == sorted([
-        "NbopsError", "__version__", "active_run", "compare", "dataset", "datasets", "flush", "load_ipython_extension", "log",
-        "log_artifact", "log_metrics", "log_model", "log_params", "monitor", "package", "set_tags", "track",
+        "NbopsError", "__version__", "active_run", "compare", "dataset", "datasets", "flush",
+        "lineage", "load_ipython_extension", "log", "log_artifact", "log_metrics", "log_model",
+        "log_params", "monitor", "output", "package", "registry", "set_tags", "track",
         "unload_ipython_extension",
     ])
     for name in nbops.__all__:
         assert hasattr(nbops, name)
+    assert callable(nbops.registry) and callable(nbops.registry.list_models)
 
 
 def test_import_nbops_stays_light():

@@ -28,13 +28,16 @@ __all__ = [
     "dataset",
     "datasets",
     "flush",
+    "lineage",
     "load_ipython_extension",
     "log",
     "log_artifact",
     "log_metrics",
     "log_model",
     "monitor",
+    "output",
     "package",
+    "registry",
     "log_params",
     "set_tags",
     "track",
@@ -117,24 +120,40 @@ def log_model(model: Any, name: str, *, register: bool = True, input_example: An
               alias: str | None = None, reason: str | None = None) -> Any:
     """Log a torch model from the active run and register a version (``models:/name/N``).
 
-    When the run recorded its training DataFrame with :func:`dataset`, a profile and a sample
-    of it are stored with the version as the monitoring reference.
+    The version is linked to the training data recorded with :func:`dataset` (in this run, or
+    in an earlier cell of this kernel), whose profile becomes its monitoring reference. See
+    :func:`nbops.registry.log_model` for every option.
     """
-    from nbops.monitoring.model_check import store_reference
     from nbops.registry.models import log_model as _log_model
 
-    run = active_run()
-    if run.training_frames:
-        store_reference(run, next(reversed(run.training_frames.values())))
     return _log_model(model, name, register=register, input_example=input_example, alias=alias,
                       reason=reason)
 
 
+def lineage(ref: str, direction: str = "both", depth: int | None = None) -> Any:
+    """The lineage graph of a model (``name@alias``, ``name/3``), run id or dataset version;
+    it draws itself inline in a notebook and renders as text, JSON, Mermaid, DOT or SVG."""
+    from nbops.registry.lineage import lineage as _lineage
+
+    return _lineage(ref, direction=direction, depth=depth)
+
+
+def output(name: str, value: Any) -> None:
+    """Record a pipeline step output (``{{ steps.<step>.outputs.<name> }}`` downstream).
+
+    Outside a pipeline step it only tags the active run, if any.
+    """
+    from nbops.pipeline.outputs import output as _output
+
+    _output(name, value)
+
+
 def __getattr__(name: str) -> Any:
-    """``nbops.package`` and ``nbops.monitor``: namespaces imported on first use."""
+    """``nbops.package``, ``nbops.monitor`` and ``nbops.registry``: imported on first use."""
     import importlib
 
-    modules = {"package": "nbops.packaging", "monitor": "nbops.monitoring"}
+    modules = {"package": "nbops.packaging", "monitor": "nbops.monitoring",
+               "registry": "nbops.registry"}
     if name in modules:
         return importlib.import_module(modules[name])
     raise AttributeError(f"module 'nbops' has no attribute {name!r}")

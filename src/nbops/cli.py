@@ -155,6 +155,21 @@ def monitor(
         raise typer.Exit(1)
 
 
+def _mount() -> None:
+    """Commands that live with their capability."""
+    from nbops.pipeline.cli import run_command, schedule_app, scheduler_command
+    from nbops.registry.cli import lineage_command, registry_app
+
+    app.add_typer(registry_app, name="registry")
+    app.command("lineage")(lineage_command)
+    app.command("run")(run_command)
+    app.add_typer(schedule_app, name="schedule")
+    app.command("scheduler")(scheduler_command)
+
+
+_mount()
+
+
 def main() -> None:  # pragma: no cover - entry point
     try:
         app()

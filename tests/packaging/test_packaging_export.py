@@ -167,6 +167,7 @@ def test_public_api_is_pinned():
             "GateDecision",
             "LatencyRow",
             "OnnxPredictor",
+            "PackagedModel",
             "PackageResult",
             "ParityReport",
             "benchmark",
@@ -174,6 +175,7 @@ def test_public_api_is_pinned():
             "choose_variant",
             "export",
             "load",
+            "onnx",
             "package_onnx",
             "quantize",
         ]

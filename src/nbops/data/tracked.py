@@ -21,7 +21,7 @@ from typing import Any
 from nbops.data.fingerprint import Fingerprint, fingerprint
 from nbops.exceptions import NotFoundError
 
-__all__ = ["DatasetVersion", "dataset", "datasets", "io_recorder"]
+__all__ = ["DatasetVersion", "dataset", "datasets", "io_recorder", "training_data_for"]
 
 CONTEXTS = ("training", "evaluation", "input", "output")
 
@@ -47,9 +47,30 @@ def dataset(obj: Any, name: str | None = None, source: str | None = None,
     if source is None and isinstance(obj, str | Path):
         source = str(Path(obj).resolve())
     run.log_dataset(fp, name, source=source, context=context)
-    if context == "training" and type(obj).__name__ == "DataFrame":
-        run.training_frames[name] = obj  # profiled as the monitoring reference by log_model
+    if context == "training":
+        frame = obj if type(obj).__name__ == "DataFrame" else None
+        run.tracker.training_data.pop(name, None)
+        run.tracker.training_data[name] = (fp, source, frame)
     return fp
+
+
+def training_data_for(run: Any) -> Any:
+    """The training data a model logged from ``run`` was trained on; returns its DataFrame
+    (the monitoring reference) or None.
+
+    Datasets the run recorded itself count first. When it recorded none — data loaded in one
+    ``%%track`` cell, the model trained and logged in the next — the latest training datasets
+    recorded in this process are recorded on ``run`` too, so the lineage reads
+    dataset → training run → model version.
+    """
+    recent = run.tracker.training_data
+    own = [name for name, context, _ in run.datasets if context == "training"]
+    if not own:
+        for name, (fp, source, _) in recent.items():
+            run.log_dataset(fp, name, source=source, context="training")
+        own = list(recent)
+    frames = [recent[name][2] for name in own if name in recent and recent[name][2] is not None]
+    return frames[-1] if frames else None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """Packaging: torch model → ONNX with parity checks, a metric-gated int8 model, benchmarks.
 
+    onnx           package and record: a package run, the ONNX model logged and registered
+                   as <name>-onnx with lineage to its source (nbops.package.onnx)
     package_onnx   the whole pipeline (validate → export → check → parity → quantize? → gate
                    → benchmark), returning a PackageResult
     export         torch → ONNX (dynamo exporter, TorchScript fallback), checked
@@ -17,6 +19,7 @@ from .bench import BenchmarkTable, LatencyRow, benchmark
 from .gate import GateDecision, choose_variant
 from .onnx_export import ExportResult, export
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, check_parity
+from .publish import PackagedModel, onnx
 from .quantization import quantize
 from .runtime import OnnxPredictor, load
 
@@ -28,6 +31,7 @@ __all__ = [
     "GateDecision",
     "LatencyRow",
     "OnnxPredictor",
+    "PackagedModel",
     "PackageResult",
     "ParityReport",
     "benchmark",
@@ -35,6 +39,7 @@ __all__ = [
     "choose_variant",
     "export",
     "load",
+    "onnx",
     "package_onnx",
     "quantize",
 ]

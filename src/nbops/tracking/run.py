@@ -85,7 +85,6 @@ class Run:
         self.params: dict[str, str] = {}
         self.artifacts: list[str] = []
         self.datasets: list[tuple[str, str, str]] = []
-        self.training_frames: dict[str, Any] = {}  # the monitoring reference, see log_model
         self.error: str | None = None
         self._queue = tracker.logger.queue
         self._steps: dict[str, int] = {}
@@ -313,6 +312,9 @@ class Tracker:
         self._logger: DurableLogger | None = None
         self._lock = threading.Lock()
         self.sessions: dict[str, Run] = {}
+        # name -> (fingerprint, source, DataFrame or None) of the latest training datasets
+        # recorded in this process: a model logged in a later cell was trained on them.
+        self.training_data: dict[str, tuple[Any, str | None, Any]] = {}
         self.notice: str | None = None
         self._packages: tuple[tuple, str] | None = None
         self._checked = False

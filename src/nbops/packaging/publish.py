@@ -1,0 +1,174 @@
+"""``nbops.package.onnx``: package a model and record it — a ``package`` run, the ONNX model
+logged with MLflow's onnx flavour and registered, with lineage back to its source.
+
+    source (torch module, models:/name@alias, name/3, or a run id)
+      ─► package run (tags nbops.source_run, nbops.source_model; child of the active run)
+      ─► package_onnx: export ─► check ─► parity ─► quantize? ─► gate ─► benchmark
+      ─► metrics + report ─► mlflow.onnx model ─► registered as ``<name>-onnx``
+
+Naming: the package of ``churn`` is the registered model ``churn-onnx``; each version carries
+``nbops.source_model=churn/3`` and ``nbops.source_run=<training run>``, which the lineage graph
+follows to draw the package between the model version and what is served or monitored later.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nbops.exceptions import NotFoundError, UsageError
+
+__all__ = ["PackagedModel", "load_source", "onnx"]
+
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """What :func:`onnx` produced: the registered package and the packaging result."""
+
+    name: str
+    version: str | None
+    uri: str
+    run_id: str
+    source_model: str | None
+    source_run: str | None
+    result: Any  # PackageResult
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+def load_source(model_or_uri: Any, client: Any) -> tuple[Any, str | None, str | None, str]:
+    """(torch module, source model 'name/3' or None, source run id or None, default name)."""
+    import torch
+
+    if isinstance(model_or_uri, torch.nn.Module):
+        from nbops.tracking.run import Tracker
+
+        active = Tracker.active()
+        return model_or_uri, None, active.mlflow_run_id if active else None, \
+            type(model_or_uri).__name__.lower()
+    if not isinstance(model_or_uri, str):
+        raise UsageError(f"nbops.package.onnx packages a torch.nn.Module, a registered model "
+                         f"(models:/name@alias, name/3) or a run id; got a "
+                         f"{type(model_or_uri).__name__}.")
+    import mlflow.pytorch
+
+    from nbops.registry._store import use_tracking_uri
+
+    uri = client.tracking_uri if hasattr(client, "tracking_uri") else None
+    if _RUN_ID.match(model_or_uri):
+        run = client.get_run(model_or_uri)
+        models = client.search_logged_models([run.info.experiment_id],
+                                             filter_string=f"source_run_id = '{model_or_uri}'")
+        if not models:
+            raise NotFoundError(f"Run {model_or_uri} logged no model. Log one with "
+                                "nbops.log_model(model, name) in that run.")
+        logged = models[0]
+        with use_tracking_uri(uri):
+            model = mlflow.pytorch.load_model(f"models:/{logged.model_id}")
+        return model, None, model_or_uri, logged.name
+    from nbops.registry.resolve import resolve_version
+
+    mv = resolve_version(model_or_uri, client=client)
+    with use_tracking_uri(uri):
+        model = mlflow.pytorch.load_model(f"models:/{mv.name}/{mv.version}")
+    return model, f"{mv.name}/{mv.version}", mv.run_id, mv.name
+
+
+def onnx(
+    model_or_uri: Any,
+    example_input: Any,
+    *,
+    name: str | None = None,
+    dynamic_batch: bool = True,
+    opset: int | None = None,
+    quantize: str | None = None,
+    calibration_data: Any = None,
+    eval_data: Any = None,
+    metric_fn: Any = None,
+    budget: float | None = None,
+    batch_size: int = 1,
+    register: bool = True,
+    alias: str | None = None,
+    experiment: str | None = None,
+) -> PackagedModel:
+    """Export ``model_or_uri`` to ONNX, check parity, optionally gate int8, benchmark, and
+    record the result as a ``package`` run and a registered ``<name>-onnx`` version.
+
+    >>> pkg = nbops.package.onnx("churn@candidate", torch.randn(1, 16),   # doctest: +SKIP
+    ...                          quantize="dynamic", eval_data=batches,
+    ...                          metric_fn=accuracy, budget=0.01)
+    >>> pkg.uri                                                           # doctest: +SKIP
+    'models:/churn-onnx/1'
+    """
+    from mlflow import MlflowClient
+
+    from nbops.config import load_settings
+    from nbops.packaging.api import package_onnx
+    from nbops.registry.models import TAG_SOURCE_RUN
+    from nbops.tracking.run import track
+
+    uri = load_settings().tracking_uri
+    client = MlflowClient(uri)
+    model, source_model, source_run, default = load_source(model_or_uri, client)
+    package_name = name or f"{default}-onnx"
+    tags = {"nbops.package": "onnx"}
+    if source_model:
+        tags["nbops.source_model"] = source_model
+    if source_run:
+        tags[TAG_SOURCE_RUN] = source_run
+    with tempfile.TemporaryDirectory(prefix="nbops-package-") as tmp, track(
+            f"package {source_model or package_name}", experiment=experiment, tags=tags) as run:
+        result = package_onnx(
+            model, example_input, workdir=Path(tmp), quantize=quantize,
+            calibration_data=calibration_data, eval_data=eval_data, metric_fn=metric_fn,
+            budget=budget, batch_size=batch_size, dynamic_batch=dynamic_batch, opset=opset)
+        run.log_params({"variant": result.variant, "exporter": result.export.exporter,
+                        "quantize": quantize or "none", "serve_batch_size": batch_size})
+        run.log_metrics(result.to_metrics())
+        run.log_artifact(result.to_dict(), "package/report.json")
+        run.set_tags({"nbops.package.variant": result.variant,
+                      "nbops.package.reason": result.reason[:5000]})
+        run_id = run.require_mlflow_id()
+        version, model_uri = _log_onnx(client, uri, run_id, package_name, result, example_input,
+                                       tags, register)
+    if alias and version:
+        from nbops.registry.api import set_alias
+
+        set_alias(package_name, alias, version, reason=f"packaged from {source_model}",
+                  client=client)
+    return PackagedModel(package_name, version, model_uri, run_id, source_model, source_run,
+                         result)
+
+
+def _log_onnx(client: Any, uri: str, run_id: str, name: str, result: Any, example: Any,
+              tags: dict[str, str], register: bool) -> tuple[str | None, str]:
+    import mlflow.onnx
+    import onnx as onnx_lib
+    from mlflow.models import infer_signature
+
+    from nbops.packaging.runtime import load
+    from nbops.registry._store import store_errors, use_tracking_uri
+    from nbops.registry.models import _register
+
+    inputs = example if isinstance(example, tuple | list) else (example,)
+    arrays = [x.detach().cpu().numpy() for x in inputs]
+    outputs = load(result.onnx_path).predict(arrays)
+    signature = infer_signature(arrays[0], outputs[0] if isinstance(outputs, list) else outputs)
+    run = client.get_run(run_id)
+    with store_errors(f"logging the ONNX package {name!r}", client), use_tracking_uri(uri):
+        logged = client.create_logged_model(run.info.experiment_id, name=name,
+                                            source_run_id=run_id, tags=tags)
+        mlflow.onnx.log_model(onnx_lib.load(str(result.onnx_path)), name=name,
+                              model_id=logged.model_id, run_id=run_id, signature=signature,
+                              input_example=arrays[0], pip_requirements=["onnxruntime"])
+    if not register:
+        return None, f"models:/{logged.model_id}"
+    version_tags = {**tags, "nbops.package.variant": result.variant}
+    version = _register(client, uri, name, logged.model_id, run_id, version_tags)
+    return version, f"models:/{name}/{version}"

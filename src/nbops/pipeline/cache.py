@@ -1,0 +1,185 @@
+"""Step cache: skip a step whose inputs are exactly those of an earlier successful run.
+
+The cache key is the sha256 of:
+
+* the notebook's code (cell types, sources and tags: outputs, execution counts and other
+  metadata are noise and are left out),
+* the resolved parameters (templates filled in),
+* the fingerprints (:func:`nbops.data.fingerprint`) of the step's ``inputs`` and of every
+  upstream *path* output the step receives as a parameter,
+* the kernel name and the environment digest (the installed packages list).
+
+MLflow is the source of truth: a hit is a FINISHED step run tagged ``nbops.cache_key=<key>`` and
+``nbops.step.status=succeeded`` whose declared outputs are all recorded (and, for paths, still
+exist). ``<home>/pipeline-cache.json`` only remembers which run to check first.
+
+    >>> key = cache_key(notebook_digest(nb), {"lr": 0.1}, {}, "py3.11:abc", "python3")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CacheHit",
+    "CacheIndex",
+    "cache_key",
+    "environment_digest",
+    "find_cached",
+    "input_fingerprints",
+    "notebook_digest",
+]
+
+
+def notebook_digest(nb: Mapping[str, Any]) -> str:
+    """sha256 of a notebook's code: cell types, sources and cell tags only."""
+    cells = []
+    for cell in nb.get("cells", []):
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(source)
+        tags = sorted((cell.get("metadata") or {}).get("tags", []))
+        cells.append([cell.get("cell_type"), source, tags])
+    return _sha(cells)
+
+
+_ENV: tuple[tuple[float, ...], str] | None = None
+
+
+def environment_digest() -> str:
+    """sha256 of the installed packages list (``name==version``), recomputed when it changes."""
+    global _ENV
+    from nbops.tracking.capture import package_list
+
+    stamp = tuple(_mtime(p) for p in sys.path)
+    if _ENV is None or _ENV[0] != stamp:
+        _ENV = (stamp, hashlib.sha256(package_list().encode()).hexdigest())
+    return _ENV[1]
+
+
+def input_fingerprints(paths: Mapping[str, Path]) -> dict[str, str]:
+    """``{label: "algorithm:digest"}`` for files/folders (raises PipelineError if one is missing)."""
+    from nbops.data import fingerprint
+    from nbops.exceptions import PipelineError
+
+    out = {}
+    for label, path in sorted(paths.items()):
+        if not path.exists():
+            raise PipelineError(f"input {label!r} ({path}) does not exist. Create it, fix the "
+                                "path in the spec, or remove it from the step's inputs.")
+        out[label] = str(fingerprint(path))
+    return out
+
+
+def cache_key(notebook: str, parameters: Mapping[str, Any], inputs: Mapping[str, str],
+              environment: str, kernel: str) -> str:
+    """The step's cache key (hex sha256) from its parts."""
+    return _sha({"notebook": notebook, "parameters": parameters, "inputs": dict(inputs),
+                 "environment": environment, "kernel": kernel})
+
+
+@dataclass(frozen=True)
+class CacheHit:
+    """An earlier successful run of the same step with the same key."""
+
+    run_id: str
+    outputs: dict[str, dict[str, Any]]
+
+    @property
+    def reason(self) -> str:
+        return f"cached: same inputs as run {self.run_id}"
+
+
+class CacheIndex:
+    """``<home>/pipeline-cache.json``: cache key → the run id to check first in MLflow."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / "pipeline-cache.json"
+        self._data: dict[str, str] | None = None
+
+    def get(self, key: str) -> str | None:
+        return self._load().get(key)
+
+    def put(self, key: str, run_id: str) -> None:
+        data = self._load()
+        data[key] = run_id
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=0), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def _load(self) -> dict[str, str]:
+        if self._data is None:
+            try:
+                self._data = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._data = {}
+        return self._data
+
+
+def find_cached(client: Any, experiment_id: str, key: str, outputs: tuple[str, ...],
+                index: CacheIndex | None = None) -> CacheHit | None:
+    """The newest usable run for ``key`` in the experiment, or None.
+
+    ``client`` is an ``mlflow.MlflowClient``. A run is usable when it FINISHED as a successful
+    step (not itself a cache hit), every declared output has a recorded value, and every path
+    output still exists.
+    """
+    candidates = []
+    known = index.get(key) if index else None
+    if known:
+        try:
+            candidates.append(client.get_run(known))
+        except Exception:  # noqa: BLE001 - the run was deleted or the store was reset
+            pass
+    if not candidates:
+        candidates = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`nbops.cache_key` = '{key}' and "
+                          "tags.`nbops.step.status` = 'succeeded' and "
+                          "attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"], max_results=10)
+    for run in candidates:
+        tags = run.data.tags
+        if (run.info.status != "FINISHED" or tags.get("nbops.cache_key") != key
+                or tags.get("nbops.step.status") != "succeeded" or run.info.lifecycle_stage
+                != "active"):
+            continue
+        found = _outputs_of(tags, outputs)
+        if found is not None:
+            return CacheHit(run_id=run.info.run_id, outputs=found)
+    return None
+
+
+def _outputs_of(tags: Mapping[str, str], declared: tuple[str, ...]
+                ) -> dict[str, dict[str, Any]] | None:
+    found = {}
+    for name in declared:
+        raw = tags.get(f"nbops.output.{name}")
+        if raw is None:
+            return None
+        kind = tags.get(f"nbops.output_kind.{name}", "value")
+        value = json.loads(raw)
+        if kind == "path" and not Path(value).exists():
+            return None
+        found[name] = {"value": value, "kind": kind}
+    return found
+
+
+def _sha(obj: Any) -> str:
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0

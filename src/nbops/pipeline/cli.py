@@ -1,0 +1,170 @@
+"""Commands mounted on the ``nbops`` app: ``run``, ``schedule ...`` and ``scheduler``.
+
+    app.command("run")(run_command)
+    app.add_typer(schedule_app, name="schedule")
+    app.command("scheduler")(scheduler_command)
+
+Exit codes: 0 success; 1 a pipeline (or a step) failed; 2 a usage or spec error (the message,
+on stderr, names what was wrong and what to do).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from nbops.exceptions import NbopsError, UsageError
+
+__all__ = ["parse_params", "run_command", "schedule_app", "scheduler_command"]
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def parse_params(items: list[str] | None) -> dict[str, object]:
+    """``["n=5", "name=a b"]`` → ``{"n": 5, "name": "a b"}`` (values read as YAML scalars)."""
+    import yaml
+
+    out: dict[str, object] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"-p expects KEY=VALUE, got {item!r}. Example: -p n_rows=500")
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = raw
+    return out
+
+
+def run_command(
+    pipeline: Path = typer.Argument(..., help="The pipeline.yaml to run."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", metavar="KEY=VALUE",
+                                           help="Override a pipeline param (repeatable)."),
+    only: list[str] | None = typer.Option(None, "--only", metavar="STEP",
+                                          help="Run only this step (repeatable); others must "
+                                               "be cached."),
+    from_step: str | None = typer.Option(None, "--from", metavar="STEP",
+                                         help="Run this step and everything downstream."),
+    force: bool = typer.Option(False, "--force", help="Ignore the cache."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1,
+                                help="Local worker processes (independent steps in parallel)."),
+    executor: str = typer.Option("local", "--executor", help="local or dask."),
+    scheduler: str | None = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
+                                         help="Dask scheduler address (with --executor dask)."),
+) -> None:
+    """Run a notebook pipeline: each step a papermill run, tracked in MLflow, cached."""
+    from nbops.pipeline.runner import run_pipeline
+
+    try:
+        result = run_pipeline(pipeline, parse_params(param), only=only or None,
+                              from_step=from_step, force=force, workers=workers,
+                              executor=executor, scheduler_address=scheduler)
+    except NbopsError as exc:
+        _fail(exc)
+    raise typer.Exit(result.exit_code)
+
+
+schedule_app = typer.Typer(help="Cron schedules for pipelines and notebooks (run by "
+                                "`nbops scheduler`).", no_args_is_help=True)
+
+
+@schedule_app.command("add")
+def add_command(
+    name: str = typer.Argument(..., help="Schedule name."),
+    target: Path = typer.Argument(..., help="A pipeline .yaml or a notebook .ipynb."),
+    cron: str = typer.Option(..., "--cron", help="Cron expression, e.g. '0 2 * * *'."),
+    param: list[str] | None = typer.Option(None, "--param", "-p", metavar="KEY=VALUE",
+                                           help="Params for each run (repeatable)."),
+    missed: str = typer.Option("skip", "--missed", help="After downtime: skip or catchup."),
+    timezone: str | None = typer.Option(None, "--timezone", help="Default: this machine's."),
+) -> None:
+    """Add (or replace) a schedule."""
+    from nbops.pipeline import schedule
+
+    try:
+        job = schedule.add(name, cron, target, parse_params(param), missed, timezone=timezone)
+    except NbopsError as exc:
+        _fail(exc)
+    typer.echo(f"scheduled {job.name!r}: {job.cron} ({job.timezone}) -> {job.target}; "
+               f"next run {job.next_fire()}")
+
+
+@schedule_app.command("list")
+def list_command() -> None:
+    """List schedules with their next run."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from nbops.pipeline import schedule
+
+    try:
+        jobs = schedule.list_schedules()
+    except NbopsError as exc:
+        _fail(exc)
+    if not jobs:
+        typer.echo("no schedules; add one with `nbops schedule add NAME TARGET --cron '...'`")
+        return
+    table = Table()
+    for col in ("name", "cron", "time zone", "target", "missed", "next run"):
+        table.add_column(col)
+    for job in jobs:
+        table.add_row(job.name, job.cron, job.timezone or "", job.target, job.missed,
+                      str(job.next_fire()))
+    Console().print(table)
+
+
+@schedule_app.command("remove")
+def remove_command(name: str = typer.Argument(..., help="Schedule name.")) -> None:
+    """Remove a schedule (its history stays)."""
+    from nbops.pipeline import schedule
+
+    try:
+        schedule.remove(name)
+    except NbopsError as exc:
+        _fail(exc)
+    typer.echo(f"removed schedule {name!r}")
+
+
+@schedule_app.command("history")
+def history_command(
+    name: str = typer.Argument(..., help="Schedule name."),
+    limit: int = typer.Option(20, "--limit", "-n", help="Most recent entries to show."),
+) -> None:
+    """Show a schedule's runs (started, finished, failed, missed)."""
+    from datetime import datetime
+
+    from nbops.pipeline import schedule
+
+    try:
+        entries = schedule.history(name, limit=limit)
+    except NbopsError as exc:
+        _fail(exc)
+    if not entries:
+        typer.echo(f"no history for {name!r}")
+    for e in entries:
+        when = datetime.fromtimestamp(e["at"]).isoformat(timespec="seconds")
+        rest = {k: v for k, v in e.items() if k not in ("at", "schedule", "event", "pid")}
+        typer.echo(f"{when}  {e['event']:<9} " + "  ".join(f"{k}={v}" for k, v in rest.items()))
+
+
+def scheduler_command(
+    tick: float = typer.Option(5.0, "--tick", help="Seconds between checks."),
+    stop_after: float | None = typer.Option(None, "--stop-after",
+                                            help="Stop after this many seconds (default: run "
+                                                 "until Ctrl-C)."),
+) -> None:
+    """Run due scheduled jobs in the foreground (several schedulers never run a job twice)."""
+    from nbops.pipeline.schedule import run_scheduler
+
+    typer.echo("nbops scheduler running; Ctrl-C to stop.", err=True)
+    try:
+        ran = run_scheduler(stop_after=stop_after, tick=tick, quiet=False)
+    except NbopsError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    typer.echo(f"ran {ran} job(s)", err=True)

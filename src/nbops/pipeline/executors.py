@@ -1,0 +1,434 @@
+"""Where steps execute: local worker processes, or an existing Dask distributed cluster.
+
+:func:`execute_step` runs one step attempt with papermill and returns a :class:`StepOutcome`
+(the executed notebook, the recorded outputs, or a :class:`~nbops.pipeline.report.Failure`).
+It never touches MLflow: the runner records everything, so workers need only the notebook
+kernel's access to the tracking store.
+
+Executors (``submit`` / ``wait`` / ``close``):
+
+* :class:`LocalExecutor` — ``workers`` long-lived worker processes ("lanes"), each with a
+  :class:`~nbops.pipeline.kernels.KernelPool` that boots the next kernel while a step runs.
+  A step past ``timeout`` + grace is killed with its kernel (the process is replaced).
+* :class:`DaskExecutor` — ``client.submit(execute_step, task)`` on a running cluster
+  (``tcp://host:port``); workers need the project folder and the tracking store at the same
+  paths (a shared file system or a tracking server).
+
+No step hangs: papermill's ``execution_timeout`` bounds each cell, a watchdog shuts the kernel
+down when the step's ``timeout`` is reached (nbclient then reports a dead kernel), and the
+local executor kills the worker process past ``timeout + KILL_GRACE``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from nbops.exceptions import UsageError
+from nbops.pipeline.report import Failure
+
+__all__ = [
+    "EXECUTORS",
+    "KILL_GRACE",
+    "DaskExecutor",
+    "LocalExecutor",
+    "StepOutcome",
+    "StepTask",
+    "execute_step",
+    "make_executor",
+]
+
+EXECUTORS = ("local", "dask")
+#: Seconds past a step's timeout before its worker process is killed outright.
+KILL_GRACE = 5.0
+
+
+@dataclass
+class StepTask:
+    """One attempt of one step, self-contained and picklable."""
+
+    step: str
+    attempt: int
+    notebook_json: str
+    notebook_path: str
+    parameters: dict[str, Any]
+    kernel: str
+    timeout: float | None
+    env: dict[str, str]
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+
+@dataclass
+class StepOutcome:
+    """What one attempt produced."""
+
+    task_id: str
+    step: str
+    attempt: int
+    notebook_json: str | None
+    outputs: dict[str, dict[str, Any]]
+    failure: Failure | None
+    duration: float
+    warm_kernel: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+# -- one step ------------------------------------------------------------------------------------
+
+
+def execute_step(task: StepTask, pool: Any = None) -> StepOutcome:
+    """Run ``task`` with papermill on a fresh kernel (from ``pool`` when given) and report.
+
+    Never raises for a failing notebook: failures come back in ``StepOutcome.failure``.
+    """
+    import nbformat
+    import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    from nbops.pipeline.kernels import assign, finalize, shutdown, start_kernel
+
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix=f"nbops-{task.step}-"))
+    outputs_file = work / "outputs.jsonl"
+    out_path = work / Path(task.notebook_path).name
+    env = {**task.env, "NBOPS_OUTPUTS_FILE": str(outputs_file)}
+    cwd = Path(task.notebook_path).parent
+    kernel = None
+    fired = threading.Event()
+    watchdog = None
+    failure: Failure | None = None
+    try:
+        kernel = pool.take(task.kernel) if pool is not None else \
+            start_kernel(task.kernel, task.env, work)
+        assign(kernel, cwd if cwd.is_dir() else work, env)
+        if task.timeout:
+            def kill() -> None:  # the kernel dies; nbclient then raises DeadKernelError
+                fired.set()
+                if kernel.pid:
+                    os.kill(kernel.pid, signal.SIGKILL)
+
+            watchdog = threading.Timer(task.timeout - (time.monotonic() - started), kill)
+            watchdog.daemon = True
+            watchdog.start()
+        nb = nbformat.reads(task.notebook_json, as_version=4)
+        papermill.execute_notebook(
+            nb, str(out_path), parameters=task.parameters, kernel_name=task.kernel,
+            km=kernel.km, progress_bar=False, log_output=False,
+            execution_timeout=int(task.timeout) + 1 if task.timeout else None)
+        finalize(kernel)
+    except papermill.PapermillExecutionError as exc:
+        failure = Failure.from_papermill(exc)
+        _finalize_quietly(kernel)
+    except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError) as exc:
+        if fired.is_set() or isinstance(exc, CellTimeoutError):
+            failure = Failure(kind="timeout", message=f"the step ran past its timeout of "
+                              f"{task.timeout:g}s and was stopped ({type(exc).__name__}).")
+        elif isinstance(exc, DeadKernelError):
+            tail = kernel.log_tail() if kernel else ""
+            failure = Failure(kind="dead_kernel", message="the kernel died while running the "
+                              "notebook (out of memory, a crash in native code, or os._exit)."
+                              + (f"\nkernel log:\n{tail}" if tail else ""))
+        else:
+            failure = Failure(kind="error", message=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - a worker reports, it never dies on a step
+        failure = Failure(kind="error", message=f"{type(exc).__name__}: {exc}")
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+        if kernel is not None and pool is not None:
+            pool.release(kernel)
+        elif kernel is not None:
+            shutdown(kernel)
+    from nbops.pipeline.outputs import read_outputs
+
+    executed = out_path.read_text(encoding="utf-8") if out_path.is_file() else None
+    outcome = StepOutcome(task_id=task.id, step=task.step, attempt=task.attempt,
+                          notebook_json=executed, outputs=read_outputs(outputs_file),
+                          failure=failure, duration=time.monotonic() - started,
+                          warm_kernel=bool(kernel and kernel.warm))
+    shutil.rmtree(work, ignore_errors=True)
+    return outcome
+
+
+def _finalize_quietly(kernel: Any) -> None:
+    from nbops.pipeline.kernels import finalize
+
+    try:
+        finalize(kernel)
+    except Exception:  # noqa: BLE001 - the notebook already failed; this is best effort
+        pass
+
+
+# -- local: worker processes with warm kernels ---------------------------------------------------
+
+
+def _lane_main(conn: Connection, env: dict[str, str], kernel: str | None, pid_file: str) -> None:
+    """A worker process: pre-start a kernel, then run the tasks it is sent until ``None``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the runner
+    from nbops.pipeline.kernels import KernelPool
+
+    pool = KernelPool(env, log_dir=Path(pid_file).parent, pid_file=Path(pid_file))
+    if kernel:
+        pool.prestart(kernel)
+    import papermill  # noqa: F401 - imported while the first kernel boots, not on the step's clock
+
+    try:
+        while True:
+            task = conn.recv()
+            if task is None:
+                break
+            conn.send(execute_step(task, pool))
+    except (EOFError, KeyboardInterrupt):
+        pass
+    finally:
+        pool.close()
+
+
+class _Lane:
+    """A worker process (``python -m nbops.pipeline.executors``) connected over a unix socket.
+
+    A plain subprocess, not ``multiprocessing``: the user's main module is never re-imported
+    (scripts without an ``if __name__ == "__main__"`` guard, stdin, notebooks all work).
+    """
+
+    def __init__(self, env: dict[str, str], kernel: str | None, folder: Path) -> None:
+        import secrets
+        import subprocess
+        import sys
+        from multiprocessing.connection import Listener
+
+        name = uuid.uuid4().hex[:8]
+        self.pid_file = folder / f"lane-{name}.pids"
+        key = secrets.token_bytes(16)
+        address = str(folder / f"lane-{name}.sock")
+        with Listener(address, family="AF_UNIX", authkey=key) as listener:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "nbops.pipeline.executors", address, self.pid_file.name,
+                 kernel or ""],
+                env={**os.environ, "NBOPS_LANE_KEY": key.hex(),
+                     "NBOPS_LANE_ENV": json.dumps(env)},
+                stdin=subprocess.DEVNULL)
+            sock = getattr(getattr(listener, "_listener", None), "_socket", None)
+            if sock is not None:  # never wait forever for a worker that failed to start
+                sock.settimeout(60)
+            self.conn = listener.accept()
+        self.task: StepTask | None = None
+        self.deadline: float | None = None
+        self.started = 0.0
+
+    def kill(self) -> None:
+        """Kill the worker and every kernel it started."""
+        try:
+            pids = [int(p) for p in self.pid_file.read_text().split()]
+        except (OSError, ValueError):
+            pids = []
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.process.kill()
+        self.process.wait(5)
+        self.conn.close()
+
+
+class LocalExecutor:
+    """``workers`` worker processes on this machine, each keeping a warm kernel ready.
+
+    ``env`` is given to every kernel at start; ``kernel`` is the kernel name to pre-start.
+    """
+
+    def __init__(self, workers: int = 1, env: Mapping[str, str] | None = None,
+                 kernel: str | None = "python3") -> None:
+        if workers < 1:
+            raise UsageError(f"workers must be 1 or more, got {workers}.")
+        self._env = dict(env or {})
+        self._kernel = kernel
+        self._folder = Path(tempfile.mkdtemp(prefix="nbops-lanes-"))
+        self._workers = workers
+        self._lanes: list[_Lane] = []  # started on the first submit: a fully cached run needs none
+
+    @property
+    def free(self) -> int:
+        """How many more tasks can start now."""
+        if not self._lanes:
+            return self._workers
+        return sum(1 for lane in self._lanes if lane.task is None)
+
+    def submit(self, task: StepTask) -> None:
+        if not self._lanes:
+            self._lanes = [_Lane(self._env, self._kernel, self._folder)
+                           for _ in range(self._workers)]
+        lane = next(lane for lane in self._lanes if lane.task is None)
+        lane.task, lane.started = task, time.monotonic()
+        lane.deadline = lane.started + task.timeout + KILL_GRACE if task.timeout else None
+        lane.conn.send(task)
+
+    def wait(self, timeout: float) -> list[StepOutcome]:
+        """Outcomes of tasks that ended within ``timeout`` seconds (possibly none)."""
+        busy = {lane.conn: lane for lane in self._lanes if lane.task is not None}
+        if not busy:
+            time.sleep(min(timeout, 0.05))
+            return []
+        done: list[StepOutcome] = []
+        for conn in wait(list(busy), timeout):
+            lane = busy[conn]
+            try:
+                done.append(conn.recv())
+                lane.task = None
+            except (EOFError, OSError):
+                done.append(self._replace(lane, "dead_kernel", "the step's worker process "
+                                          "died (killed, or out of memory)."))
+        now = time.monotonic()
+        for lane in self._lanes:
+            if lane.task is not None and lane.deadline is not None and now > lane.deadline:
+                done.append(self._replace(lane, "timeout", f"the step ran past its timeout of "
+                                          f"{lane.task.timeout:g}s and did not stop; its process "
+                                          "and kernel were killed."))
+        return done
+
+    def _replace(self, lane: _Lane, kind: str, message: str) -> StepOutcome:
+        task = lane.task
+        assert task is not None
+        lane.kill()
+        self._lanes[self._lanes.index(lane)] = _Lane(self._env, self._kernel, self._folder)
+        return StepOutcome(task_id=task.id, step=task.step, attempt=task.attempt,
+                           notebook_json=None, outputs={}, failure=Failure(kind, message),
+                           duration=time.monotonic() - lane.started)
+
+    def close(self) -> None:
+        for lane in self._lanes:
+            if lane.task is None and lane.process.poll() is None:
+                try:
+                    lane.conn.send(None)
+                except OSError:
+                    pass
+            else:
+                lane.kill()
+        for lane in self._lanes:
+            try:
+                lane.process.wait(10)
+            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: stuck, kill it
+                lane.kill()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- dask ----------------------------------------------------------------------------------------
+
+
+class DaskExecutor:
+    """Steps as tasks on an existing Dask distributed cluster (``tcp://host:port``)."""
+
+    def __init__(self, address: str, connect_timeout: float = 10.0) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            from nbops.exceptions import DependencyMissingError
+
+            raise DependencyMissingError("distributed", "The Dask executor", "pipeline") from None
+        try:
+            self.client = Client(address, timeout=connect_timeout, set_as_default=False)
+        except OSError as exc:
+            raise UsageError(f"Cannot reach the Dask scheduler at {address} ({exc}). Start it "
+                             "(`dask scheduler`) or fix --scheduler.") from None
+        self._futures: dict[Any, tuple[StepTask, float]] = {}
+
+    @property
+    def free(self) -> int:
+        return 1_000_000  # the cluster queues tasks itself
+
+    def submit(self, task: StepTask) -> None:
+        fut = self.client.submit(execute_step, task, pure=False,
+                                 key=f"nbops-{task.step}-{task.id}")
+        self._futures[fut] = (task, time.monotonic())
+
+    def wait(self, timeout: float) -> list[StepOutcome]:
+        end = time.monotonic() + timeout
+        finished = [f for f in self._futures if f.done()]
+        while not finished and time.monotonic() < end:
+            time.sleep(0.02)
+            finished = [f for f in self._futures if f.done()]
+        done = []
+        for fut in finished:
+            task, started = self._futures.pop(fut)
+            try:
+                done.append(fut.result())
+            except Exception as exc:  # noqa: BLE001 - the worker died or the task was lost
+                done.append(StepOutcome(task.id, task.step, task.attempt, None, {},
+                                        Failure("error", f"the Dask task failed: {exc}"),
+                                        time.monotonic() - started))
+        now = time.monotonic()
+        for fut, (task, started) in list(self._futures.items()):
+            if task.timeout and now > started + task.timeout + KILL_GRACE:
+                fut.cancel()
+                del self._futures[fut]
+                done.append(StepOutcome(task.id, task.step, task.attempt, None, {},
+                                        Failure("timeout", f"the step ran past its timeout of "
+                                                f"{task.timeout:g}s; its Dask task was "
+                                                "cancelled."), now - started))
+        return done
+
+    def close(self) -> None:
+        for fut in self._futures:
+            fut.cancel()
+        self.client.close()
+
+    def __enter__(self) -> DaskExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_executor(kind: str, workers: int = 1, scheduler_address: str | None = None,
+                  env: Mapping[str, str] | None = None,
+                  kernel: str | None = "python3") -> LocalExecutor | DaskExecutor:
+    """The executor named ``kind`` (``local`` or ``dask``)."""
+    if kind == "local":
+        return LocalExecutor(workers, env, kernel)
+    if kind == "dask":
+        if not scheduler_address:
+            raise UsageError("executor 'dask' needs a scheduler address, e.g. "
+                             "--scheduler tcp://127.0.0.1:8786.")
+        return DaskExecutor(scheduler_address)
+    from nbops.exceptions import closest
+
+    raise UsageError(f"unknown executor {kind!r}.{closest(kind, EXECUTORS)} Choose from "
+                     f"{', '.join(EXECUTORS)}.")
+
+
+def _lane_entry(argv: list[str]) -> None:
+    from multiprocessing.connection import Client
+
+    address, pid_file, kernel = argv
+    conn = Client(address, family="AF_UNIX", authkey=bytes.fromhex(os.environ["NBOPS_LANE_KEY"]))
+    env = json.loads(os.environ.get("NBOPS_LANE_ENV", "{}"))
+    _lane_main(conn, env, kernel or None, str(Path(address).parent / pid_file))
+
+
+if __name__ == "__main__":  # a lane: use the package's module so results unpickle as such
+    import sys
+
+    from nbops.pipeline.executors import _lane_entry as entry
+
+    entry(sys.argv[1:])

@@ -1,0 +1,495 @@
+"""Run a pipeline: load → plan → for each ready step: cache check → execute → record → ….
+
+    >>> from nbops.pipeline import run_pipeline
+    >>> result = run_pipeline("example_notebooks/pipeline.yaml", params={"n_rows": 500})  # doctest: +SKIP
+    >>> result.ok, result.steps["train"].status                                        # doctest: +SKIP
+    (True, 'succeeded')
+
+MLflow records: one parent run for the pipeline (tag ``nbops.pipeline``), one child run per
+step (tags ``nbops.pipeline``, ``nbops.step``, ``nbops.cache_key``, ``nbops.step.status`` =
+succeeded | failed | cached; ``nbops.cached_from`` for a cache hit; ``nbops.output.<name>``;
+``nbops.failure.*`` on failure), and the ``%%track`` runs of each step's notebook as children
+of the step run. Artifacts of a step run: ``notebook/<name>.ipynb`` (the executed notebook,
+or papermill's failed one) and ``notebook/<name>.html``; ``failure/report.txt`` and
+``failure/report.json`` when it failed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbops.exceptions import PipelineError, UsageError, closest
+from nbops.pipeline.cache import (
+    CacheHit,
+    CacheIndex,
+    cache_key,
+    environment_digest,
+    find_cached,
+    input_fingerprints,
+    notebook_digest,
+)
+from nbops.pipeline.display import Display
+from nbops.pipeline.executors import StepOutcome, StepTask, make_executor
+from nbops.pipeline.report import Failure, render_html
+from nbops.pipeline.spec import Pipeline, Step, load_pipeline, references, render
+
+__all__ = ["PipelineResult", "StepResult", "run_pipeline"]
+
+DONE = ("succeeded", "cached", "failed", "skipped")
+
+
+@dataclass
+class StepResult:
+    """How one step ended: ``succeeded``, ``cached``, ``failed`` or ``skipped``."""
+
+    name: str
+    status: str = "pending"
+    run_id: str | None = None
+    cached_from: str | None = None
+    cache_key: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    duration: float = 0.0
+    reason: str = ""
+    failure: Failure | None = None
+
+
+@dataclass
+class PipelineResult:
+    """The outcome of :func:`run_pipeline`; ``exit_code`` is 0 when every step succeeded."""
+
+    name: str
+    experiment: str
+    run_id: str | None
+    steps: dict[str, StepResult]
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status in ("succeeded", "cached") for s in self.steps.values())
+
+    @property
+    def status(self) -> str:
+        return "succeeded" if self.ok else "failed"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+
+def run_pipeline(
+    path: str | Path | Pipeline,
+    params: Mapping[str, Any] | None = None,
+    only: Iterable[str] | str | None = None,
+    from_step: str | None = None,
+    force: bool = False,
+    workers: int = 1,
+    executor: str = "local",
+    scheduler_address: str | None = None,
+    *,
+    tags: Mapping[str, str] | None = None,
+    env_digest: str | None = None,
+    tracker: Any = None,
+    quiet: bool = False,
+) -> PipelineResult:
+    """Run the pipeline at ``path`` (a ``pipeline.yaml`` or a loaded :class:`Pipeline`).
+
+    ``params`` override the spec's ``params``; ``only`` runs just these steps and ``from_step``
+    that step and everything downstream (other steps must then be cache hits, which provide
+    their outputs); ``force`` ignores the cache; ``workers`` is the number of local worker
+    processes; ``executor="dask"`` with ``scheduler_address="tcp://host:port"`` runs steps on
+    a Dask cluster. ``tags`` go on the pipeline run; ``env_digest`` replaces the installed
+    packages digest in cache keys (e.g. a container image digest); ``tracker`` is the
+    :class:`~nbops.tracking.run.Tracker` to record with (default: the process-wide one).
+
+    A failing step does not raise: its downstream steps are skipped and ``result.ok`` is False.
+    Raises :class:`~nbops.exceptions.PipelineError` / ``UsageError`` for an invalid spec or
+    arguments, before anything runs.
+    """
+    pipeline = path if isinstance(path, Pipeline) else load_pipeline(path)
+    plan = Plan(pipeline, params, only, from_step)
+    if tracker is None:
+        from nbops.tracking.run import default_tracker
+
+        tracker = default_tracker()
+    display = Display(list(pipeline.steps), quiet)
+    for warning in pipeline.warnings:
+        display.warn(warning)
+    session = Session(pipeline, plan, tracker, display, force=force, tags=tags,
+                      env_digest=env_digest)
+    with display, session:
+        with make_executor(executor, workers, scheduler_address, env=session.kernel_env,
+                           kernel=session.first_kernel) as pool:
+            while not plan.finished:
+                for name in plan.ready(pool.free):
+                    session.start(name, pool)
+                for outcome in pool.wait(plan.poll_timeout()):
+                    session.finish(outcome)
+                for name in plan.due_retries(pool.free):
+                    session.submit(name, pool)
+    result = session.result()
+    display.summary(result)
+    return result
+
+
+class Plan:
+    """Which steps can start now: the DAG state (pending → running → done), retries waiting."""
+
+    def __init__(self, pipeline: Pipeline, params: Mapping[str, Any] | None,
+                 only: Iterable[str] | str | None, from_step: str | None) -> None:
+        self.pipeline = pipeline
+        self.params = _resolve_params(pipeline, params)
+        self.selected = _select(pipeline, only, from_step)
+        self.status = {name: "pending" for name in pipeline.steps}
+        self.retry_at: dict[str, float] = {}
+
+    @property
+    def finished(self) -> bool:
+        return all(s in DONE for s in self.status.values())
+
+    def ready(self, free: int) -> list[str]:
+        """Pending steps whose dependencies are done and good, at most ``free`` of them
+        (steps that only need a cache lookup do not count)."""
+        out = []
+        for name, step in self.pipeline.steps.items():
+            if self.status[name] != "pending":
+                continue
+            if all(self.status[d] in ("succeeded", "cached") for d in step.depends_on):
+                if name in self.selected and len(out) >= free:
+                    continue
+                self.status[name] = "starting"
+                out.append(name)
+        return out
+
+    def due_retries(self, free: int) -> list[str]:
+        now = time.monotonic()
+        due = sorted((t, n) for n, t in self.retry_at.items() if t <= now)[:free]
+        for _, name in due:
+            del self.retry_at[name]
+        return [n for _, n in due]
+
+    def poll_timeout(self) -> float:
+        if self.retry_at:
+            return max(0.0, min(0.2, min(self.retry_at.values()) - time.monotonic()))
+        return 0.2
+
+    def fail(self, name: str) -> list[str]:
+        """Mark ``name`` failed; return the downstream steps now skipped."""
+        self.status[name] = "failed"
+        skipped = [d for d in self.pipeline.downstream(name) if self.status[d] not in DONE]
+        for d in skipped:
+            self.status[d] = "skipped"
+        return skipped
+
+
+class Session:
+    """The MLflow side of one pipeline run: the parent run, step runs, cache, records."""
+
+    def __init__(self, pipeline: Pipeline, plan: Plan, tracker: Any, display: Display, *,
+                 force: bool, tags: Mapping[str, str] | None, env_digest: str | None) -> None:
+        self.pipeline = pipeline
+        self.plan = plan
+        self.tracker = tracker
+        self.display = display
+        self.force = force
+        self.tags = dict(tags or {})
+        self.env_digest = env_digest
+        self.results = {name: StepResult(name) for name in pipeline.steps}
+        self.index = CacheIndex(tracker.settings.home)
+        self.parent: Any = None
+        self.runs: dict[str, Any] = {}  # step runs still open
+        self.step_runs: dict[str, Any] = {}  # every step run of this pipeline run
+        self.keys: dict[str, str] = {}
+        self.resolved: dict[str, dict[str, Any]] = {}
+        self.started: dict[str, float] = {}
+        self.kinds: dict[tuple[str, str], str] = {}  # (step, output) -> "value" | "path"
+        self.recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbops-record")
+        self.pending: list[Future] = []
+        self._client: Any = None
+        self._experiment_id: str | None = None
+        self.t0 = time.monotonic()
+        settings = tracker.settings
+        self.kernel_env = {"NBOPS_TRACKING_URI": settings.tracking_uri,
+                           "NBOPS_HOME": str(settings.home),
+                           "NBOPS_EXPERIMENT": pipeline.experiment,
+                           "NBOPS_PIPELINE": pipeline.name}
+        selected = [s for s in pipeline.steps.values() if s.name in plan.selected]
+        self.first_kernel = selected[0].kernel if selected else None
+
+    # -- the parent run ----------------------------------------------------------------------
+    def __enter__(self) -> Session:
+        self.parent = self.tracker.start_run(
+            self.pipeline.name, experiment=self.pipeline.experiment,
+            tags={"nbops.pipeline": self.pipeline.name,
+                  "nbops.pipeline.spec": str(self.pipeline.path), **self.tags},
+            params=self.plan.params, source_name=str(self.pipeline.path))
+        if self.pipeline.path.suffix in (".yaml", ".yml"):
+            self.parent.log_text(self.pipeline.path.read_text(encoding="utf-8"),
+                                 f"pipeline/{self.pipeline.path.name}")
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        for fut in self.pending:
+            fut.result()
+        self.recorder.shutdown(wait=True)
+        for name, run in list(self.runs.items()):  # interrupted while running
+            self._end_step(name, run, "KILLED" if exc else "FAILED")
+        summary = {n: {"status": r.status, "run_id": r.run_id, "reason": r.reason,
+                       "attempts": r.attempts, "duration": round(r.duration, 3),
+                       "outputs": r.outputs} for n, r in self.results.items()}
+        self.parent.log_text(json.dumps(summary, indent=2, default=str), "pipeline/summary.json")
+        failed = [n for n, r in self.results.items() if r.status == "failed"]
+        self.parent.set_tags({"nbops.pipeline.status": "failed" if failed or exc else
+                              "succeeded", "nbops.pipeline.failed_steps": ",".join(failed)})
+        if isinstance(exc, KeyboardInterrupt):
+            self.parent.end("KILLED", error=exc)
+        elif exc is not None:
+            self.parent.end("FAILED", error=exc)
+        else:
+            self.parent.end("FAILED" if failed else "FINISHED")
+        deadline = time.monotonic() + self.tracker.settings.flush_timeout
+        for run in [self.parent, *self.step_runs.values()]:
+            run.wait(timeout=max(0.1, deadline - time.monotonic()))
+
+    # -- a step: cache check → submit --------------------------------------------------------
+    def start(self, name: str, pool: Any) -> None:
+        step = self.pipeline.steps[name]
+        result = self.results[name]
+        try:
+            parameters, inputs = self._resolve(step)
+            key = self._key(step, parameters, inputs)
+        except PipelineError as exc:
+            self._failed_before_run(name, Failure("error", str(exc)))
+            return
+        self.keys[name], self.resolved[name], result.cache_key = key, parameters, key
+        hit = None if (self.force and name in self.plan.selected) else self._lookup(step, key)
+        if hit is not None:
+            self._record_cached(step, key, parameters, hit)
+        elif name not in self.plan.selected:
+            self._failed_before_run(name, Failure(
+                "error", f"step {name!r} is not selected (--only/--from) and has no cached run "
+                "with the same inputs to take its outputs from. Run it first, or run the whole "
+                "pipeline."))
+        else:
+            self.runs[name] = self.tracker.start_run(
+                name, experiment=self.pipeline.experiment, parent=self.parent,
+                tags={"nbops.pipeline": self.pipeline.name, "nbops.step": name,
+                      "nbops.cache_key": key, "nbops.step.status": "running",
+                      "nbops.notebook_path": str(step.notebook)},
+                params={k: v for k, v in parameters.items()},
+                source_name=str(step.notebook), no_capture={"code", "git", "env", "notebook"})
+            self.step_runs[name] = self.runs[name]
+            self.started[name] = time.monotonic()
+            self.submit(name, pool)
+
+    def submit(self, name: str, pool: Any) -> None:
+        step = self.pipeline.steps[name]
+        result = self.results[name]
+        result.attempts += 1
+        self.plan.status[name] = "running"
+        run = self.runs[name]
+        env = {**self.kernel_env, "NBOPS_PARENT_RUN_ID": run.require_mlflow_id(),
+               "NBOPS_NOTEBOOK_PATH": str(step.notebook), "NBOPS_STEP": name}
+        pool.submit(StepTask(step=name, attempt=result.attempts,
+                             notebook_json=step.notebook.read_text(encoding="utf-8"),
+                             notebook_path=str(step.notebook), parameters=self.resolved[name],
+                             kernel=step.kernel, timeout=step.timeout, env=env))
+        self.display.update(name, "running", f"attempt {result.attempts}"
+                            if result.attempts > 1 else "")
+
+    # -- an attempt ended: record → retry or done ----------------------------------------------
+    def finish(self, outcome: StepOutcome) -> None:
+        name = outcome.step
+        step = self.pipeline.steps[name]
+        result = self.results[name]
+        run = self.runs[name]
+        failure = outcome.failure
+        missing = [o for o in step.outputs if o not in outcome.outputs]
+        if failure is None and missing:
+            failure = Failure("missing_output", f"the notebook did not record the declared "
+                              f"output(s) {missing}; call nbops.output(name, value) for each, "
+                              "or remove them from the step's outputs.")
+        if failure is None:
+            self._record_success(step, run, outcome)
+            return
+        self._record_failure(step, run, outcome, failure)
+        if result.attempts <= step.retries:
+            delay = step.retry_delay * 2 ** (result.attempts - 1)
+            self.plan.status[name] = "retrying"
+            self.plan.retry_at[name] = time.monotonic() + delay
+            self.display.update(name, "retrying", f"in {delay:g}s ({failure.kind})")
+            return
+        result.status, result.failure, result.reason = "failed", failure, failure.message[:80]
+        result.duration = time.monotonic() - self.started[name]
+        run.set_tags({"nbops.step.status": "failed", "nbops.step.attempts": result.attempts})
+        self._end_step(name, run, "FAILED")
+        self.display.update(name, "failed", failure.kind)
+        self._skip_downstream(name)
+
+    # -- records -----------------------------------------------------------------------------
+    def _record_success(self, step: Step, run: Any, outcome: StepOutcome) -> None:
+        result = self.results[step.name]
+        result.status, result.run_id = "succeeded", run.mlflow_run_id
+        result.outputs = {k: v["value"] for k, v in outcome.outputs.items()}
+        self.kinds.update({(step.name, k): v["kind"] for k, v in outcome.outputs.items()})
+        result.duration = time.monotonic() - self.started[step.name]
+        result.reason = "warm kernel" if outcome.warm_kernel else ""
+        run.set_tags({"nbops.step.status": "succeeded", "nbops.step.attempts": result.attempts,
+                      **_output_tags(outcome.outputs)})
+        self.plan.status[step.name] = "succeeded"
+        self.display.update(step.name, "succeeded", f"{outcome.duration:.1f}s")
+        del self.runs[step.name]
+        self.pending.append(self.recorder.submit(
+            self._log_notebook_and_end, step, run, outcome, "FINISHED"))
+
+    def _record_failure(self, step: Step, run: Any, outcome: StepOutcome,
+                        failure: Failure) -> None:
+        prefix = f"attempts/{outcome.attempt}/" if step.retries else ""
+        run.set_tags(failure.tags)
+        run.log_text(failure.format(step.name), f"{prefix}failure/report.txt")
+        run.log_text(json.dumps(failure.to_dict(), indent=2), f"{prefix}failure/report.json")
+        if outcome.notebook_json:
+            run.log_text(outcome.notebook_json, f"{prefix}notebook/{step.notebook.name}")
+        self.display.failure(step.name, failure,
+                             f"attempt {outcome.attempt}/{step.retries + 1}; the failed notebook "
+                             f"and this report are artifacts of MLflow run "
+                             f"{run.mlflow_run_id} ({prefix}failure/report.txt)")
+
+    def _record_cached(self, step: Step, key: str, parameters: dict, hit: CacheHit) -> None:
+        result = self.results[step.name]
+        run = self.tracker.start_run(
+            step.name, experiment=self.pipeline.experiment, parent=self.parent,
+            tags={"nbops.pipeline": self.pipeline.name, "nbops.step": step.name,
+                  "nbops.cache_key": key, "nbops.step.status": "cached",
+                  "nbops.cached_from": hit.run_id, "nbops.cache_reason": hit.reason,
+                  "nbops.notebook_path": str(step.notebook), **_output_tags(hit.outputs)},
+            params=parameters, source_name=str(step.notebook),
+            no_capture={"code", "git", "env", "notebook"})
+        run.end("FINISHED")
+        self.step_runs[step.name] = run
+        result.status, result.cached_from, result.reason = "cached", hit.run_id, hit.reason
+        result.outputs = {k: v["value"] for k, v in hit.outputs.items()}
+        self.kinds.update({(step.name, k): v["kind"] for k, v in hit.outputs.items()})
+        result.run_id = run.mlflow_run_id
+        self.plan.status[step.name] = "cached"
+        self.display.update(step.name, "cached", f"same inputs as run {hit.run_id[:8]}")
+
+    def _failed_before_run(self, name: str, failure: Failure) -> None:
+        result = self.results[name]
+        result.status, result.failure, result.reason = "failed", failure, failure.message
+        self.display.failure(name, failure)
+        self.display.update(name, "failed", failure.kind)
+        self._skip_downstream(name)
+
+    def _skip_downstream(self, name: str) -> None:
+        self.plan.fail(name)
+        for down in self.pipeline.downstream(name):
+            r = self.results[down]
+            if r.status == "pending":
+                r.status, r.reason = "skipped", f"upstream step {name!r} failed"
+                self.display.update(down, "skipped", r.reason)
+
+    def _log_notebook_and_end(self, step: Step, run: Any, outcome: StepOutcome,
+                              status: str) -> None:
+        if outcome.notebook_json:
+            run.log_text(outcome.notebook_json, f"notebook/{step.notebook.name}")
+            try:
+                run.log_text(render_html(outcome.notebook_json),
+                             f"notebook/{step.notebook.stem}.html")
+            except Exception as exc:  # noqa: BLE001 - a rendering problem never fails a step
+                run.set_tags({"nbops.html_error": f"{type(exc).__name__}: {exc}"[:500]})
+        run.end(status)
+        mlflow_id = run.require_mlflow_id()
+        if status == "FINISHED":
+            self.index.put(self.keys[step.name], mlflow_id)
+
+    def _end_step(self, name: str, run: Any, status: str) -> None:
+        self.runs.pop(name, None)
+        run.end(status)
+        self.results[name].run_id = run.mlflow_run_id
+
+    # -- cache -------------------------------------------------------------------------------
+    def _resolve(self, step: Step) -> tuple[dict[str, Any], dict[str, Path]]:
+        outputs = {n: {"outputs": r.outputs} for n, r in self.results.items()}
+        context = {"params": self.plan.params, "steps": outputs}
+        parameters = render(step.parameters, context)
+        inputs: dict[str, Path] = {}
+        for raw in step.inputs:
+            value = render(raw, context)
+            p = Path(str(value))
+            inputs[raw] = p if p.is_absolute() else self.pipeline.root / p
+        for expr in set(references(step.parameters)):
+            parts = expr.split(".")
+            if parts[0] == "steps" and self._output_kind(parts[1], parts[3]) == "path":
+                inputs[expr] = Path(self.results[parts[1]].outputs[parts[3]])
+        return parameters, inputs
+
+    def _output_kind(self, step: str, name: str) -> str:
+        return self.kinds.get((step, name), "value")
+
+    def _key(self, step: Step, parameters: dict, inputs: dict[str, Path]) -> str:
+        nb = json.loads(step.notebook.read_text(encoding="utf-8"))
+        return cache_key(notebook_digest(nb), parameters, input_fingerprints(inputs),
+                         self.env_digest or environment_digest(), step.kernel)
+
+    def _lookup(self, step: Step, key: str) -> CacheHit | None:
+        if self._experiment_id is None:
+            from mlflow import MlflowClient
+
+            self.parent.require_mlflow_id()
+            self._client = MlflowClient(self.tracker.settings.tracking_uri)
+            exp = self._client.get_experiment_by_name(self.pipeline.experiment)
+            self._experiment_id = exp.experiment_id if exp else ""
+        if not self._experiment_id:
+            return None
+        return find_cached(self._client, self._experiment_id, key, step.outputs, self.index)
+
+    def result(self) -> PipelineResult:
+        for name, run in self.step_runs.items():
+            self.results[name].run_id = run.mlflow_run_id
+        return PipelineResult(name=self.pipeline.name, experiment=self.pipeline.experiment,
+                              run_id=self.parent.mlflow_run_id if self.parent else None,
+                              steps=self.results, duration=time.monotonic() - self.t0)
+
+
+def _output_tags(outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    tags = {}
+    for name, rec in outputs.items():
+        tags[f"nbops.output.{name}"] = json.dumps(rec["value"])
+        if rec.get("kind") == "path":
+            tags[f"nbops.output_kind.{name}"] = "path"
+    return tags
+
+
+def _resolve_params(pipeline: Pipeline, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    params = dict(pipeline.params)
+    for key, value in (overrides or {}).items():
+        if key not in params:
+            raise UsageError(f"unknown pipeline param {key!r}.{closest(key, params)} "
+                             f"{pipeline.path.name} declares: {', '.join(params) or 'none'} "
+                             "(under `params:`).")
+        params[key] = value
+    return params
+
+
+def _select(pipeline: Pipeline, only: Iterable[str] | str | None,
+            from_step: str | None) -> set[str]:
+    names = list(pipeline.steps)
+    for n in ([only] if isinstance(only, str) else list(only or [])) + \
+            ([from_step] if from_step else []):
+        if n not in pipeline.steps:
+            raise UsageError(f"unknown step {n!r}.{closest(n, names)} Steps: {', '.join(names)}.")
+    if only:
+        selected = {only} if isinstance(only, str) else set(only)
+        if from_step:
+            raise UsageError("use either --only or --from, not both.")
+        return selected
+    if from_step:
+        return {from_step, *pipeline.downstream(from_step)}
+    return set(names)

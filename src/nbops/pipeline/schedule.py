@@ -1,0 +1,306 @@
+"""Cron schedules for pipelines and notebooks, run by a foreground scheduler (``nbops scheduler``).
+
+    >>> from nbops.pipeline import schedule
+    >>> schedule.add("nightly", "0 2 * * *", "pipeline.yaml", {"n_rows": 5000})  # doctest: +SKIP
+    >>> schedule.run_scheduler()                                                 # doctest: +SKIP
+
+Schedules live in ``<home>/schedules.json``, their history in ``<home>/schedule-history.jsonl``
+(MLflow has no place for either). Cron expressions are parsed by APScheduler's
+``CronTrigger`` (5 fields, in the schedule's time zone; default: the machine's).
+
+Each due job runs as a pipeline (a notebook TARGET is a one-step pipeline) whose MLflow run is
+tagged ``nbops.schedule=<name>``. Several schedulers may run against the same home: a job's
+fire time is *claimed* under an exclusive ``fcntl`` lock on ``<home>/schedules.lock`` before it
+runs, so two schedulers never run the same job for the same fire time.
+
+Missed runs (the scheduler was down when a fire time passed, by more than
+:data:`MISFIRE_GRACE` seconds): ``skip`` (default) records them in the history and waits for
+the next fire time; ``catchup`` runs the job once for all of them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from nbops.config import Settings, load_settings
+from nbops.exceptions import NbopsError, NotFoundError, UsageError, closest
+
+__all__ = [
+    "MISFIRE_GRACE",
+    "MISSED_POLICIES",
+    "Schedule",
+    "add",
+    "get",
+    "history",
+    "list_schedules",
+    "remove",
+    "run_scheduler",
+]
+
+MISSED_POLICIES = ("skip", "catchup")
+#: A fire time passed by more than this many seconds counts as missed.
+MISFIRE_GRACE = 60.0
+_MAX_FIRES = 10_000  # bound on fire times enumerated after a long downtime
+
+
+@dataclass
+class Schedule:
+    """One scheduled job: run ``target`` (pipeline yaml or notebook) on ``cron``."""
+
+    name: str
+    cron: str
+    target: str
+    params: dict[str, Any] = field(default_factory=dict)
+    missed: str = "skip"
+    timezone: str | None = None
+    created: float = 0.0
+    checked_until: float | None = None  # fire times up to here are handled (epoch seconds)
+
+    def trigger(self) -> Any:
+        """The APScheduler ``CronTrigger`` of this schedule."""
+        return _trigger(self.cron, self.timezone)
+
+    def fire_times(self, after: datetime, until: datetime) -> list[datetime]:
+        """Fire times in ``(after, until]``."""
+        trigger = self.trigger()
+        times: list[datetime] = []
+        t = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+        while t is not None and t <= until and len(times) < _MAX_FIRES:
+            times.append(t)
+            t = trigger.get_next_fire_time(t, t + timedelta(microseconds=1))
+        return times
+
+    def next_fire(self, now: datetime | None = None) -> datetime | None:
+        now = now or datetime.now(UTC)
+        return self.trigger().get_next_fire_time(None, now)
+
+
+# -- the store ---------------------------------------------------------------------------------
+
+
+class _Store:
+    def __init__(self, settings: Settings | None) -> None:
+        home = (settings or load_settings()).home
+        self.path = home / "schedules.json"
+        self.history_path = home / "schedule-history.jsonl"
+        self.lock_path = home / "schedules.lock"
+        home.mkdir(parents=True, exist_ok=True)
+
+    @contextmanager
+    def locked(self) -> Iterator[dict[str, Schedule]]:
+        """Exclusive access: yields the schedules; changes to the dict are saved on exit."""
+        with open(self.lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                schedules = self.load()
+                yield schedules
+                self._save(schedules)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def load(self) -> dict[str, Schedule]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except ValueError as exc:
+            raise NbopsError(f"{self.path} is not valid JSON ({exc}). Fix or delete it; "
+                             "schedules are re-created with `nbops schedule add`.") from None
+        return {name: Schedule(**spec) for name, spec in data.items()}
+
+    def _save(self, schedules: Mapping[str, Schedule]) -> None:
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({n: asdict(s) for n, s in schedules.items()}, indent=2),
+                       encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def record(self, entry: dict[str, Any]) -> None:
+        line = json.dumps({"at": time.time(), "pid": os.getpid(), **entry}, default=str)
+        with open(self.history_path, "a", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fh.write(line + "\n")
+
+    def history(self) -> list[dict[str, Any]]:
+        try:
+            lines = self.history_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+# -- the API -----------------------------------------------------------------------------------
+
+
+def add(name: str, cron: str, target: str | Path, params: Mapping[str, Any] | None = None,
+        missed: str = "skip", *, timezone: str | None = None, settings: Settings | None = None,
+        now: datetime | None = None) -> Schedule:
+    """Add (or replace) the schedule ``name``: run ``target`` on ``cron``.
+
+    >>> add("hourly-monitor", "0 * * * *", "monitor.ipynb", missed="catchup")  # doctest: +SKIP
+
+    Raises :class:`UsageError` for a bad cron expression, policy or time zone, and
+    :class:`NotFoundError` when ``target`` does not exist.
+    """
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise UsageError(f"schedule name {name!r}: use letters, digits, '-', '_' and '.'.")
+    if missed not in MISSED_POLICIES:
+        raise UsageError(f"missed-run policy {missed!r} is unknown.{closest(missed, MISSED_POLICIES)}"
+                         f" Choose from {', '.join(MISSED_POLICIES)}.")
+    path = Path(target).resolve()
+    if not path.is_file() or path.suffix not in (".yaml", ".yml", ".ipynb"):
+        raise NotFoundError(f"schedule target {target} is not an existing pipeline .yaml or "
+                            ".ipynb notebook.")
+    if timezone is None:
+        timezone = _local_timezone()
+    _trigger(cron, timezone)  # validates both
+    created = (now or datetime.now(UTC)).timestamp()
+    schedule = Schedule(name=name, cron=cron, target=str(path), params=dict(params or {}),
+                        missed=missed, timezone=timezone, created=created)
+    store = _Store(settings)
+    with store.locked() as schedules:
+        schedules[name] = schedule
+    store.record({"schedule": name, "event": "added", "cron": cron, "target": str(path)})
+    return schedule
+
+
+def get(name: str, *, settings: Settings | None = None) -> Schedule:
+    """The schedule ``name``; :class:`NotFoundError` (with the closest names) otherwise."""
+    schedules = _Store(settings).load()
+    if name not in schedules:
+        raise NotFoundError(f"no schedule named {name!r}.{closest(name, schedules)} "
+                            "See `nbops schedule list`.")
+    return schedules[name]
+
+
+def list_schedules(*, settings: Settings | None = None) -> list[Schedule]:
+    """Every schedule, by name."""
+    return sorted(_Store(settings).load().values(), key=lambda s: s.name)
+
+
+def remove(name: str, *, settings: Settings | None = None) -> None:
+    """Remove the schedule ``name`` (its history stays)."""
+    store = _Store(settings)
+    with store.locked() as schedules:
+        if name not in schedules:
+            raise NotFoundError(f"no schedule named {name!r}.{closest(name, schedules)} "
+                                "See `nbops schedule list`.")
+        del schedules[name]
+    store.record({"schedule": name, "event": "removed"})
+
+
+def history(name: str, *, settings: Settings | None = None,
+            limit: int | None = None) -> list[dict[str, Any]]:
+    """History entries of ``name``, oldest first: added, started, finished, failed, missed."""
+    entries = [e for e in _Store(settings).history() if e.get("schedule") == name]
+    return entries[-limit:] if limit else entries
+
+
+def run_scheduler(
+    clock: Callable[[], datetime] | None = None,
+    stop_after: float | None = None,
+    *,
+    tick: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    settings: Settings | None = None,
+    tracker: Any = None,
+    quiet: bool = True,
+) -> int:
+    """Run due jobs in the foreground until ``stop_after`` seconds (of ``clock``) have passed.
+
+    ``clock`` returns the current time (an aware datetime; default: now, UTC) and ``sleep``
+    waits between checks: tests pass a fake clock. ``stop_after=0`` checks once. Returns the
+    number of jobs run.
+    """
+    clock = clock or (lambda: datetime.now(UTC))
+    store = _Store(settings)
+    started = clock()
+    ran = 0
+    while True:
+        now = clock()
+        for job, fire, reason in _claim_due(store, now):
+            ran += 1
+            _run_job(store, job, fire, reason, tracker, quiet)
+        if stop_after is not None and (clock() - started).total_seconds() >= stop_after:
+            return ran
+        sleep(tick)
+
+
+def _claim_due(store: _Store, now: datetime) -> list[tuple[Schedule, datetime, str]]:
+    """Under the lock: find due jobs, mark their fire times handled, record missed ones."""
+    due: list[tuple[Schedule, datetime, str]] = []
+    with store.locked() as schedules:
+        for job in schedules.values():
+            since = datetime.fromtimestamp(job.checked_until or job.created, UTC)
+            fires = job.fire_times(since, now)
+            if not fires:
+                continue
+            job.checked_until = now.timestamp()
+            on_time = (now - fires[-1]).total_seconds() <= MISFIRE_GRACE
+            missed = fires[:-1] if on_time else fires
+            if missed:
+                store.record({"schedule": job.name, "event": "missed", "count": len(missed),
+                              "first": missed[0].isoformat(), "last": missed[-1].isoformat(),
+                              "policy": job.missed})
+            if on_time:
+                fire, reason = fires[-1], "on time"
+            elif job.missed == "catchup":
+                fire, reason = missed[-1], f"catch-up for {len(missed)} missed run(s)"
+            else:
+                continue
+            store.record({"schedule": job.name, "event": "started", "fire_time": fire.isoformat(),
+                          "reason": reason})
+            due.append((job, fire, reason))
+    return due
+
+
+def _run_job(store: _Store, job: Schedule, fire: datetime, reason: str, tracker: Any,
+             quiet: bool) -> None:
+    from nbops.pipeline.runner import run_pipeline
+    from nbops.pipeline.spec import notebook_pipeline
+
+    tags = {"nbops.schedule": job.name, "nbops.schedule.fire_time": fire.isoformat(),
+            "nbops.schedule.reason": reason}
+    try:
+        target = notebook_pipeline(job.target, job.params) if job.target.endswith(".ipynb") \
+            else job.target
+        result = run_pipeline(target, params=None if job.target.endswith(".ipynb")
+                              else job.params, tags=tags, tracker=tracker, quiet=quiet)
+    except NbopsError as exc:
+        store.record({"schedule": job.name, "event": "failed", "fire_time": fire.isoformat(),
+                      "error": str(exc)})
+        return
+    store.record({"schedule": job.name, "event": "finished", "fire_time": fire.isoformat(),
+                  "status": result.status, "run_id": result.run_id,
+                  "duration": round(result.duration, 3)})
+
+
+def _trigger(cron: str, timezone: str | None) -> Any:
+    try:
+        from apscheduler.triggers.cron import CronTrigger
+    except ImportError:
+        from nbops.exceptions import DependencyMissingError
+
+        raise DependencyMissingError("APScheduler", "Schedules", "pipeline") from None
+    try:
+        return CronTrigger.from_crontab(cron, timezone=timezone)
+    except (ValueError, LookupError) as exc:
+        raise UsageError(f"cron expression {cron!r} (time zone {timezone}) is not valid: {exc}. "
+                         "Use 5 fields: minute hour day month weekday, e.g. '0 2 * * *'.") from None
+
+
+def _local_timezone() -> str:
+    try:
+        from tzlocal import get_localzone_name
+
+        return get_localzone_name() or "UTC"
+    except Exception:  # noqa: BLE001 - no tz database: cron times are then UTC
+        return "UTC"

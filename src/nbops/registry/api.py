@@ -1,0 +1,369 @@
+"""The registry API: models, versions, aliases (audited), tags and descriptions.
+
+Every alias change goes through :func:`set_alias`, :func:`delete_alias` or :func:`rollback` and
+leaves one audit record (see :mod:`nbops.registry.audit`); :func:`history` reads them back.
+
+Example:
+    >>> from nbops import registry
+    >>> registry.set_alias("churn", "prod", 3, reason="AUC 0.91 > 0.88")   # doctest: +SKIP
+    >>> registry.rollback("churn", "prod", reason="latency regression")     # doctest: +SKIP
+    >>> [(r.action, r.from_version, r.to_version) for r in registry.history("churn")]
+    ... # doctest: +SKIP
+    [('set', None, '3'), ('rollback', '3', '2')]
+
+Every function takes an optional ``client`` (an ``mlflow.MlflowClient``); without it the store of
+the nbops settings in force is used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from nbops.exceptions import NotFoundError, UsageError, closest
+from nbops.registry._store import call, client_for, error_code, store_errors
+from nbops.registry.audit import (
+    AUDIT_PREFIX,
+    AuditRecord,
+    last_millis,
+    new_record,
+    records_from_tags,
+    writer_lock,
+)
+from nbops.registry.info import ModelInfo, Page, VersionInfo, model_info, user_tags, version_info
+from nbops.registry.resolve import _get_version, quote, registered_model
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+__all__ = [
+    "ModelInfo",
+    "Page",
+    "VersionInfo",
+    "delete_alias",
+    "delete_tag",
+    "history",
+    "list_models",
+    "rollback",
+    "set_alias",
+    "set_description",
+    "set_tag",
+    "versions",
+]
+
+# -- models and versions ----------------------------------------------------------------------
+
+
+def list_models(
+    search: str | None = None,
+    *,
+    max_results: int = 100,
+    page_token: str | None = None,
+    client: MlflowClient | None = None,
+) -> Page:
+    """Registered models, by name; a :class:`Page` of :class:`ModelInfo`.
+
+    ``search`` is a case-insensitive part of the name (``"churn"``) or an MLflow filter
+    (``"tags.team = 'vision'"``). Pass ``page.next_page_token`` back as ``page_token`` for more.
+
+    Example:
+        >>> page = list_models("churn")                  # doctest: +SKIP
+        >>> [m.name for m in page], page.next_page_token  # doctest: +SKIP
+        (['churn', 'churn-onnx'], None)
+    """
+    if not 1 <= max_results <= 1000:
+        raise UsageError(f"max_results must be between 1 and 1000; got {max_results}.")
+    client = client_for(client)
+    filter_string = None
+    if search:
+        looks_like_filter = any(op in search.lower() for op in ("=", " like ", "tags."))
+        filter_string = search if looks_like_filter else f"name ILIKE {quote(f'%{search}%')}"
+    from mlflow.exceptions import MlflowException
+
+    try:
+        page = call(client, "listing registered models", client.search_registered_models,
+                    filter_string=filter_string, max_results=max_results,
+                    order_by=["name ASC"], page_token=page_token)
+    except MlflowException as exc:
+        if error_code(exc) != "INVALID_PARAMETER_VALUE":
+            raise
+        raise UsageError(f"Cannot search models with {search!r}: {exc.message} Use part of a "
+                         "name, or a filter like \"tags.team = 'vision'\".") from None
+    return Page([model_info(m) for m in page], page.token or None)
+
+
+def versions(name: str, *, client: MlflowClient | None = None) -> list[VersionInfo]:
+    """Every version of model ``name``, newest first, with its aliases.
+
+    Example:
+        >>> [v.version for v in versions("churn")]   # doctest: +SKIP
+        ['3', '2', '1']
+    """
+    client = client_for(client)
+    model = registered_model(name, client)
+    by_version: dict[str, list[str]] = {}
+    for alias, version in model.aliases.items():
+        by_version.setdefault(str(version), []).append(str(alias))
+    found: list[ModelVersion] = []
+    token = None
+    while True:
+        page = call(client, f"listing versions of {name!r}", client.search_model_versions,
+                    f"name = {quote(name)}", max_results=1000,
+                    order_by=["version_number DESC"], page_token=token)
+        found.extend(page)
+        token = page.token
+        if not token:
+            break
+    return [version_info(mv, by_version.get(str(mv.version), [])) for mv in found]
+
+
+# -- aliases (audited) ------------------------------------------------------------------------
+
+
+def _home() -> Any:
+    from nbops.config import load_settings
+
+    return load_settings().home
+
+
+def _check_alias(alias: str) -> None:
+    if not isinstance(alias, str) or not alias.strip():
+        raise UsageError(f"An alias must be a non-empty string like 'prod'; got {alias!r}.")
+    if alias.lower() == "latest":
+        raise UsageError("'latest' is reserved by MLflow (it always means the newest version); "
+                         "choose another alias, e.g. 'prod' or 'champion'.")
+
+
+def _write(client: MlflowClient, name: str, record: AuditRecord) -> None:
+    call(client, f"recording the alias change of {name!r}", client.set_registered_model_tag,
+         name, record.key, record.to_json())
+
+
+def _point(client: MlflowClient, name: str, alias: str, version: str) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        call(client, f"setting alias {alias!r} of {name!r}", client.set_registered_model_alias,
+             name, alias, str(version))
+    except MlflowException as exc:
+        if error_code(exc) != "INVALID_PARAMETER_VALUE":
+            raise
+        raise UsageError(f"MLflow refused alias {alias!r}: {exc.message} Use letters, digits, "
+                         "'_' and '-' (e.g. 'prod', 'champion').") from None
+
+
+def set_alias(
+    name: str,
+    alias: str,
+    version: str | int,
+    reason: str | None = None,
+    *,
+    client: MlflowClient | None = None,
+) -> AuditRecord:
+    """Point ``alias`` of model ``name`` at ``version`` and record the change; return the record.
+
+    Example:
+        >>> rec = set_alias("churn", "prod", 3, reason="AUC 0.91")   # doctest: +SKIP
+        >>> rec.from_version, rec.to_version                          # doctest: +SKIP
+        ('2', '3')
+    """
+    _check_alias(alias)
+    client = client_for(client)
+    registered_model(name, client)
+    version = str(_get_version(name, str(version), client).version)
+    return _move(client, name, alias, lambda current, records: version, "set", reason)
+
+
+def delete_alias(
+    name: str,
+    alias: str,
+    reason: str | None = None,
+    *,
+    client: MlflowClient | None = None,
+) -> AuditRecord:
+    """Remove ``alias`` from model ``name`` and record it; return the record.
+
+    Example:
+        >>> delete_alias("churn", "staging", reason="retired")   # doctest: +SKIP
+    """
+    _check_alias(alias)
+    client = client_for(client)
+    model = registered_model(name, client)
+    if alias not in model.aliases:
+        aliases = sorted(str(a) for a in model.aliases)
+        known = f" Its aliases: {', '.join(aliases)}." if aliases else " It has no aliases."
+        raise NotFoundError(f"Model {name!r} has no alias {alias!r}.{closest(alias, aliases)}"
+                            f"{known}")
+    return _move(client, name, alias, lambda current, records: None, "delete", reason)
+
+
+def history(
+    name: str,
+    alias: str | None = None,
+    *,
+    client: MlflowClient | None = None,
+) -> list[AuditRecord]:
+    """The audit records of model ``name`` (of one ``alias`` if given), oldest first.
+
+    Example:
+        >>> for rec in history("churn", "prod"):   # doctest: +SKIP
+        ...     print(rec.when, rec.who, rec.action, rec.from_version, "->", rec.to_version)
+    """
+    model = registered_model(name, client_for(client))
+    return records_from_tags(model.tags, alias)
+
+
+def rollback(
+    name: str,
+    alias: str,
+    reason: str | None = None,
+    *,
+    client: MlflowClient | None = None,
+) -> AuditRecord:
+    """Move ``alias`` back to the version it pointed to before its latest change; record it.
+
+    The latest change is the newest audit record of the alias that changed its version. When the
+    alias was moved outside nbops since (MLflow UI), it goes back to the version that record set.
+    A rollback is itself a change: rolling back twice returns to where you started.
+
+    Example:
+        >>> set_alias("churn", "prod", 2); set_alias("churn", "prod", 3)   # doctest: +SKIP
+        >>> rollback("churn", "prod").to_version                          # doctest: +SKIP
+        '2'
+    """
+    _check_alias(alias)
+    client = client_for(client)
+    registered_model(name, client)
+
+    def target(current: str | None, records: list[AuditRecord]) -> str | None:
+        changes = [r for r in records if r.from_version != r.to_version]
+        if not changes:
+            raise UsageError(
+                f"Alias {alias!r} of model {name!r} has no recorded change to roll back: nbops "
+                "audits changes made with set_alias / `nbops registry alias set`. Point it with "
+                f"`nbops registry alias set {name} {alias} VERSION`."
+            )
+        last = changes[-1]
+        if current != last.to_version:  # moved outside nbops since: back to what nbops set
+            goal = last.to_version
+        else:
+            goal = last.from_version
+        if goal is None:
+            raise UsageError(
+                f"Alias {alias!r} of model {name!r} has no earlier version to roll back to: its "
+                f"latest change ({last.action} to v{last.to_version} by {last.who} at "
+                f"{last.when}) created it. Point it elsewhere with `nbops registry alias set` "
+                "or remove it with `nbops registry alias delete`."
+            )
+        _get_version(name, goal, client)  # the earlier version may have been deleted
+        return goal
+
+    return _move(client, name, alias, target, "rollback", reason)
+
+
+def _move(client: MlflowClient, name: str, alias: str, choose: Any, action: str,
+          reason: str | None) -> AuditRecord:
+    """Under the writer lock: read the alias, move it, write the audit record."""
+    with writer_lock(_home()):
+        model = call(client, f"reading model {name!r}", client.get_registered_model, name)
+        current = model.aliases.get(alias)
+        current = None if current is None else str(current)
+        goal = choose(current, records_from_tags(model.tags, alias))
+        if goal is None:
+            if current is not None:
+                call(client, f"deleting alias {alias!r} of {name!r}",
+                     client.delete_registered_model_alias, name, alias)
+        else:
+            _point(client, name, alias, goal)
+        record = new_record(alias, current, goal, action, reason, last_millis(model.tags))
+        _write(client, name, record)
+    return record
+
+
+# -- tags and descriptions --------------------------------------------------------------------
+
+
+def _check_tag_key(key: str) -> None:
+    if not isinstance(key, str) or not key:
+        raise UsageError(f"A tag key must be a non-empty string; got {key!r}.")
+    if key.startswith(AUDIT_PREFIX):
+        raise UsageError(f"Tag {key!r} is an alias audit record; nbops writes those itself and "
+                         "never edits them. Use another key.")
+
+
+def set_tag(
+    name: str,
+    key: str,
+    value: Any,
+    version: str | int | None = None,
+    *,
+    client: MlflowClient | None = None,
+) -> None:
+    """Set a tag on model ``name``, or on one of its versions when ``version`` is given.
+
+    Example:
+        >>> set_tag("churn", "team", "vision")                 # doctest: +SKIP
+        >>> set_tag("churn", "validated", "true", version=3)   # doctest: +SKIP
+    """
+    _check_tag_key(key)
+    client = client_for(client)
+    registered_model(name, client)
+    if version is None:
+        call(client, f"tagging {name!r}", client.set_registered_model_tag, name, key, str(value))
+    else:
+        _get_version(name, str(version), client)
+        call(client, f"tagging {name}/{version}", client.set_model_version_tag, name,
+             str(version), key, str(value))
+
+
+def delete_tag(
+    name: str,
+    key: str,
+    version: str | int | None = None,
+    *,
+    client: MlflowClient | None = None,
+) -> None:
+    """Delete a tag of model ``name`` (or of one version); NotFoundError when it is not set.
+
+    Example:
+        >>> delete_tag("churn", "team")   # doctest: +SKIP
+    """
+    _check_tag_key(key)
+    client = client_for(client)
+    model = registered_model(name, client)
+    if version is None:
+        tags, where, fn, args = model.tags, f"model {name!r}", client.delete_registered_model_tag, (
+            name, key)
+    else:
+        mv = _get_version(name, str(version), client)
+        tags, where, fn, args = mv.tags, f"{name}/{version}", client.delete_model_version_tag, (
+            name, str(version), key)
+    if key not in tags:
+        user = user_tags(tags)
+        raise NotFoundError(f"{where} has no tag {key!r}.{closest(key, user)} Its tags: "
+                            f"{', '.join(user) or 'none'}.")
+    with store_errors(f"deleting tag {key!r} of {where}", client):
+        fn(*args)
+
+
+def set_description(
+    name: str,
+    description: str,
+    version: str | int | None = None,
+    *,
+    client: MlflowClient | None = None,
+) -> None:
+    """Set the description of model ``name`` (or of one version).
+
+    Example:
+        >>> set_description("churn", "Monthly churn classifier")   # doctest: +SKIP
+    """
+    client = client_for(client)
+    registered_model(name, client)
+    if version is None:
+        call(client, f"describing {name!r}", client.update_registered_model, name,
+             description=str(description))
+    else:
+        _get_version(name, str(version), client)
+        call(client, f"describing {name}/{version}", client.update_model_version, name,
+             str(version), description=str(description))

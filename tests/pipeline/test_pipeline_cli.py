@@ -1,0 +1,50 @@
+"""The commands: exit 2 with the message for a usage/spec error, exit 1 for a failed pipeline."""
+
+from __future__ import annotations
+
+import typer
+from pipeline_support import write_spec
+from typer.testing import CliRunner
+
+from nbops.pipeline.cli import parse_params, run_command, schedule_app
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    app.command("run")(run_command)
+    app.add_typer(schedule_app, name="schedule")
+    return app
+
+
+def test_parse_params_reads_yaml_scalars():
+    assert parse_params(["n=5", "lr=0.1", "name=a b", "flag=true", "empty="]) == {
+        "n": 5, "lr": 0.1, "name": "a b", "flag": True, "empty": ""}
+
+
+def test_spec_error_exits_2_with_the_location(nbdir):
+    spec = write_spec(nbdir, "steps:\n  a:\n    notebook: produce.ipynb\n    retires: 1\n")
+    result = CliRunner().invoke(_app(), ["run", str(spec)])
+    assert result.exit_code == 2
+    assert "pipeline.yaml:4: steps.a.retires: unknown key" in result.output
+
+
+def test_unknown_param_and_executor_exit_2(nbdir):
+    spec = write_spec(nbdir, "params: {n: 1}\nsteps:\n  a: produce.ipynb\n")
+    result = CliRunner().invoke(_app(), ["run", str(spec), "-p", "m=2"])
+    assert result.exit_code == 2 and "unknown pipeline param 'm'" in result.output
+
+
+def test_schedule_commands(nbdir):
+    app = _app()
+    runner = CliRunner()
+    added = runner.invoke(app, ["schedule", "add", "nightly", str(nbdir / "produce.ipynb"),
+                                "--cron", "0 2 * * *", "-p", "n=3", "--timezone", "UTC"])
+    assert added.exit_code == 0, added.output
+    assert "scheduled 'nightly'" in added.output
+    assert "nightly" in runner.invoke(app, ["schedule", "list"]).output
+    assert "added" in runner.invoke(app, ["schedule", "history", "nightly"]).output
+    bad = runner.invoke(app, ["schedule", "add", "x", str(nbdir / "produce.ipynb"),
+                              "--cron", "nope"])
+    assert bad.exit_code == 2 and "cron expression 'nope'" in bad.output
+    assert runner.invoke(app, ["schedule", "remove", "nightly"]).exit_code == 0
+    assert runner.invoke(app, ["schedule", "remove", "nightly"]).exit_code == 2
