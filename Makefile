@@ -3,15 +3,17 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.nbops-installed
+# jlpm (from jupyter-builder) builds the JupyterLab extension during the install.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo test lint docs ui-deps clean
+.PHONY: demo test lint docs unit-tests ts-tests ui-tests ui-deps benchmarks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
 # torch first, pinned: an unpinned torch pulls several GB of CUDA packages.
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml labextension/package.json | $(PY)
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[all,dev]"
 	touch $@
@@ -23,14 +25,35 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks example_notebooks
 
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir $(VENV)/site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir $(VENV)/site
 
 # pytest exits 5 when it collected nothing: for this project that is always a broken suite.
-test: lint $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; \
+define pytest_checked
+	$(PY) -m pytest -q -p no:cacheprovider $(1); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests in '$(1)': the suite is broken" >&2; exit 1; fi; \
 	  exit $$rc
-	$(MAKE) docs
+endef
+
+unit-tests: $(STAMP)
+	$(call pytest_checked,)
+
+ts-tests: $(STAMP)
+	cd labextension && jlpm test
+
+# Debian's Chromium drives the browser tests (no browser download is possible here).
+ui-deps:
+	command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium)
+
+# Its own pytest process (pytest-jupyter's event loop breaks Playwright's sync API). With CI
+# set, a missing browser fails the suite instead of skipping it.
+ui-tests: $(STAMP) ui-deps
+	CI=1 $(call pytest_checked,tests/ui)
+
+test: lint unit-tests ts-tests ui-tests docs
+
+benchmarks: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .nbops site example_notebooks/output
+	rm -rf $(VENV) .nbops site example_notebooks/output src/nbops/labextension labextension/lib \
+	  labextension/node_modules

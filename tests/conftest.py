@@ -37,6 +37,19 @@ def project(tmp_path: Path, migrated_db: Path, monkeypatch: pytest.MonkeyPatch) 
     return root
 
 
+@pytest.fixture(autouse=True)
+def _fresh_default_tracker() -> Iterator[None]:
+    """Each test starts without a process-default tracker (it is created from the settings in
+    force on first use), and one created during the test is closed after it."""
+    import nbops.tracking.run as run_module
+
+    previous, run_module._default = run_module._default, None
+    yield
+    created, run_module._default = run_module._default, previous
+    if created is not None and created is not previous and created._logger is not None:
+        created._logger._stop = True
+
+
 @pytest.fixture()
 def settings(project: Path) -> Settings:
     return load_settings(project)
@@ -44,7 +57,12 @@ def settings(project: Path) -> Settings:
 
 @pytest.fixture()
 def tracker(settings: Settings) -> Iterator[Tracker]:
+    """A tracker on this test's store, installed as the process default so library code that
+    calls ``nbops.track()`` (monitoring, packaging, reproduce) writes to the same store."""
+    import nbops.tracking.run as run_module
+
     t = Tracker(settings)
+    run_module._default = t
     yield t
     t.close()
     if t._logger is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def test_train_notebook_under_papermill(project: Path, client, monkeypatch):
     assert replay(load_settings(project), timeout=60).left == 0
     exp = client.get_experiment_by_name("train")
     runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
-    assert {"Make the dataset", "Train the MLP", "train.ipynb session"} <= set(runs)
+    assert {"Load the data", "Train the MLP", "train.ipynb session"} <= set(runs)
     train = runs["Train the MLP"]
     assert train.info.status == "FINISHED"
     assert train.data.params["epochs"] == "5" and train.data.params["lr"] == "0.2"
@@ -34,3 +35,10 @@ def test_train_notebook_under_papermill(project: Path, client, monkeypatch):
     assert names == {"notebook/history.ipynb", "notebook/train.ipynb"}
     assert {a.path for a in client.list_artifacts(train.info.run_id, "figures")} == {
         "figures/loss.png"}
+    # the model is registered, linked to the training data loaded in the cell before
+    version = client.get_model_version_by_alias("demo-classifier", "candidate")
+    assert version.run_id == train.info.run_id
+    assert "nbops.dataset.train.digest" in version.tags
+    assert json.loads(train.data.tags["nbops.output.model_uri"]) == "models:/demo-classifier/1"
+    assert "monitoring/reference_profile.json" in {
+        a.path for a in client.list_artifacts(train.info.run_id, "monitoring")}

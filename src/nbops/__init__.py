@@ -159,6 +159,20 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'nbops' has no attribute {name!r}")
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """JupyterLab entry point (the "Models" sidebar), declared by the package as Jupyter expects."""
+    from nbops.server import _jupyter_labextension_paths as paths
+
+    return paths()
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter server entry point: the REST API under /nbops/api/."""
+    from nbops.server import _jupyter_server_extension_points as points
+
+    return points()
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext nbops``."""
     from nbops.magics import load_ipython_extension as _load

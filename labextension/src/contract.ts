@@ -1,0 +1,146 @@
+/**
+ * The wire contract of /nbops/api/: one interface per dataclass of
+ * src/nbops/server/contract.py (keep the two in step, field for field).
+ * Times are ISO 8601 UTC strings; versions are strings.
+ */
+
+export type StatusValue = 'ok' | 'warning' | 'drift' | 'error';
+
+export interface MonitorStatus {
+  status: StatusValue | string;
+  version: string;
+  report_run_id: string | null;
+  checked_at: string | null;
+}
+
+export interface ModelSummary {
+  name: string;
+  description: string;
+  aliases: Record<string, string>;
+  latest_version: string | null;
+  tags: Record<string, string>;
+  status: MonitorStatus | null;
+  updated_at: string | null;
+}
+
+export interface ModelPage {
+  models: ModelSummary[];
+  next_page_token: string | null;
+}
+
+export interface VersionInfo {
+  version: string;
+  created_at: string | null;
+  source_run_id: string | null;
+  run_metrics: Record<string, number>;
+  tags: Record<string, string>;
+  aliases: string[];
+  status: MonitorStatus | null;
+  description: string;
+  source: string;
+}
+
+export type AuditAction = 'set' | 'delete' | 'rollback';
+
+export interface AuditEntry {
+  alias: string;
+  from_version: string | null;
+  to_version: string | null;
+  when: string;
+  who: string;
+  reason: string | null;
+  action: AuditAction | string;
+}
+
+export interface ModelDetail {
+  name: string;
+  description: string;
+  aliases: Record<string, string>;
+  tags: Record<string, string>;
+  versions: VersionInfo[];
+  history: AuditEntry[];
+}
+
+export interface RunSummary {
+  run_id: string;
+  run_name: string;
+  experiment_id: string;
+  status: string;
+  start_time: string | null;
+  end_time: string | null;
+  params: Record<string, string>;
+  metrics: Record<string, number>;
+  tags: Record<string, string>;
+}
+
+export interface RunPage {
+  runs: RunSummary[];
+  next_page_token: string | null;
+}
+
+export interface RunComparison {
+  runs: RunSummary[];
+  param_keys: string[];
+  metric_keys: string[];
+  differing_params: string[];
+}
+
+export interface NotebookSnapshot {
+  run_id: string;
+  path: string;
+  notebook: { cells: unknown[]; metadata?: Record<string, unknown> } & Record<string, unknown>;
+}
+
+export interface AliasChange {
+  name: string;
+  alias: string;
+  version: string;
+  previous_version: string | null;
+  action: string;
+  entry: AuditEntry | null;
+}
+
+export type ErrorReason = 'validation' | 'not_found' | 'conflict' | 'store_unavailable';
+
+export interface ErrorBody {
+  status: number;
+  reason: ErrorReason | string;
+  message: string;
+  extra: Record<string, unknown>;
+}
+
+/** Body of POST models/<name>/aliases. */
+export interface PromoteRequest {
+  alias: string;
+  version: string;
+  reason?: string;
+  /** The version the UI showed the alias on ('' = unset); a mismatch answers 409. */
+  expected_current?: string;
+}
+
+/** Body of POST models/<name>/aliases/<alias>/rollback. */
+export interface RollbackRequest {
+  reason?: string;
+}
+
+/** GET lineage: LineageGraph.to_dict() of nbops.registry (schema nbops.lineage/1). */
+export interface LineageNode {
+  id: string;
+  kind: string;
+  label: string;
+  attrs?: Record<string, unknown>;
+}
+
+export interface LineageEdge {
+  source: string;
+  target: string;
+  relation?: string;
+}
+
+export interface LineageGraph {
+  root?: string;
+  nodes: LineageNode[];
+  edges: LineageEdge[];
+  truncated?: boolean;
+  [key: string]: unknown;
+}

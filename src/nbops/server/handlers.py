@@ -1,0 +1,166 @@
+"""Tornado handlers of ``/nbops/api/``: parse the request, run the service call in a thread,
+write the contract object or the mapped error. Every verb requires an authenticated user."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado.ioloop import IOLoop
+
+from nbops.exceptions import UsageError
+from nbops.server.contract import ErrorBody
+from nbops.server.errors import error_body
+from nbops.server.service import RegistryService, dumps
+
+__all__ = ["API_PREFIX", "routes"]
+
+API_PREFIX = "nbops/api"
+
+
+class _Handler(APIHandler):
+    """Runs one blocking service call off the event loop and maps its errors."""
+
+    def _service(self) -> RegistryService:
+        return self.settings["nbops_state"].service()
+
+    async def _respond(self, call: Callable[[RegistryService], Any], status: int = 200) -> None:
+        state = self.settings["nbops_state"]
+        try:
+            result = await IOLoop.current().run_in_executor(
+                state.executor, functools.partial(_invoke, state, call))
+        except Exception as exc:  # the one place errors become statuses; bugs re-raise (500)
+            body = error_body(exc)
+            if body is None:
+                raise
+            self._error(body)
+            return
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(dumps(result))
+
+    def _error(self, body: ErrorBody) -> None:
+        if body.status >= 500:
+            self.log.warning("nbops: %s", body.message)
+        self.set_status(body.status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(asdict(body)))
+
+    def _body(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            self._error(ErrorBody(400, "validation", "The request body must be a JSON object."))
+            raise tornado.web.Finish()
+        return data
+
+    def _arg(self, name: str) -> str | None:
+        value = self.get_query_argument(name, None)
+        return value if value not in (None, "") else None
+
+
+def _invoke(state: Any, call: Callable[[RegistryService], Any]) -> Any:
+    return call(state.service())
+
+
+def _text(body: dict[str, Any], key: str, required: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None or value == "":
+        if required:
+            raise UsageError(f"The JSON body needs {key!r}.")
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise UsageError(f"{key!r} must be a string, got {type(value).__name__}.")
+    return str(value)
+
+
+class ModelsHandler(_Handler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        search, size, token = self._arg("search"), self._arg("max_results"), self._arg("page_token")
+        await self._respond(lambda s: s.list_models(search, size, token))
+
+
+class ModelHandler(_Handler):
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        await self._respond(lambda s: s.model(name))
+
+
+class AliasesHandler(_Handler):
+    @tornado.web.authenticated
+    async def post(self, name: str) -> None:
+        body = self._body()
+
+        def call(s: RegistryService) -> Any:
+            expected = body.get("expected_current")
+            return s.promote(name, _text(body, "alias", True) or "",
+                             _text(body, "version", True) or "", _text(body, "reason"),
+                             expected_current=None if expected is None else str(expected))
+
+        await self._respond(call)
+
+
+class RollbackHandler(_Handler):
+    @tornado.web.authenticated
+    async def post(self, name: str, alias: str) -> None:
+        body = self._body()
+        await self._respond(lambda s: s.rollback(name, alias, _text(body, "reason")))
+
+
+class RunsHandler(_Handler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        exp, flt = self._arg("experiment"), self._arg("filter")
+        size, token = self._arg("max_results"), self._arg("page_token")
+        await self._respond(lambda s: s.list_runs(exp, flt, size, token))
+
+
+class CompareHandler(_Handler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        ids = (self._arg("ids") or "").split(",")
+        await self._respond(lambda s: s.compare_runs(ids))
+
+
+class NotebookHandler(_Handler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        path = self._arg("path")
+        await self._respond(lambda s: s.notebook(run_id, path))
+
+
+class LineageHandler(_Handler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        ref = self._arg("ref") or ""
+        direction = self._arg("direction") or "both"
+        depth = self._arg("depth") or "3"
+        await self._respond(lambda s: s.lineage(ref, direction, depth))
+
+
+def routes(base_url: str) -> list[tuple[str, type[APIHandler]]]:
+    """URL patterns under ``<base_url>nbops/api/``; path segments are URL-decoded by tornado."""
+    seg = r"([^/]+)"
+
+    def url(*parts: str) -> str:
+        return url_path_join(base_url, API_PREFIX, *parts)
+
+    return [
+        (url("models"), ModelsHandler),
+        (url("models", seg), ModelHandler),
+        (url("models", seg, "aliases"), AliasesHandler),
+        (url("models", seg, "aliases", seg, "rollback"), RollbackHandler),
+        (url("runs"), RunsHandler),
+        (url("runs", "compare"), CompareHandler),
+        (url("runs", seg, "notebook"), NotebookHandler),
+        (url("lineage"), LineageHandler),
+    ]

@@ -1,0 +1,335 @@
+"""What the sidebar and the widgets read and write, as blocking calls over ``MlflowClient``.
+
+The REST handlers run these in a thread; the notebook widgets call them directly. Alias moves and
+rollbacks go through :mod:`nbops.registry.api`, so a move from the UI is audited exactly like one
+from the CLI. Every method returns a :mod:`nbops.server.contract` object.
+
+Example:
+    >>> svc = RegistryService("sqlite:///.nbops/mlflow.db")  # doctest: +SKIP
+    >>> page = svc.list_models(search="churn", max_results=20)  # doctest: +SKIP
+    >>> [m.name for m in page.models]  # doctest: +SKIP
+    ['churn-xgb']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from nbops.exceptions import NotFoundError, UsageError
+from nbops.server import audit
+from nbops.server.contract import (
+    AliasChange,
+    AuditEntry,
+    ModelDetail,
+    ModelPage,
+    ModelSummary,
+    MonitorStatus,
+    RunComparison,
+    RunPage,
+    RunSummary,
+    VersionInfo,
+)
+from nbops.server.errors import ConflictError
+
+__all__ = ["MAX_PAGE", "STATUS_SEVERITY", "RegistryService"]
+
+MAX_PAGE = 1000
+#: Worst first: the model's headline status is the worst of its aliased and latest versions.
+STATUS_SEVERITY = {"error": 3, "drift": 2, "warning": 1, "ok": 0}
+_TAG_STATUS = "nbops.monitor.status"
+_TAG_REPORT = "nbops.monitor.report_run"
+_TAG_CHECKED = "nbops.monitor.checked_at"
+_ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,254}$")
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_RUN_TAG_PREFIXES = ("nbops.", "mlflow.source.", "mlflow.runName", "mlflow.parentRunId")
+
+
+def iso_ms(ms: int | None) -> str | None:
+    """Epoch milliseconds as ISO 8601 UTC (None stays None)."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def _token(token: Any) -> str | None:
+    if not token:
+        return None
+    return token.decode() if isinstance(token, bytes) else str(token)
+
+
+def page_size(value: int | str | None, default: int = 50) -> int:
+    """Validate a ``max_results`` value (1..1000)."""
+    if value in (None, ""):
+        return default
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"max_results must be a whole number from 1 to {MAX_PAGE}, "
+                         f"got {value!r}.") from None
+    if not 1 <= size <= MAX_PAGE:
+        raise UsageError(f"max_results must be from 1 to {MAX_PAGE}, got {size}.")
+    return size
+
+
+def monitor_status(tags: dict[str, str], version: str) -> MonitorStatus | None:
+    """The monitoring status carried by a model version's tags, if any."""
+    status = tags.get(_TAG_STATUS)
+    if not status:
+        return None
+    return MonitorStatus(status=status, version=str(version), report_run_id=tags.get(_TAG_REPORT),
+                         checked_at=tags.get(_TAG_CHECKED))
+
+
+def worst(statuses: list[MonitorStatus]) -> MonitorStatus | None:
+    """The most severe status (unknown values rank below ok); ties go to the newest version."""
+    if not statuses:
+        return None
+    return max(statuses, key=lambda s: (STATUS_SEVERITY.get(s.status, -1), _vnum(s.version)))
+
+
+def _vnum(version: Any) -> int:
+    try:
+        return int(version)
+    except (TypeError, ValueError):
+        return -1
+
+
+class RegistryService:
+    """Blocking reads and audited alias writes against one MLflow tracking URI."""
+
+    def __init__(self, tracking_uri: str | None = None, client: Any = None) -> None:
+        if client is None:
+            from mlflow import MlflowClient
+
+            if tracking_uri is None:
+                from nbops.config import load_settings
+
+                tracking_uri = load_settings().tracking_uri
+            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self.client = client
+        self.tracking_uri = tracking_uri or client.tracking_uri
+
+    # -- models -------------------------------------------------------------------------------
+    def list_models(self, search: str | None = None, max_results: int | str | None = None,
+                    page_token: str | None = None) -> ModelPage:
+        """One page of registered models by name, with aliases and monitoring status."""
+        from nbops.registry import api
+
+        size = page_size(max_results)
+        page = api.list_models((search or "").strip() or None, max_results=size,
+                               page_token=page_token or None, client=self.client)
+        watched = {m.name: {*m.aliases.values(), *([m.latest_version] if m.latest_version else [])}
+                   for m in page}
+        statuses = self._statuses(list(watched)) if page else {}
+        models = [ModelSummary(
+            name=m.name, description=m.description, aliases=dict(m.aliases),
+            latest_version=m.latest_version, tags=dict(m.tags),
+            status=worst([s for (n, v), s in statuses.items()
+                          if n == m.name and v in watched[m.name]]),
+            updated_at=m.updated_at) for m in page]
+        return ModelPage(models=models, next_page_token=_token(page.next_page_token))
+
+    def _statuses(self, names: list[str]) -> dict[tuple[str, str], MonitorStatus]:
+        """Monitoring status of every tagged version of ``names``, in one query."""
+        literal = ", ".join(f"'{n}'" for n in names if "'" not in n)
+        if not literal:
+            return {}
+        found = self.client.search_model_versions(
+            f"name IN ({literal}) AND tags.`{_TAG_STATUS}` LIKE '%'", max_results=10000)
+        out = {}
+        for v in found:
+            status = monitor_status(v.tags or {}, str(v.version))
+            if status:
+                out[(v.name, str(v.version))] = status
+        return out
+
+    def model(self, name: str) -> ModelDetail:
+        """A model's versions (newest first, with run metrics) and its alias audit history."""
+        from nbops.registry import api
+        from nbops.registry.resolve import registered_model
+
+        rm = registered_model(name, self.client)
+        versions = api.versions(name, client=self.client)
+        metrics = self._run_metrics({v.run_id for v in versions if v.run_id})
+        infos = [VersionInfo(
+            version=v.version, created_at=v.created_at, source_run_id=v.run_id,
+            run_metrics=metrics.get(v.run_id or "", {}), tags=v.tags, aliases=v.aliases,
+            status=monitor_status(v.tags, v.version), description=v.description,
+            source=v.source) for v in versions]
+        return ModelDetail(name=rm.name, description=rm.description or "",
+                           aliases={str(a): str(v) for a, v in sorted((rm.aliases or {}).items())},
+                           tags=audit.user_tags(rm.tags or {}), versions=infos,
+                           history=audit.entries_from_tags(rm.tags or {}))
+
+    def history(self, name: str, alias: str | None = None) -> list[AuditEntry]:
+        """The alias audit trail, newest first (``nbops.registry.api.history`` reversed)."""
+        from nbops.registry import api
+
+        return [audit.entry(r.to_dict()) for r in
+                reversed(api.history(name, alias, client=self.client))]
+
+    def _run_metrics(self, run_ids: set[str]) -> dict[str, dict[str, float]]:
+        from mlflow.exceptions import MlflowException
+
+        out: dict[str, dict[str, float]] = {}
+        for run_id in run_ids:
+            try:
+                out[run_id] = dict(self.client.get_run(run_id).data.metrics)
+            except MlflowException as e:
+                if getattr(e, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+                out[run_id] = {}  # the source run was deleted; the version stays listed
+        return out
+
+    # -- alias writes (audited by nbops.registry) ---------------------------------------------
+    def _alias_now(self, name: str, alias: str) -> str | None:
+        from nbops.registry.resolve import registered_model
+
+        aliases = registered_model(name, self.client).aliases or {}
+        return str(aliases[alias]) if alias in aliases else None
+
+    def promote(self, name: str, alias: str, version: str | int, reason: str | None = None,
+                expected_current: str | None = None) -> AliasChange:
+        """Point ``alias`` at ``version`` through ``nbops.registry.api.set_alias`` (audited).
+
+        ``expected_current`` is the version the caller saw the alias on ("" = unset); when the
+        alias moved since, nothing is written and ConflictError (409) is raised.
+        """
+        from nbops.registry import api
+
+        alias = (alias or "").strip()
+        if not _ALIAS_RE.match(alias):
+            raise UsageError(f"alias {alias!r} is not valid: use letters, digits, '_' or '-', "
+                             "starting with a letter, e.g. 'champion'.")
+        version = str(version).strip()
+        if not version.isdigit():
+            raise UsageError(f"version must be a version number such as '3', got {version!r}.")
+        current = self._alias_now(name, alias)
+        if expected_current is not None and (expected_current or None) != current:
+            raise ConflictError(
+                f"Alias {alias!r} of {name!r} now points at "
+                f"{'v' + current if current else 'nothing'}, not "
+                f"{'v' + expected_current if expected_current else 'nothing'} as shown: someone "
+                "moved it meanwhile. Refresh and try again.", current=current)
+        if current == str(int(version)):
+            raise ConflictError(f"Alias {alias!r} of {name!r} already points at v{current}; "
+                                "pick another version.", current=current)
+        record = api.set_alias(name, alias, version, reason=reason, client=self.client)
+        return self._change(name, record)
+
+    def rollback(self, name: str, alias: str, reason: str | None = None) -> AliasChange:
+        """Move ``alias`` back to where it pointed before its last move (audited)."""
+        from nbops.registry import api
+
+        if alias not in (self._client_aliases(name)):
+            raise NotFoundError(f"Model {name!r} has no alias {alias!r} to roll back.")
+        record = api.rollback(name, alias, reason=reason, client=self.client)
+        return self._change(name, record)
+
+    def _client_aliases(self, name: str) -> dict[str, str]:
+        from nbops.registry.resolve import registered_model
+
+        return {str(a): str(v) for a, v in
+                (registered_model(name, self.client).aliases or {}).items()}
+
+    @staticmethod
+    def _change(name: str, record: Any) -> AliasChange:
+        entry = audit.entry(record.to_dict())
+        return AliasChange(name=name, alias=entry.alias, version=entry.to_version or "",
+                           previous_version=entry.from_version, action=entry.action, entry=entry)
+
+    # -- runs ---------------------------------------------------------------------------------
+    def _experiment_ids(self, experiment: str | None) -> list[str]:
+        if experiment:
+            exp = self.client.get_experiment_by_name(experiment)
+            if exp is None and experiment.isdigit():
+                from mlflow.exceptions import MlflowException
+
+                try:
+                    exp = self.client.get_experiment(experiment)
+                except MlflowException:
+                    exp = None
+            if exp is None:
+                known = [e.name for e in self.client.search_experiments(max_results=200)]
+                from nbops.exceptions import closest
+
+                raise NotFoundError(f"No experiment named {experiment!r}.{closest(experiment, known)}"
+                                    " Leave `experiment` empty to search them all.")
+            return [exp.experiment_id]
+        return [e.experiment_id for e in self.client.search_experiments(max_results=1000)]
+
+    def list_runs(self, experiment: str | None = None, filter_string: str | None = None,
+                  max_results: int | str | None = None, page_token: str | None = None) -> RunPage:
+        """Runs newest first; ``filter_string`` is MLflow's run filter (``metrics.acc > 0.9``)."""
+        size = page_size(max_results)
+        ids = self._experiment_ids(experiment)
+        if not ids:
+            return RunPage(runs=[], next_page_token=None)
+        page = self.client.search_runs(ids, filter_string=filter_string or "", max_results=size,
+                                       order_by=["attributes.start_time DESC"],
+                                       page_token=page_token or None)
+        return RunPage(runs=[run_summary(r) for r in page], next_page_token=_token(page.token))
+
+    def compare_runs(self, ids: list[str]) -> RunComparison:
+        """Params and final metrics of 2..20 runs side by side."""
+        ids = [i.strip() for i in ids if i.strip()]
+        if not 2 <= len(ids) <= 20:
+            raise UsageError(f"Give 2 to 20 comma-separated run ids in `ids`, got {len(ids)}.")
+        for i in ids:
+            check_run_id(i)
+        runs = [run_summary(self.client.get_run(i)) for i in ids]
+        param_keys = sorted({k for r in runs for k in r.params})
+        metric_keys = sorted({k for r in runs for k in r.metrics})
+        differing = [k for k in param_keys if len({r.params.get(k) for r in runs}) > 1]
+        return RunComparison(runs=runs, param_keys=param_keys, metric_keys=metric_keys,
+                             differing_params=differing)
+
+    # -- lineage ------------------------------------------------------------------------------
+    def lineage(self, ref: str, direction: str = "both", depth: int | str = 3) -> dict[str, Any]:
+        """The lineage graph around ``ref`` as JSON (nodes + edges), from nbops.registry."""
+        if not ref or not ref.strip():
+            raise UsageError("Give `ref`, e.g. models:/churn@champion or a run id.")
+        direction = {"up": "upstream", "down": "downstream"}.get(direction, direction)
+        if direction not in ("both", "upstream", "downstream"):
+            raise UsageError(f"direction must be upstream, downstream or both, got {direction!r}.")
+        try:
+            hops = int(depth)
+        except (TypeError, ValueError):
+            raise UsageError(f"depth must be a whole number from 0 to 10, got {depth!r}.") from None
+        if not 0 <= hops <= 10:
+            raise UsageError(f"depth must be from 0 to 10 hops, got {hops}.")
+        from nbops.server import registry_bridge
+
+        return registry_bridge.lineage_json(self.client, ref.strip(), direction, hops)
+
+    # -- notebook snapshot --------------------------------------------------------------------
+    def notebook(self, run_id: str, path: str | None = None):
+        """The executed snapshot notebook of a run (see :mod:`nbops.server.snapshot`)."""
+        from nbops.server.snapshot import read_snapshot
+
+        return read_snapshot(self.client, check_run_id(run_id), path)
+
+
+def check_run_id(run_id: str) -> str:
+    if not _RUN_ID_RE.match(run_id or ""):
+        raise UsageError(f"{run_id!r} is not a run id: expect the 32 hex characters MLflow shows.")
+    return run_id
+
+
+def run_summary(run: Any) -> RunSummary:
+    info, data = run.info, run.data
+    tags = {k: v for k, v in (data.tags or {}).items() if k.startswith(_RUN_TAG_PREFIXES)}
+    return RunSummary(run_id=info.run_id, run_name=info.run_name or "",
+                      experiment_id=str(info.experiment_id), status=str(info.status),
+                      start_time=iso_ms(info.start_time), end_time=iso_ms(info.end_time),
+                      params=dict(data.params or {}), metrics=dict(data.metrics or {}), tags=tags)
+
+
+def dumps(obj: Any) -> str:
+    """JSON text of a contract object."""
+    from nbops.server.contract import to_json
+
+    return json.dumps(to_json(obj) if not isinstance(obj, dict) else obj, default=str)

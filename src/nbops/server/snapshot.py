@@ -1,0 +1,63 @@
+"""The executed snapshot notebook of a run, read-only, without path traversal.
+
+A tracked run keeps ``notebook/history.ipynb`` (the cells as they ran, with outputs) and may keep
+the saved ``notebook/<name>.ipynb``. Only those artifact paths are served: ``path`` must be
+``notebook/<file>.ipynb`` with no other folder, and it must be listed in the run's artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from nbops.exceptions import NotFoundError, UsageError
+from nbops.server.contract import NotebookSnapshot
+
+__all__ = ["DEFAULT_PATH", "MAX_BYTES", "check_path", "read_snapshot"]
+
+DEFAULT_PATH = "notebook/history.ipynb"
+MAX_BYTES = 50 * 1024 * 1024
+_PATH = re.compile(r"^notebook/[^/\\]+\.ipynb$")
+
+
+def check_path(path: str) -> str:
+    """``path`` when it names a notebook directly under ``notebook/``; else UsageError (400)."""
+    if not _PATH.match(path) or ".." in path or "\x00" in path:
+        raise UsageError(f"path {path!r} is not a snapshot notebook: it must be "
+                         "notebook/<name>.ipynb, e.g. notebook/history.ipynb.")
+    return path
+
+
+def read_snapshot(client: Any, run_id: str, path: str | None = None) -> NotebookSnapshot:
+    """Download and parse one snapshot notebook of ``run_id``."""
+    client.get_run(run_id)  # 404 for an unknown run before touching artifacts
+    listed = [f.path for f in client.list_artifacts(run_id, "notebook")
+              if not f.is_dir and f.path.endswith(".ipynb")]
+    if path:
+        check_path(path)
+        if path not in listed:
+            raise NotFoundError(f"Run {run_id} has no artifact {path!r}; it has "
+                                f"{listed or 'no notebook snapshot'}.")
+        chosen = path
+    elif DEFAULT_PATH in listed:
+        chosen = DEFAULT_PATH
+    elif listed:
+        chosen = sorted(listed)[0]
+    else:
+        raise NotFoundError(f"Run {run_id} has no notebook snapshot (notebook/*.ipynb). Runs "
+                            "tracked with %%track keep one unless notebook capture is off.")
+    with tempfile.TemporaryDirectory(prefix="nbops-snap-") as tmp:
+        local = Path(client.download_artifacts(run_id, chosen, tmp))
+        if local.stat().st_size > MAX_BYTES:
+            raise UsageError(f"{chosen} of run {run_id} is larger than {MAX_BYTES >> 20} MB; "
+                             "download it with `mlflow artifacts download` instead.")
+        try:
+            notebook = json.loads(local.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise UsageError(f"{chosen} of run {run_id} is not valid notebook JSON: {exc}.") from None
+    if not isinstance(notebook, dict) or "cells" not in notebook:
+        raise UsageError(f"{chosen} of run {run_id} is not an nbformat 4 notebook.")
+    return NotebookSnapshot(run_id=run_id, path=chosen, notebook=notebook)
