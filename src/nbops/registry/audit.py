@@ -24,9 +24,7 @@ Example:
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import re
 import secrets
 import time
@@ -84,13 +82,9 @@ class AuditRecord:
 
 def current_user() -> str:
     """``JUPYTERHUB_USER``, else ``NBOPS_USER``, else the OS user."""
-    for var in ("JUPYTERHUB_USER", "NBOPS_USER"):
-        if os.environ.get(var):
-            return os.environ[var]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    from nbops.tracking.run import current_user as user
+
+    return user()
 
 
 def audit_key(millis: int) -> str:

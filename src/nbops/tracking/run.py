@@ -372,7 +372,7 @@ class Tracker:
             "experiment": experiment, "name": name, "started": started,
         }))
         base_tags = {
-            "mlflow.user": _user(),
+            "mlflow.user": current_user(),
             "mlflow.source.type": "NOTEBOOK" if source_name and source_name.endswith(".ipynb")
             else "LOCAL",
             "mlflow.source.name": source_name or (sys.argv[0] if sys.argv else "<unknown>"),
@@ -631,13 +631,14 @@ def _default_experiment(source_name: str | None, root: Path) -> str:
     return root.name or "nbops"
 
 
-def _user() -> str:
+def current_user() -> str:
+    """``JUPYTERHUB_USER``, else ``NBOPS_USER``, else the OS user (``mlflow.user``, audit)."""
     for var in ("JUPYTERHUB_USER", "NBOPS_USER"):
         if os.environ.get(var):
             return os.environ[var]
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001
+    except (KeyError, OSError):
         return "unknown"
 
 
