@@ -183,3 +183,14 @@ def test_status_magic(ip, tracker, capsys):
     ip.run_line_magic("nbops", "status")
     out = capsys.readouterr().out
     assert "tracking store : sqlite:///" in out and "spool backlog" in out
+
+
+def test_log_model_flag_registers_the_variable(ip, tracker, client):
+    result = ip.run_cell("%%track fit --log-model net=tiny-net\nimport torch\n"
+                         "net = torch.nn.Linear(3, 2)")
+    assert result.success
+    version = client.get_model_version("tiny-net", "1")
+    (run,) = _runs(client, "fit")
+    assert version.run_id == run.info.run_id
+    bad = ip.run_cell("%%track --log-model missing\nx = 1")
+    assert bad.success  # the cell itself succeeded; the summary says what went wrong

@@ -60,3 +60,18 @@ def test_package_unknown_sources_are_explained(tracker):
         package.onnx("tiny/9", torch.randn(1, 8))
     with pytest.raises(UsageError, match="torch.nn.Module"):
         package.onnx(3.14, torch.randn(1, 8))
+
+
+def test_package_cli_builds_the_example_from_the_signature(tracker, project):
+    import subprocess
+    import sys
+
+    _trained(tracker)
+    tracker.logger.flush(60)
+    result = subprocess.run([sys.executable, "-m", "nbops", "package", "tiny/1", "--alias",
+                             "serving"], cwd=project, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "registered models:/tiny-onnx/1 (fp32" in result.stdout
+    bad = subprocess.run([sys.executable, "-m", "nbops", "package", "tiny/1", "--example-shape",
+                          "1,x"], cwd=project, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--example-shape" in bad.stderr

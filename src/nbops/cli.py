@@ -155,6 +155,40 @@ def monitor(
         raise typer.Exit(1)
 
 
+@app.command()
+def package(
+    model: str = typer.Argument(..., help="Model version: name@alias, name/3, models:/... or a "
+                                "run id with a logged torch model."),
+    name: str = typer.Option(None, help="Registered name of the package (default <model>-onnx)."),
+    quantize: str = typer.Option(None, help="Also build int8: dynamic or static."),
+    example_shape: str = typer.Option(None, help="Example input shape, e.g. 1,16 (default: from "
+                                      "the model's signature)."),
+    alias: str = typer.Option(None, help="Set this alias on the registered package."),
+) -> None:
+    """Export a registered torch model to ONNX, check parity, benchmark, register it.
+
+    Without an evaluation metric (only the Python API and package.ipynb can pass one) an int8
+    model is built and benchmarked but fp32 is kept.
+    """
+    from nbops.packaging.publish import example_from_signature, onnx
+
+    try:
+        shape = tuple(int(d) for d in example_shape.split(",")) if example_shape else None
+    except ValueError:
+        _fail(ValueError(f"--example-shape must be comma-separated integers, got "
+                         f"{example_shape!r} (e.g. 1,16)."))
+    try:
+        example = example_from_signature(model, shape)
+        pkg = onnx(model, example, name=name, quantize=quantize, alias=alias)
+    except NbopsError as exc:
+        _fail(exc)
+    result = pkg.result
+    typer.echo(f"registered {pkg.uri} ({result.variant}; exporter {result.export.exporter}; "
+               f"parity max abs error {result.parity.max_abs_error:.2e})")
+    typer.echo(f"why {result.variant}: {result.reason}")
+    typer.echo(f"package run: {pkg.run_id}")
+
+
 def _mount() -> None:
     """Commands that live with their capability."""
     from nbops.pipeline.cli import run_command, schedule_app, scheduler_command

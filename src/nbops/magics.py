@@ -3,7 +3,7 @@
     %load_ext nbops
 
     %%track [NAME] [-e EXPERIMENT] [--tag K=V]... [--param K=V]... [--metrics a,b]
-            [--no-capture code,git,env,figures,notebook]
+            [--log-model VAR[=NAME]] [--no-capture code,git,env,figures,notebook,io]
 
 Each execution of a tracked cell is a new MLflow run, the child of this kernel's
 notebook-session run. Params, later ones winning: scalars the cell reads from earlier cells
@@ -80,6 +80,8 @@ class NbopsMagics(Magics):
               help="Log a param (repeatable); overrides values found in the cell.")
     @argument("--metrics", default=None, metavar="a,b",
               help="Variables whose values after the cell are logged as metrics.")
+    @argument("--log-model", default=None, metavar="VAR[=NAME]",
+              help="After the cell, log and register the torch model in VAR (as NAME).")
     @argument("--no-capture", default=None, metavar="PARTS",  # code,git,env,figures,notebook,io
               help=f"Parts not to capture, comma-separated: {', '.join(CAPTURE_PARTS)}.")
     @cell_magic
@@ -141,6 +143,8 @@ class NbopsMagics(Magics):
                 with capture_io(io_recorder(run)):
                     result = self._execute(code)
             warnings += _log_variables(run, shell.user_ns, _csv(args.metrics))
+            if args.log_model:
+                warnings += _log_model_variable(shell.user_ns, args.log_model)
         except KeyboardInterrupt as exc:
             self._end(run, "KILLED", exc, figures, notebook, no_capture, warnings)
             raise
@@ -251,6 +255,21 @@ def _log_variables(run: Run, ns: dict[str, Any], names: list[str]) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - a bad variable must not fail a finished cell
             warnings.append(f"--metrics: {exc}")
     return warnings
+
+
+def _log_model_variable(ns: dict[str, Any], spec: str) -> list[str]:
+    """``--log-model VAR[=NAME]``: log and register the model held by VAR (inside the run)."""
+    var, _, name = spec.partition("=")
+    if var not in ns:
+        return [f"--log-model: {var!r} is not defined after the cell; no model logged"]
+    from nbops.registry.models import log_model
+
+    try:
+        ref = log_model(ns[var], name or var)
+    except Exception as exc:  # noqa: BLE001 - the cell finished; report, don't fail it
+        return [f"--log-model: {exc}"]
+    print(f"nbops: registered {ref.uri}")
+    return []
 
 
 class _FigureCapture:

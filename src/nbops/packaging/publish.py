@@ -21,7 +21,7 @@ from typing import Any
 
 from nbops.exceptions import NotFoundError, UsageError
 
-__all__ = ["PackagedModel", "load_source", "onnx"]
+__all__ = ["PackagedModel", "example_from_signature", "load_source", "onnx"]
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -78,6 +78,34 @@ def load_source(model_or_uri: Any, client: Any) -> tuple[Any, str | None, str | 
     with use_tracking_uri(uri):
         model = mlflow.pytorch.load_model(f"models:/{mv.name}/{mv.version}")
     return model, f"{mv.name}/{mv.version}", mv.run_id, mv.name
+
+
+def example_from_signature(model_ref: str, shape: tuple[int, ...] | None = None) -> Any:
+    """A zero tensor shaped like the model's input: ``shape`` if given, else the input shape of
+    the registered version's MLflow signature with batch size 1."""
+    import torch
+    from mlflow import MlflowClient
+    from mlflow.models import get_model_info
+
+    from nbops.config import load_settings
+    from nbops.registry._store import use_tracking_uri
+    from nbops.registry.resolve import resolve_version
+
+    if shape is not None:
+        return torch.zeros(shape)
+    uri = load_settings().tracking_uri
+    mv = resolve_version(model_ref, client=MlflowClient(uri))
+    with use_tracking_uri(uri):
+        signature = get_model_info(f"models:/{mv.name}/{mv.version}").signature
+    specs = getattr(getattr(signature, "inputs", None), "inputs", None) or []
+    if len(specs) != 1 or not getattr(specs[0], "shape", None):
+        raise UsageError(
+            f"Model {mv.name}/{mv.version} has no single-tensor input signature to build an "
+            "example input from. Pass --example-shape (e.g. 1,16), or use nbops.package.onnx "
+            "from Python with a real example input.")
+    dims = tuple(1 if d == -1 else d for d in specs[0].shape)
+    dtype = getattr(torch, str(specs[0].type), torch.float32)
+    return torch.zeros(dims, dtype=dtype)
 
 
 def onnx(
