@@ -41,9 +41,11 @@ def show(settings, result) -> None:
     print(f"\nPipeline run {result.run_id}: every step is an MLflow run; each notebook's "
           "%%track cells are runs under its step.")
     print(f"\n▸ Registered model  {model_uri}  (alias 'candidate')")
-    for v in nbops.registry.versions(model_ref.split("/")[0])[:3]:
+    versions = nbops.registry.versions(model_ref.split("/")[0])
+    for v in versions[:3]:
         print(f"    version {v.version}  run {v.run_id}  aliases {v.aliases}  "
               f"monitor: {v.tags.get('nbops.monitor.status', '—')}")
+    show_training_run(settings.tracking_uri, versions[0].run_id)
     print(f"▸ ONNX package      {package_uri}")
     print(f"▸ Drift status      {outputs['monitor']['status']} "
           "(model version tag nbops.monitor.status; report in the monitor run)")
@@ -57,6 +59,31 @@ def show(settings, result) -> None:
     print(f"  .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}")
     print(f"  .venv/bin/nbops lineage {model_ref}")
     print("  .venv/bin/nbops runs example-pipeline")
+
+
+def show_training_run(uri: str, run_id: str) -> None:
+    """What %%track recorded for the cell that trained the model."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    run = client.get_run(run_id)
+    print(f"▸ Training run      {run.info.run_name!r} [{run.info.status}] {run_id}")
+    print("    params   : " + ", ".join(f"{k}={v}" for k, v in sorted(run.data.params.items())))
+    print("    metrics  : " + ", ".join(f"{k}={v:.4g}" for k, v in
+                                       sorted(run.data.metrics.items())))
+    print("    artifacts: " + ", ".join(_artifacts(client, run_id)))
+    tags = run.data.tags
+    if "mlflow.source.git.commit" in tags:
+        print(f"    git      : {tags['mlflow.source.git.commit'][:10]} "
+              f"(dirty={tags.get('nbops.git.dirty')}); environment digest "
+              f"{tags.get('nbops.env.digest')}")
+
+
+def _artifacts(client, run_id: str, path: str | None = None) -> list[str]:
+    out = []
+    for item in client.list_artifacts(run_id, path):
+        out.extend(_artifacts(client, run_id, item.path) if item.is_dir else [item.path])
+    return out
 
 
 if __name__ == "__main__":

@@ -137,3 +137,17 @@ def test_two_processes_write_one_embedded_store_and_lose_nothing(project, client
         assert r.info.status == "FINISHED"
         assert sorted(m.step for m in client.get_metric_history(r.info.run_id, "m")) == list(
             range(200))
+
+
+OPEN_SPOOL = ("import sys; from pathlib import Path; from nbops.tracking.spool import Spool; "
+              "s = Spool(Path(sys.argv[1])); s.register_owner(); s.append([], [])")
+
+
+def test_processes_creating_one_spool_at_once_all_succeed(tmp_path):
+    """Regression: switching a new spool to WAL mode raced ("database is locked")."""
+    for round_ in range(4):
+        home = tmp_path / f"home{round_}"
+        procs = [subprocess.Popen([sys.executable, "-c", OPEN_SPOOL, str(home)],
+                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        for p in procs:
+            assert p.wait(60) == 0, p.stderr.read()

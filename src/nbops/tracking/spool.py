@@ -115,7 +115,7 @@ class Spool:
         self._local = threading.local()
         self._lock_file: Any = None
         self.token: str | None = None
-        self._db().executescript(_SCHEMA)
+        _retry_locked(lambda: self._db().executescript(_SCHEMA))
 
     # -- connections -------------------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -123,7 +123,9 @@ class Spool:
         if db is None:
             db = sqlite3.connect(self.path, timeout=60, isolation_level=None,
                                  check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            # Switching to WAL takes an exclusive lock and ignores the busy timeout: two
+            # processes opening a new spool at once must retry it.
+            _retry_locked(lambda: db.execute("PRAGMA journal_mode=WAL"))
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return db
@@ -265,6 +267,20 @@ class Spool:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def _retry_locked(fn: Any, seconds: float = 60.0) -> Any:
+    """Call ``fn`` until SQLite stops answering "database is locked" (bounded)."""
+    deadline = time.monotonic() + seconds
+    delay = 0.01
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(0.5, delay * 2)
 
 
 def _record(row: tuple) -> RunRecord:
