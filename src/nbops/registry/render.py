@@ -170,7 +170,9 @@ BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN, LEGEND_H = 200, 46, 70, 18, 16, 26
 
 
 def layers(graph: LineageGraph) -> dict[str, int]:
-    """Node id → column: the longest path from a node without parents (cycles are cut)."""
+    """Node id → column: the longest path from a node without parents (cycles are cut); a
+    node without parents then moves right, next to its nearest child, so that a dataset read
+    deep in a pipeline sits beside the run that read it instead of behind other boxes."""
     preds: dict[str, set[str]] = defaultdict(set)
     succs: dict[str, set[str]] = defaultdict(set)
     for e in graph.edges:
@@ -197,6 +199,10 @@ def layers(graph: LineageGraph) -> dict[str, int]:
             indegree[nxt] -= 1
             if indegree[nxt] == 0:
                 ready.append(nxt)
+    for node in graph.nodes:
+        children = [layer[c] for c in succs[node] if c != node]
+        if not preds[node] and children:
+            layer[node] = max(layer[node], min(children) - 1)
     return layer
 
 
