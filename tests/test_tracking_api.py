@@ -206,3 +206,17 @@ def test_import_nbops_stays_light():
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_shipped_events_of_ended_runs_are_pruned_at_start(tracker, settings):
+    from nbops.tracking.spool import Spool
+
+    with track("old", tracker=tracker) as run:
+        run.log(x=1.0)
+    assert run.wait(60)
+    spool = Spool(settings.home)
+    count = "SELECT COUNT(*) FROM events WHERE run_uid = ?"
+    assert spool._db().execute(count, (run.uid,)).fetchone()[0] > 0
+    assert spool.prune() > 0
+    assert spool._db().execute(count, (run.uid,)).fetchone()[0] == 0
+    assert spool.run(run.uid).mlflow_id == run.mlflow_run_id  # the run mapping stays

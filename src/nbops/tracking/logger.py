@@ -11,7 +11,7 @@
 
 A process registers as an *owner* in the spool and holds a lock while it lives. At start the
 logger adopts the runs of dead owners: runs still RUNNING are ended as FAILED (their kernel
-died), and their unshipped events are replayed. ``flush`` waits (bounded) for the backlog to
+died), and their unshipped events are replayed; shipped events of ended runs are deleted. ``flush`` waits (bounded) for the backlog to
 ship; it runs at interpreter exit with ``Settings.flush_timeout``.
 
 At most the events queued in the last ~20 ms before a hard kill (SIGKILL, OOM) are lost; an
@@ -93,6 +93,7 @@ class DurableLogger:
     def start(self) -> str | None:
         """Adopt dead owners' runs, start the worker; return a notice about replayed backlog."""
         notice = self._reap()
+        self.spool.prune()
         self._thread.start()
         atexit.register(self.close)
         return notice

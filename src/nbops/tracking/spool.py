@@ -223,6 +223,13 @@ class Spool:
         with self._tx() as db:
             db.executemany("UPDATE events SET shipped = 1 WHERE seq = ?", [(s,) for s in seqs])
 
+    def prune(self) -> int:
+        """Delete shipped events of ended runs (kept only while a run is live); return count."""
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM events WHERE shipped = 1 AND run_uid IN "
+                             "(SELECT uid FROM runs WHERE status != 'RUNNING')")
+        return cur.rowcount
+
     def mark_rejected(self, seq: int, error: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE events SET shipped = 2, error = ? WHERE seq = ?", (error, seq))
