@@ -28,7 +28,7 @@ def test_train_notebook_under_papermill(project: Path, client, monkeypatch):
     assert train.info.status == "FINISHED"
     assert train.data.params["epochs"] == "5" and train.data.params["lr"] == "0.2"
     assert train.data.params["hidden"] == "32"  # read from the parameters cell
-    assert "test_acc" in train.data.metrics
+    assert "accuracy" in train.data.metrics
     assert len(client.get_metric_history(train.info.run_id, "loss")) == 5
     assert train.data.tags["mlflow.source.name"] == str(notebook)
     names = {a.path for a in client.list_artifacts(train.info.run_id, "notebook")}

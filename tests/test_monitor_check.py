@@ -65,6 +65,8 @@ def test_drifted_data_sets_status_logs_a_report_and_alerts(tracker, client, webh
     monitor_run = client.get_run(report.run_id)
     assert monitor_run.data.tags["nbops.monitor.model"] == "churn/1"
     assert monitor_run.data.metrics["drift.share"] == pytest.approx(1 / 3)
+    assert 0 <= monitor_run.data.metrics["staleness.model_age_days"] < 0.01  # just registered
+    assert 0 <= monitor_run.data.metrics["staleness.data_age_days"] < 0.01
     arts = {a.path for a in client.list_artifacts(report.run_id, "monitoring")}
     assert {"monitoring/drift_report.html", "monitoring/result.json"} <= arts
     assert received and received[0]["status"] == "drift" and received[0]["model"] == "churn/1"
@@ -98,3 +100,21 @@ def test_version_without_reference_says_what_to_do(tracker, client):
     _register(client, run.mlflow_run_id)
     with pytest.raises(MonitoringError, match="--reference"):
         run_check("churn/1", _frame(100))
+
+
+def test_accuracy_drop_against_the_training_baseline_warns(tracker, client):
+    with track("train", tracker=tracker) as run:
+        store_reference(run, _frame(2000))
+        run.log_metrics({"accuracy": 0.95})
+    assert run.wait(60)
+    _register(client, run.mlflow_run_id)
+    current = _frame(2000, seed=4)
+    rng = np.random.default_rng(5)
+    current["label"] = rng.integers(0, 2, len(current))
+    current["prediction"] = np.where(rng.random(len(current)) < 0.7, current["label"],
+                                     1 - current["label"])  # about 70 % right
+    report = run_check("churn/1", current, label_column="label", prediction_column="prediction",
+                       rules=["accuracy drops by > 5 points -> warning"])
+    assert report.status == "warning", report.to_text()
+    assert report.metrics["accuracy"] == pytest.approx(0.7, abs=0.05)
+    assert report.fired[0]["baseline"] == pytest.approx(0.95)

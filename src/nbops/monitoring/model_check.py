@@ -187,13 +187,15 @@ def run_check(
             reference, Profile) and prediction_column in reference.schema:
         metrics.update(prediction_drift(current_df, reference, column=prediction_column)
                        .to_metrics())
+    source = client.get_run(version.run_id) if version.run_id else None
     baseline = None
     if label_column and prediction_column:
         perf = performance(current_df[label_column], current_df[prediction_column], task=task)
         metrics.update(perf.to_metrics())
-        source = client.get_run(version.run_id) if version.run_id else None
-        baseline = dict(source.data.metrics) if source else None
-    metrics.update(staleness(version.creation_timestamp / 1000).to_metrics())
+        baseline = dict(source.data.metrics) if source else None  # the metrics at training
+    # Ages: the version's creation, and its training run's start (when its data was read).
+    metrics.update(staleness(version.creation_timestamp,
+                             source.info.start_time if source else None).to_metrics())
     status = evaluate(rule_set, metrics, baseline=baseline)
 
     report_path = None
