@@ -55,16 +55,20 @@ def track(name: str | None = None, **kwargs: Any):  # noqa: ANN201 - a context m
     return _track(name, **kwargs)
 
 
+_runs: Any = None  # nbops.tracking.run, imported on the first logging call (kept for speed)
+
+
 def active_run() -> Run:
     """The innermost active run; raises NoActiveRunError outside a run."""
-    from nbops.tracking.run import active_run as _active
-
-    return _active()
+    global _runs
+    if _runs is None:
+        import nbops.tracking.run as _runs
+    return _runs.active_run()
 
 
 def log(step: int | None = None, **values: Any) -> None:
     """Log metrics to the active run, e.g. ``nbops.log(loss=0.3, step=epoch)``; returns at once."""
-    active_run().log_metrics(values, step)
+    (_runs.active_run() if _runs is not None else active_run()).log_metrics(values, step)
 
 
 def log_metrics(values: Mapping[str, Any], step: int | None = None) -> None:

@@ -129,10 +129,9 @@ class NbopsMagics(Magics):
             parent=session, tags=tags, params=params, source=cell, source_name=notebook_name,
             no_capture=no_capture,
         )
-        figures = _FigureCapture(shell, run) if "figures" not in no_capture and \
-            "figures" not in self.tracker.settings.no_capture else None
-        warnings: list[str] = []
         skip = self.tracker.settings.no_capture | no_capture
+        figures = None if "figures" in skip else _FigureCapture(shell, run)
+        warnings: list[str] = []
         try:
             if "io" in skip:
                 result = self._execute(code)
@@ -146,12 +145,12 @@ class NbopsMagics(Magics):
             if args.log_model:
                 warnings += _log_model_variable(shell.user_ns, args.log_model)
         except KeyboardInterrupt as exc:
-            self._end(run, "KILLED", exc, figures, notebook, no_capture, warnings)
+            self._end(run, "KILLED", exc, figures, notebook, skip, warnings)
             raise
         except BaseException as exc:
-            self._end(run, "FAILED", exc, figures, notebook, no_capture, warnings)
+            self._end(run, "FAILED", exc, figures, notebook, skip, warnings)
             raise
-        self._end(run, "FINISHED", None, figures, notebook, no_capture, warnings)
+        self._end(run, "FINISHED", None, figures, notebook, skip, warnings)
         return result
 
     def _compile(self, cell: str) -> tuple[Any, Any]:
@@ -173,7 +172,7 @@ class NbopsMagics(Magics):
         return eval(last, ns) if last is not None else None
 
     def _end(self, run: Run, status: str, error: BaseException | None,
-             figures: _FigureCapture | None, notebook: Any, no_capture: set[str],
+             figures: _FigureCapture | None, notebook: Any, skip: frozenset[str],
              warnings: list[str]) -> None:
         # Nothing here may raise: the user's own exception (if any) must surface unchanged.
         try:
@@ -181,8 +180,7 @@ class NbopsMagics(Magics):
                 figures.finish()
             ns = self.shell.user_ns
             self.tracker.capture_end(run, notebook, list(ns.get("In", [])),
-                                     dict(ns.get("Out", {})),
-                                     self.tracker.settings.no_capture | no_capture)
+                                     dict(ns.get("Out", {})), skip)
             run.end(status, error=error if status != "FINISHED" else None)
             self._show(run, warnings)
         except Exception as exc:  # noqa: BLE001 - tracking never breaks the cell

@@ -4,8 +4,9 @@
     ─────────────            ──────────────────────────────────────────────────────────────
     queue.append(item)  ──►  every 20 ms, or when woken:
       (~1 µs, no I/O)          1. drain: write queued runs/events/metric points to the spool
-                               2. run capture jobs (git, environment, history notebook)
-                               3. ship: oldest unshipped events → MLflow, in batches
+                               2. ship: oldest unshipped events → MLflow, in batches
+                               3. run capture jobs (git, environment, history notebook); what
+                                  they produce ships on the next tick
                              on a store failure: keep everything spooled, back off
                              (0.5 s doubling to 30 s), report one problem, retry
 
@@ -168,9 +169,9 @@ class DurableLogger:
             self._wake.clear()
             try:
                 self.drain()
-                self._run_jobs()
                 if time.monotonic() >= self._retry_at:
-                    self._ship()
+                    self._ship()  # what the user logged first; capture (git, packages) after
+                self._run_jobs()
             except Exception as exc:  # noqa: BLE001 - the worker must survive anything
                 self._set_problem(exc)
                 self._backoff = min(MAX_BACKOFF, max(0.5, self._backoff * 2))
