@@ -96,7 +96,7 @@ def main() -> None:
             "nbops_run_s": round(nbops_per_step, 3),
             "overhead_s": round(nbops_per_step - papermill_per_step, 3),
             "steps": STEPS, "warm_kernel_steps": warm,
-            "note": "nbops includes the pipeline run, step runs, artifacts and HTML rendering",
+            "note": "nbops includes the pipeline run, step runs and artifacts (HTML in background)",
         },
         "cached_rerun_4_steps_s": round(statistics.median(cached), 3),
         "independent_8_steps": {"workers_1_s": round(serial, 3),

@@ -398,12 +398,19 @@ class Session:
     def _log_notebook_and_end(self, step: Step, run: Any, outcome: StepOutcome,
                               status: str) -> None:
         if outcome.notebook_json:
-            run.log_text(outcome.notebook_json, f"notebook/{step.notebook.name}")
-            try:
-                run.log_text(render_html(outcome.notebook_json),
-                             f"notebook/{step.notebook.stem}.html")
-            except Exception as exc:  # noqa: BLE001 - a rendering problem never fails a step
-                run.set_tags({"nbops.html_error": f"{type(exc).__name__}: {exc}"[:500]})
+            notebook_json = outcome.notebook_json
+            run.log_text(notebook_json, f"notebook/{step.notebook.name}")
+
+            def html() -> list[tuple]:  # rendered by the tracking worker, off the step's path
+                try:
+                    page = render_html(notebook_json)
+                except Exception as exc:  # noqa: BLE001 - a rendering problem never fails a step
+                    return [(run.uid, "tags", {"nbops.html_error":
+                                               f"{type(exc).__name__}: {exc}"[:500]})]
+                return self.tracker.artifact_events(
+                    run, {}, [(f"notebook/{step.notebook.stem}.html", page)])
+
+            self.tracker.logger.submit_job(run.uid, html)
         run.end(status)
         mlflow_id = run.require_mlflow_id()
         if status == "FINISHED":

@@ -455,7 +455,7 @@ class Tracker:
             tags["nbops.env.digest"] = digest
             files.append(("environment/requirements.txt", packages))
             files.append(("environment/env.txt", capture.environment_variables(redact)))
-        return self._events_for(run, tags, files)
+        return self.artifact_events(run, tags, files)
 
     def capture_end(self, run: Run, notebook: Path | None, inputs: list[str] | None,
                     outputs: dict[int, Any] | None, skip: set[str]) -> None:
@@ -471,12 +471,14 @@ class Tracker:
             if notebook is not None and notebook.is_file():
                 text = notebook.read_text(encoding="utf-8", errors="replace")
                 files.append((f"notebook/{notebook.name}", self.redactor.text(text)))
-            return self._events_for(run, {}, files)
+            return self.artifact_events(run, {}, files)
 
         self.logger.submit_job(run.uid, job)
 
-    def _events_for(self, run: Run, tags: dict[str, str], files: list[tuple[str, str]]
-                    ) -> list[tuple]:
+    def artifact_events(self, run: Run, tags: dict[str, str], files: list[tuple[str, str]]
+                        ) -> list[tuple]:
+        """Stage text ``files`` ``[(artifact path, text)]`` of ``run`` and return the events
+        that log them (and ``tags``): what a job passed to ``logger.submit_job`` returns."""
         events: list[tuple] = []
         if tags:
             events.append((run.uid, "tags", tags))
