@@ -66,3 +66,14 @@ def test_widget_esm_is_shipped_with_the_package():
 
     assert ESM.is_file() and "export default" in ESM.read_text()
     assert CSS.is_file()
+
+
+def test_lineage_graph_opens_as_a_live_widget(seeded, monkeypatch, store_uri):
+    import nbops
+    from nbops.widgets.lineage import LineageWidget
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
+    graph = nbops.lineage("churn/2")
+    widget = graph.widget()
+    assert isinstance(widget, LineageWidget)
+    assert widget.ref == "churn/2" and widget.graph["root"] == graph.root

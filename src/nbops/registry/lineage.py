@@ -204,6 +204,18 @@ class LineageGraph:
                              f"Choose one of {', '.join(renderers)}.")
         return renderers[format]()
 
+    def widget(self) -> Any:
+        """The same graph as a live notebook widget (re-queries when its ref/depth change).
+
+        Displaying the graph itself draws the static SVG, which also survives in saved and
+        papermill-executed notebooks, where widget state does not.
+        """
+        from nbops.widgets import lineage_widget
+
+        kind, _, rest = self.root.partition(":")
+        ref = self.root if kind == "dataset" else rest
+        return lineage_widget(ref, direction=self.direction, depth=self.depth or 3)
+
     def _repr_svg_(self) -> str:
         return self.to_svg()
 
