@@ -220,3 +220,21 @@ def test_shipped_events_of_ended_runs_are_pruned_at_start(tracker, settings):
     assert spool.prune() > 0
     assert spool._db().execute(count, (run.uid,)).fetchone()[0] == 0
     assert spool.run(run.uid).mlflow_id == run.mlflow_run_id  # the run mapping stays
+
+
+def test_staging_folders_of_shipped_artifacts_are_removed(tracker, settings):
+    from nbops.tracking.logger import _remove_empty_folders
+
+    with track("art", tracker=tracker) as run:
+        run.log_artifact({"a": 1}, "meta/a.json")
+    assert run.wait(60)
+    staging = settings.home / "staging"
+    assert not [p for p in staging.rglob("*") if p.is_file()]  # shipped files are deleted
+    _remove_empty_folders(staging)
+    assert list(staging.iterdir()) != []  # just written: kept (a cell may be writing there)
+    import os
+
+    for folder in staging.rglob("*"):
+        os.utime(folder, (0, 0))  # as if shipped long ago
+    _remove_empty_folders(staging)
+    assert list(staging.iterdir()) == []

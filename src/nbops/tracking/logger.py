@@ -159,6 +159,7 @@ class DurableLogger:
 
     # -- the worker ----------------------------------------------------------------------------
     def _loop(self) -> None:
+        _remove_empty_folders(self.settings.home / "staging")
         try:
             self._store = (self._store_factory or _default_store)(self.settings)
             self._store.warm_up()
@@ -331,6 +332,25 @@ class DurableLogger:
             self.problem = (f"tracking store {self.settings.tracking_uri} unavailable "
                             f"({type(exc).__name__}: {text[:200]})")
         self.problem_since = self.problem_since or time.time()
+
+
+def _remove_empty_folders(root: Path, min_age: float = 60.0) -> None:
+    """Staged files are deleted once shipped; drop the empty folders they leave (at worker
+    startup). Folders touched in the last ``min_age`` seconds are kept: a cell may be about to
+    write into one it just created."""
+    if not root.is_dir():
+        return
+    cutoff = time.time() - min_age
+    # Ages are read before removing anything: removing a child refreshes its parent's mtime.
+    try:
+        stale = [p for p in root.rglob("*") if p.is_dir() and p.stat().st_mtime < cutoff]
+    except OSError:  # another process cleaning at the same time: next start will do it
+        return
+    for folder in sorted(stale, key=lambda p: -len(p.parts)):
+        try:
+            folder.rmdir()  # only succeeds when empty
+        except OSError:
+            pass
 
 
 def _default_store(settings: Settings) -> Any:

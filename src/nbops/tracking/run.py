@@ -20,7 +20,6 @@ import getpass
 import numbers
 import os
 import re
-import shutil
 import sys
 import threading
 import time
@@ -317,7 +316,6 @@ class Tracker:
         self.training_data: dict[str, tuple[Any, str | None, Any]] = {}
         self.notice: str | None = None
         self._packages: tuple[tuple, str] | None = None
-        self._checked = False
 
     @property
     def logger(self) -> DurableLogger:
@@ -655,12 +653,3 @@ def _mtime(path: str) -> float:
         return os.stat(path).st_mtime
     except OSError:
         return 0.0
-
-
-def clean_staging(home: Path) -> None:
-    """Remove staged files of runs that have fully shipped (used by ``nbops sync``)."""
-    staging = home / "staging"
-    if staging.is_dir():
-        for d in staging.iterdir():
-            if d.is_dir() and not any(d.rglob("*")):
-                shutil.rmtree(d, ignore_errors=True)
