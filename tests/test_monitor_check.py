@@ -118,3 +118,18 @@ def test_accuracy_drop_against_the_training_baseline_warns(tracker, client):
     assert report.status == "warning", report.to_text()
     assert report.metrics["accuracy"] == pytest.approx(0.7, abs=0.05)
     assert report.fired[0]["baseline"] == pytest.approx(0.95)
+
+
+def test_fail_on_raises_after_recording_everything(tracker, client):
+    from nbops.exceptions import UsageError
+
+    with track("train", tracker=tracker) as run:
+        store_reference(run, _frame(3000))
+    assert run.wait(60)
+    version = _register(client, run.mlflow_run_id)
+    with pytest.raises(MonitoringError, match="status of churn/1 is 'drift'"):
+        run_check("churn/1", _frame(3000, shift=1.5, seed=1), fail_on=["drift"],
+                  rules=["drift.share >= 0.3 -> drift"])
+    assert client.get_model_version("churn", version).tags["nbops.monitor.status"] == "drift"
+    with pytest.raises(UsageError, match="unknown status"):
+        run_check("churn/1", _frame(10), fail_on=["drifted"])
