@@ -62,3 +62,52 @@ def test_cache_hit_and_a_miss_for_each_part_of_the_key(nbdir, tracker, client):
     # a declared output that no longer exists invalidates the cached run
     (nbdir / "out" / "numbers.txt").unlink()
     assert run(env_digest="env-2").status == "succeeded"
+
+
+CHAIN = """
+name: chain
+params:
+  n: 5
+steps:
+  produce:
+    notebook: produce.ipynb
+    parameters: {n: "{{ params.n }}", out_path: out/numbers.txt}
+    outputs: [data_path, total]
+  double:
+    notebook: double.ipynb
+    parameters: {data_path: "{{ steps.produce.outputs.data_path }}", out_path: out/doubled.txt}
+    outputs: [doubled_path]
+"""
+
+
+def test_a_cache_hit_never_serves_outputs_overwritten_since(nbdir, tracker, client):
+    """n=5, then n=3, then n=5 again: the outputs on disk are those of n=5, not stale n=3."""
+    spec = write_spec(nbdir, CHAIN)
+    numbers, doubled = nbdir / "out" / "numbers.txt", nbdir / "out" / "doubled.txt"
+
+    def run(n):
+        result = run_pipeline(spec, params={"n": n}, env_digest="env-1", tracker=tracker,
+                              quiet=True)
+        assert result.ok, {k: v.failure for k, v in result.steps.items()}
+        return {name: step.status for name, step in result.steps.items()}, result
+
+    assert run(5)[0] == {"produce": "succeeded", "double": "succeeded"}
+    assert run(3)[0] == {"produce": "succeeded", "double": "succeeded"}
+    assert numbers.read_text().split() == ["1", "2", "3"]
+
+    statuses, third = run(5)  # the n=5 runs exist, but their files were overwritten by n=3
+    assert statuses == {"produce": "succeeded", "double": "succeeded"}
+    assert numbers.read_text().split() == ["1", "2", "3", "4", "5"]
+    assert doubled.read_text().split() == ["2", "4", "6", "8", "10"]
+    digest = client.get_run(third.steps["double"].run_id).data.tags[
+        "nbops.output_digest.doubled_path"]
+    assert digest.startswith("xxh3_128:")
+
+    statuses, fourth = run(5)  # nothing changed since: both steps are hits, content verified
+    assert statuses == {"produce": "cached", "double": "cached"}
+    assert fourth.steps["double"].cached_from == third.steps["double"].run_id
+    assert doubled.read_text().split() == ["2", "4", "6", "8", "10"]
+
+    doubled.write_text("edited by hand")  # an output changed by hand is not served either
+    assert run(5)[0] == {"produce": "cached", "double": "succeeded"}
+    assert doubled.read_text().split() == ["2", "4", "6", "8", "10"]

@@ -94,3 +94,26 @@ def test_notebook_track_runs_nest_under_the_step_run(nbdir, tracker, client):
     assert cells[0].data.metrics["score"] == 4.0
     assert cells[0].data.tags["nbops.output.score"] == "4.0"
     assert result.steps["fit"].outputs == {"score": 4.0}
+
+
+def test_only_with_force_runs_the_step_and_leaves_unselected_steps_alone(nbdir, tracker,
+                                                                         client):
+    spec = write_spec(nbdir, SPEC)
+    assert run_pipeline(spec, tracker=tracker, quiet=True).ok
+
+    result = run_pipeline(spec, only="produce", force=True, params={"n": 5}, tracker=tracker,
+                          quiet=True)
+    assert result.ok and result.exit_code == 0
+    assert result.steps["produce"].status == "succeeded"
+    consume = result.steps["consume"]
+    assert (consume.status, consume.reason, consume.run_id) == (
+        "skipped", "not selected (--only/--from)", None)
+    parent = client.get_run(result.run_id)
+    assert parent.data.tags["nbops.pipeline.status"] == "succeeded"
+    assert parent.data.tags["nbops.pipeline.failed_steps"] == ""
+
+    # --only consume: its unselected upstream step must be (and is) a cache hit
+    again = run_pipeline(spec, only=["consume"], params={"n": 5}, tracker=tracker, quiet=True)
+    assert again.ok
+    assert again.steps["produce"].status == "cached"
+    assert again.steps["consume"].outputs == {"result": 45}

@@ -10,8 +10,12 @@ The cache key is the sha256 of:
 * the kernel name and the environment digest (the installed packages list).
 
 MLflow is the source of truth: a hit is a FINISHED step run tagged ``nbops.cache_key=<key>`` and
-``nbops.step.status=succeeded`` whose declared outputs are all recorded (and, for paths, still
-exist). ``<home>/pipeline-cache.json`` only remembers which run to check first.
+``nbops.step.status=succeeded`` whose declared outputs are all recorded and whose *path*
+outputs still hold exactly the content that run wrote: each path output's fingerprint is
+recorded as ``nbops.output_digest.<name>`` when the step succeeds, and a cache hit requires
+the file or folder to have that fingerprint now. A path overwritten since (by a run with other
+parameters, or by hand) is not a hit: the step runs again. ``<home>/pipeline-cache.json`` only
+remembers which run to check first.
 
     >>> key = cache_key(notebook_digest(nb), {"lr": 0.1}, {}, "py3.11:abc", "python3")  # doctest: +SKIP
 """
@@ -35,6 +39,7 @@ __all__ = [
     "find_cached",
     "input_fingerprints",
     "notebook_digest",
+    "output_digests",
 ]
 
 
@@ -76,6 +81,15 @@ def input_fingerprints(paths: Mapping[str, Path]) -> dict[str, str]:
                                 "path in the spec, or remove it from the step's inputs.")
         out[label] = str(fingerprint(path))
     return out
+
+
+def output_digests(outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """``{name: "algorithm:digest"}`` of the *path* outputs among ``outputs`` (as recorded by
+    :func:`nbops.pipeline.read_outputs`); a path that no longer exists has no digest."""
+    from nbops.data import fingerprint
+
+    return {name: str(fingerprint(rec["value"])) for name, rec in sorted(outputs.items())
+            if rec.get("kind") == "path" and Path(rec["value"]).exists()}
 
 
 def cache_key(notebook: str, parameters: Mapping[str, Any], inputs: Mapping[str, str],
@@ -130,7 +144,7 @@ def find_cached(client: Any, experiment_id: str, key: str, outputs: tuple[str, .
 
     ``client`` is an ``mlflow.MlflowClient``. A run is usable when it FINISHED as a successful
     step (not itself a cache hit), every declared output has a recorded value, and every path
-    output still exists.
+    output still has the fingerprint recorded by that run (``nbops.output_digest.<name>``).
     """
     candidates = []
     known = index.get(key) if index else None
@@ -166,10 +180,11 @@ def _outputs_of(tags: Mapping[str, str], declared: tuple[str, ...]
         if raw is None:
             return None
         kind = tags.get(f"nbops.output_kind.{name}", "value")
-        value = json.loads(raw)
-        if kind == "path" and not Path(value).exists():
-            return None
-        found[name] = {"value": value, "kind": kind}
+        found[name] = {"value": json.loads(raw), "kind": kind}
+    recorded = {name: tags.get(f"nbops.output_digest.{name}")
+                for name, rec in found.items() if rec["kind"] == "path"}
+    if recorded and output_digests(found) != recorded:
+        return None  # a path output is gone or was overwritten since that run
     return found
 
 

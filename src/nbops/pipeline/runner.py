@@ -7,8 +7,8 @@
 
 MLflow records: one parent run for the pipeline (tag ``nbops.pipeline``), one child run per
 step (tags ``nbops.pipeline``, ``nbops.step``, ``nbops.cache_key``, ``nbops.step.status`` =
-succeeded | failed | cached; ``nbops.cached_from`` for a cache hit; ``nbops.output.<name>``;
-``nbops.failure.*`` on failure), and the ``%%track`` runs of each step's notebook as children
+succeeded | failed | cached; ``nbops.cached_from`` for a cache hit; ``nbops.output.<name>``
+and, for path outputs, ``nbops.output_digest.<name>``; ``nbops.failure.*`` on failure), and the ``%%track`` runs of each step's notebook as children
 of the step run. Artifacts of a step run: ``notebook/<name>.ipynb`` (the executed notebook,
 or papermill's failed one) and ``notebook/<name>.html``; ``failure/report.txt`` and
 ``failure/report.json`` when it failed.
@@ -33,6 +33,7 @@ from nbops.pipeline.cache import (
     find_cached,
     input_fingerprints,
     notebook_digest,
+    output_digests,
 )
 from nbops.pipeline.display import Display
 from nbops.pipeline.executors import StepOutcome, StepTask, make_executor
@@ -42,11 +43,14 @@ from nbops.pipeline.spec import Pipeline, Step, load_pipeline, references, rende
 __all__ = ["PipelineResult", "StepResult", "run_pipeline"]
 
 DONE = ("succeeded", "cached", "failed", "skipped")
+#: The reason of a step left out by ``only`` / ``from_step`` that no selected step needs.
+NOT_SELECTED = "not selected (--only/--from)"
 
 
 @dataclass
 class StepResult:
-    """How one step ended: ``succeeded``, ``cached``, ``failed`` or ``skipped``."""
+    """How one step ended: ``succeeded``, ``cached``, ``failed`` or ``skipped`` (after an
+    upstream failure, or not selected by ``only``/``from_step``: see ``reason``)."""
 
     name: str
     status: str = "pending"
@@ -62,7 +66,8 @@ class StepResult:
 
 @dataclass
 class PipelineResult:
-    """The outcome of :func:`run_pipeline`; ``exit_code`` is 0 when every step succeeded."""
+    """The outcome of :func:`run_pipeline`; ``exit_code`` is 0 when no step failed (every
+    step succeeded, was cached, or was not selected)."""
 
     name: str
     experiment: str
@@ -72,7 +77,8 @@ class PipelineResult:
 
     @property
     def ok(self) -> bool:
-        return all(s.status in ("succeeded", "cached") for s in self.steps.values())
+        return all(s.status in ("succeeded", "cached") or s.reason == NOT_SELECTED
+                   for s in self.steps.values())
 
     @property
     def status(self) -> str:
@@ -101,8 +107,9 @@ def run_pipeline(
     """Run the pipeline at ``path`` (a ``pipeline.yaml`` or a loaded :class:`Pipeline`).
 
     ``params`` override the spec's ``params``; ``only`` runs just these steps and ``from_step``
-    that step and everything downstream (other steps must then be cache hits, which provide
-    their outputs); ``force`` ignores the cache; ``workers`` is the number of local worker
+    that step and everything downstream: their upstream steps must then be cache hits, which
+    provide their outputs, and the other steps are not run (``skipped``, reason
+    :data:`NOT_SELECTED`); ``force`` ignores the cache for the selected steps; ``workers`` is the number of local worker
     processes; ``executor="dask"`` with ``scheduler_address="tcp://host:port"`` runs steps on
     a Dask cluster. ``tags`` go on the pipeline run; ``env_digest`` replaces the installed
     packages digest in cache keys (e.g. a container image digest); ``tracker`` is the
@@ -124,6 +131,9 @@ def run_pipeline(
     session = Session(pipeline, plan, tracker, display, force=force, tags=tags,
                       env_digest=env_digest)
     with display, session:
+        for name, step_result in session.results.items():
+            if step_result.reason == NOT_SELECTED:
+                display.update(name, "skipped", "not selected")
         with make_executor(executor, workers, scheduler_address, env=session.kernel_env,
                            kernel=session.first_kernel) as pool:
             while not plan.finished:
@@ -146,7 +156,9 @@ class Plan:
         self.pipeline = pipeline
         self.params = _resolve_params(pipeline, params)
         self.selected = _select(pipeline, only, from_step)
-        self.status = {name: "pending" for name in pipeline.steps}
+        needed = self.selected.union(*(pipeline.upstream(n) for n in self.selected))
+        self.status = {name: "pending" if name in needed else "skipped"
+                       for name in pipeline.steps}
         self.retry_at: dict[str, float] = {}
 
     @property
@@ -200,7 +212,9 @@ class Session:
         self.force = force
         self.tags = dict(tags or {})
         self.env_digest = env_digest
-        self.results = {name: StepResult(name) for name in pipeline.steps}
+        self.results = {name: StepResult(name) if plan.status[name] == "pending" else
+                        StepResult(name, "skipped", reason=NOT_SELECTED)
+                        for name in pipeline.steps}
         self.index = CacheIndex(tracker.settings.home)
         self.parent: Any = None
         self.runs: dict[str, Any] = {}  # step runs still open
@@ -341,7 +355,9 @@ class Session:
         result.duration = time.monotonic() - self.started[step.name]
         result.reason = "warm kernel" if outcome.warm_kernel else ""
         run.set_tags({"nbops.step.status": "succeeded", "nbops.step.attempts": result.attempts,
-                      **_output_tags(outcome.outputs)})
+                      **_output_tags(outcome.outputs),
+                      **{f"nbops.output_digest.{k}": v
+                         for k, v in output_digests(outcome.outputs).items()}})
         self.plan.status[step.name] = "succeeded"
         self.display.update(step.name, "succeeded", f"{outcome.duration:.1f}s")
         del self.runs[step.name]
