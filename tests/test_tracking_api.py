@@ -192,7 +192,7 @@ def test_public_api_is_pinned():
     assert sorted(nbops.__all__) == sorted([
         "NbopsError", "__version__", "active_run", "compare", "dataset", "datasets", "flush",
         "lineage", "load_ipython_extension", "log", "log_artifact", "log_metrics", "log_model",
-        "log_params", "monitor", "output", "package", "registry", "set_tags", "track",
+        "log_params", "monitor", "output", "package", "registry", "serve", "set_tags", "track",
         "unload_ipython_extension",
     ])
     for name in nbops.__all__:

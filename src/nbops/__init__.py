@@ -39,6 +39,7 @@ __all__ = [
     "package",
     "registry",
     "log_params",
+    "serve",
     "set_tags",
     "track",
     "unload_ipython_extension",
@@ -153,11 +154,12 @@ def output(name: str, value: Any) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    """``nbops.package``, ``nbops.monitor`` and ``nbops.registry``: imported on first use."""
+    """``nbops.package``, ``nbops.monitor``, ``nbops.registry`` and ``nbops.serve``: imported
+    on first use."""
     import importlib
 
     modules = {"package": "nbops.packaging", "monitor": "nbops.monitoring",
-               "registry": "nbops.registry"}
+               "registry": "nbops.registry", "serve": "nbops.serving"}
     if name in modules:
         return importlib.import_module(modules[name])
     raise AttributeError(f"module 'nbops' has no attribute {name!r}")

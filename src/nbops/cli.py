@@ -24,55 +24,59 @@ def _fail(exc: Exception) -> None:
 
 @app.command()
 def sync(
-    timeout: float = typer.Option(120.0, help="Seconds to wait for the store before giving up."),
+    timeout: float = typer.Option(60.0, help="Seconds to wait for the store before giving up."),
+    retry_rejected: bool = typer.Option(False, "--retry-rejected",
+                                        help="Retry the events set aside as unshippable."),
+    after: str = typer.Option(None, hidden=True,
+                              help="Owner token of an exiting process to wait for first."),
+    quiet: bool = typer.Option(False, "--quiet", hidden=True, help="Print only problems."),
 ) -> None:
-    """Replay spooled events of ended sessions to MLflow; running it twice is harmless."""
+    """Replay spooled events of ended sessions to MLflow; running it twice is harmless.
+
+    Exit status: 0 everything shipped, 1 events stay spooled (store unreachable or unusable),
+    3 events were set aside as unshippable (listed by `nbops status`).
+    """
     from nbops.config import load_settings
     from nbops.tracking.logger import replay
 
     try:
         settings = load_settings()
-        report = replay(settings, timeout)
+        report = replay(settings, timeout, after=after, retry_rejected=retry_rejected)
     except NbopsError as exc:
         _fail(exc)
-    line = f"shipped {report.shipped} event(s) to {settings.tracking_uri} in {report.seconds:.1f}s"
-    if report.reaped_runs:
-        line += f"; {report.reaped_runs} run(s) marked FAILED (their process had died)"
-    typer.echo(line)
-    if report.live_backlog:
-        typer.echo(f"{report.live_backlog} event(s) belong to processes still running; they ship "
-                   "them themselves (or run `%nbops sync` in that kernel).")
-    if report.rejected:
-        typer.echo(f"{report.rejected} event(s) were refused by MLflow as invalid; see "
-                   "`nbops status`.")
+    if not quiet:
+        line = (f"shipped {report.shipped} event(s) to their tracking store(s) in "
+                f"{report.seconds:.1f}s")
+        if report.reaped_runs:
+            line += f"; {report.reaped_runs} run(s) marked FAILED (their process had died)"
+        typer.echo(line)
+        if report.live_backlog:
+            typer.echo(f"{report.live_backlog} event(s) belong to processes still running; "
+                       "they ship them themselves (or run `%nbops sync` in that kernel).")
     if report.left:
-        typer.secho(f"{report.left} event(s) still spooled: {report.problem or 'store too slow'}. "
-                    "Run `nbops sync` again when the store is reachable.",
+        typer.secho(f"{report.left} event(s) still spooled: {report.problem or 'store too slow'}."
+                    " Run `nbops sync` again when the store is reachable.",
                     fg=typer.colors.YELLOW, err=True)
         raise typer.Exit(1)
+    if report.newly_rejected:
+        typer.secho(f"{report.newly_rejected} event(s) could not be written and were set aside; "
+                    "`nbops status` lists them.", fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(3)
 
 
 @app.command()
 def status() -> None:
-    """Show the tracking store, the nbops home and the spool backlog."""
+    """Show the settings in force, the store's health, the spool backlog and set-aside events."""
     from nbops.config import load_settings
     from nbops.tracking.spool import Spool
+    from nbops.tracking.status import status_text
 
     try:
         settings = load_settings()
-        spool = Spool(settings.home)
+        text = status_text(settings, Spool(settings.home))
     except NbopsError as exc:
         _fail(exc)
-    typer.echo(f"tracking store : {settings.tracking_uri}"
-               + (" (embedded)" if settings.embedded else ""))
-    typer.echo(f"nbops home     : {settings.home}")
-    typer.echo(f"spool backlog  : {spool.backlog()} event(s) not yet in MLflow")
-    dead = spool.dead_owners()
-    if dead:
-        typer.echo(f"unsynced       : {len(dead)} ended process(es) left events; run `nbops sync`")
-    rejected = spool.rejected()
-    if rejected:
-        typer.echo(f"rejected       : {len(rejected)} event(s) MLflow refused as invalid")
+    typer.echo(text)
 
 
 @app.command()
@@ -193,12 +197,14 @@ def _mount() -> None:
     """Commands that live with their capability."""
     from nbops.pipeline.cli import run_command, schedule_app, scheduler_command
     from nbops.registry.cli import lineage_command, registry_app
+    from nbops.serving.cli import serve_command
 
     app.add_typer(registry_app, name="registry")
     app.command("lineage")(lineage_command)
     app.command("run")(run_command)
     app.add_typer(schedule_app, name="schedule")
     app.command("scheduler")(scheduler_command)
+    app.command("serve")(serve_command)
 
 
 _mount()

@@ -1,0 +1,247 @@
+"""The HTTP API (Starlette), compatible with ``mlflow models serve`` plus nbops' own routes.
+
+=====================  =======  ====================================================
+route                  method   answer
+=====================  =======  ====================================================
+/invocations           POST     ``{"predictions": ...}`` as MLflow answers
+/ping, /health         GET      200 once the model is loaded
+/version               GET      the MLflow version (as MLflow's server answers)
+/nbops/v1/predict      POST     ``{"request_id", "model", "version", "route",
+                                "predictions"}``
+/nbops/v1/label        POST     ``{"request_id": ..., "label": ...}`` → recorded
+/nbops/v1/status       GET      routes, versions, flavors, inputs, last error
+=====================  =======  ====================================================
+
+Every answer carries ``X-Request-Id`` (the caller's, or a new one) and ``X-Nbops-Version``.
+Errors are ``{"error_code", "message", "field"}`` with 400 (bad request), 413 (body over the
+limit), 404 (unknown route), 500 only when the model itself fails. A request is in the request
+log before its answer is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from nbops.serving.reqlog import LogWriter, log_dir
+from nbops.serving.routing import Deployment, RouteConfig
+from nbops.serving.spec import RequestError
+
+__all__ = ["CONFIG_ENV", "app_from_env", "build_app"]
+
+CONFIG_ENV = "NBOPS_SERVE_CONFIG"  # how `nbops serve` hands its config to worker processes
+log = logging.getLogger("nbops.serving")
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _error(status: int, code: str, message: str, field: str, rid: str) -> Response:
+    return Response(_json({"error_code": code, "message": message, "field": field}), status,
+                    media_type="application/json", headers={"x-request-id": rid})
+
+
+def _tolist(out: Any) -> Any:
+    if isinstance(out, list):
+        return [np.asarray(o).tolist() for o in out]
+    return np.asarray(out).tolist()
+
+
+class Service:
+    """One server process: the deployment, the request log, the handlers."""
+
+    def __init__(self, config: RouteConfig) -> None:
+        from nbops.config import load_settings
+
+        home = Path(config.home) if config.home else load_settings().home
+        self.config = config
+        self.home = home
+        self.deployment = Deployment(config, home / "serving" / "cache")
+        self.log = LogWriter(log_dir(config.model, home))
+        self.started = time.time()
+
+    # -- the predict path ------------------------------------------------------------------
+
+    async def _body(self, request: Request, rid: str) -> Any:
+        size = request.headers.get("content-length")
+        if size is not None and size.isdigit() and int(size) > self.config.max_body:
+            raise RequestError("body", f"is {int(size)} bytes, over the limit of "
+                               f"{self.config.max_body}; send smaller batches.", 413)
+        chunks, total = [], 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > self.config.max_body:
+                raise RequestError("body", f"is over the limit of {self.config.max_body} "
+                                   "bytes; send smaller batches.", 413)
+            chunks.append(chunk)
+        try:
+            return json.loads(b"".join(chunks))
+        except ValueError as exc:
+            raise RequestError("body", f"is not valid JSON ({exc}). Send "
+                               "{\"inputs\": [[...]]} with Content-Type: application/json.")\
+                from None
+
+    async def predict(self, request: Request, nbops_form: bool) -> Response:
+        start = time.perf_counter()
+        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
+        route, slot = self.deployment.choose(request.headers.get("x-nbops-key"))
+        record: dict[str, Any] = {"request_id": rid, "time": time.time() * 1000,
+                                  "model": slot.name, "version": slot.version, "route": route}
+        try:
+            feeds = slot.spec.parse(await self._body(request, rid))
+        except RequestError as exc:
+            self._write(record, start, exc.status, None, None, str(exc))
+            return _error(exc.status, "BAD_REQUEST" if exc.status == 400 else
+                          "REQUEST_TOO_LARGE", str(exc), exc.field, rid)
+        try:
+            predictions = _tolist(slot.predict(feeds))
+        except Exception as exc:  # the model itself failed: say so, keep serving
+            message = f"model {slot.name}/{slot.version} failed: {exc}"
+            self._write(record, start, 500, feeds, None, message)
+            return _error(500, "MODEL_ERROR", message, "", rid)
+        self._write(record, start, 200, feeds, predictions, "")
+        body = ({"request_id": rid, "model": slot.name, "version": slot.version,
+                 "route": route, "predictions": predictions} if nbops_form
+                else {"predictions": predictions})
+        shadow = self.deployment.slots["shadow"]
+        task = BackgroundTask(self._shadow, shadow, rid, feeds) if shadow is not None else None
+        return Response(_json(body), media_type="application/json", background=task,
+                        headers={"x-request-id": rid, "x-nbops-version": slot.version,
+                                 "x-nbops-route": route})
+
+    def _write(self, record: dict[str, Any], start: float, status: int, feeds: Any,
+               outputs: Any, error: str) -> None:
+        if feeds is not None:
+            values = list(feeds.values())
+            feeds = values[0].tolist() if len(values) == 1 else \
+                {k: v.tolist() for k, v in feeds.items()}
+        record.update(status=status, latency_ms=(time.perf_counter() - start) * 1000,
+                      inputs=json.dumps(feeds), outputs=json.dumps(outputs), error=error)
+        self.log.append(record)
+
+    def _shadow(self, slot: Any, rid: str, feeds: Any) -> None:
+        start = time.perf_counter()
+        record = {"request_id": rid, "time": time.time() * 1000, "model": slot.name,
+                  "version": slot.version, "route": "shadow"}
+        try:
+            self._write(record, start, 200, feeds, _tolist(slot.predict(feeds)), "")
+        except Exception as exc:  # a failing challenger never affects the primary's answers
+            self._write(record, start, 500, feeds, None, f"shadow failed: {exc}")
+
+    # -- the other routes ------------------------------------------------------------------
+
+    async def label(self, request: Request) -> Response:
+        from nbops.serving.reqlog import label
+
+        rid = uuid.uuid4().hex
+        try:
+            payload = await self._body(request, rid)
+            if not isinstance(payload, dict) or "request_id" not in payload or \
+                    "label" not in payload:
+                raise RequestError("body", "expected {\"request_id\": \"...\", \"label\": "
+                                   "value or [values]}.")
+            label(payload["request_id"], payload["label"], model=self.config.model,
+                  home=self.home)
+        except RequestError as exc:
+            return _error(exc.status, "BAD_REQUEST", str(exc), exc.field, rid)
+        except ValueError as exc:
+            return _error(400, "BAD_REQUEST", str(exc), "request_id", rid)
+        return JSONResponse({"request_id": payload["request_id"], "status": "recorded"})
+
+    async def status(self, request: Request) -> Response:
+        return JSONResponse({"model": self.config.model, "pid": os.getpid(),
+                             "started": self.started, "url": self.config.url,
+                             "request_log": str(self.log.folder),
+                             **self.deployment.describe()})
+
+    def close(self) -> None:
+        self.deployment.stop()
+        self.log.close()
+
+
+def build_app(config: RouteConfig) -> Starlette:
+    """The ASGI app serving ``config``; models load here, before the first request."""
+    service = Service(config)
+    service.deployment.start_watching(_audit_recorder(service))
+    from mlflow.version import VERSION
+
+    async def invocations(request: Request) -> Response:
+        return await service.predict(request, nbops_form=False)
+
+    async def nbops_predict(request: Request) -> Response:
+        return await service.predict(request, nbops_form=True)
+
+    async def ping(request: Request) -> Response:
+        return PlainTextResponse("\n")
+
+    async def version(request: Request) -> Response:
+        return PlainTextResponse(VERSION)
+
+    routes = [
+        Route("/invocations", invocations, methods=["POST"]),
+        Route("/ping", ping, methods=["GET"]),
+        Route("/health", ping, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+        Route("/nbops/v1/predict", nbops_predict, methods=["POST"]),
+        Route("/nbops/v1/label", service.label, methods=["POST"]),
+        Route("/nbops/v1/status", service.status, methods=["GET"]),
+    ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        service.close()  # seal the request log on a clean stop (SIGTERM, Ctrl-C)
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.service = service
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The app of a worker process, from the JSON config ``nbops serve`` put in the environment."""
+    return build_app(RouteConfig(**json.loads(os.environ[CONFIG_ENV])))
+
+
+def _audit_recorder(service: Service) -> Any:
+    """A function writing each swap to the alias audit trail, from one worker per server (the one
+    holding the server's lock file), so a swap is recorded once however many workers follow."""
+    lock_path = service.home / "serving" / f"server-{service.config.url.rsplit(':', 1)[-1]}.lock"
+    try:
+        import fcntl
+
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - held for the process' lifetime
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        service._audit_lock = handle
+    except (ImportError, BlockingIOError, OSError):
+        return None
+
+    def record(route: str, before: Any, after: Any) -> None:
+        from nbops.registry._store import call, client_for
+        from nbops.registry.audit import new_record
+        from nbops.registry.resolve import parse_ref
+
+        alias = parse_ref(after.ref).alias
+        if not alias:
+            return
+        client = client_for()
+        reason = (f"nbops serve {service.config.url} ({route}) swapped to v{after.version} "
+                  f"after the alias moved; requests in flight finished on v{before.version}")
+        rec = new_record(alias, before.version, after.version, "serve", reason)
+        call(client, f"recording the serving swap of {after.name!r}",
+             client.set_registered_model_tag, after.name, rec.key, rec.to_json())
+
+    return record

@@ -1,0 +1,60 @@
+"""``nbops serve NAME@ALIAS``: serve a model alias over HTTP, or export it for KServe."""
+
+from __future__ import annotations
+
+import typer
+
+from nbops.exceptions import NbopsError
+
+__all__ = ["serve_command"]
+
+
+def serve_command(
+    ref: str = typer.Argument(..., help="The model to serve: NAME@ALIAS (or name/3)."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0: all)."),
+    port: int = typer.Option(5000, help="TCP port."),
+    workers: int = typer.Option(1, help="Worker processes (each loads the model)."),
+    canary: str = typer.Option(None, help="Send a share of requests to another alias, e.g. "
+                               "challenger=10% (sticky per X-Nbops-Key header)."),
+    shadow: str = typer.Option(None, help="Mirror every request to another alias; its "
+                               "predictions are logged, never returned."),
+    poll: float = typer.Option(2.0, help="Seconds between checks that an alias moved "
+                               "(0: never follow the registry)."),
+    export: str = typer.Option(None, "--export", help="Write a deployment manifest instead of "
+                               "serving: kserve."),
+    out: str = typer.Option(None, "--out", help="With --export: the file to write (default "
+                            "stdout)."),
+) -> None:
+    """Serve a model alias over HTTP (MLflow-compatible /invocations), logging every request.
+
+    The server follows the registry: when the alias moves (a promotion, `nbops registry
+    rollback`) it loads the new version and swaps to it without dropping requests.
+    """
+    from nbops.serving.routing import RouteConfig, parse_canary
+
+    def fail(exc: Exception) -> None:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+
+    try:
+        canary_ref, percent = parse_canary(canary) if canary else (None, 0.0)
+        display = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        config = RouteConfig(ref, canary_ref, percent, shadow, poll, url=f"http://{display}:{port}")
+        if export:
+            from nbops.serving.kserve import export_manifest
+
+            text = export_manifest(config, kind=export)
+            if out:
+                from pathlib import Path
+
+                Path(out).write_text(text)
+                typer.echo(f"wrote {export} manifest for {ref} to {out}")
+            else:
+                typer.echo(text, nl=False)
+            return
+        from nbops.serving.server import run
+
+        typer.echo(f"serving {ref} on {config.url} ({workers} worker(s)); Ctrl-C stops")
+        run(config, host=host, port=port, workers=workers)
+    except NbopsError as exc:
+        fail(exc)

@@ -1,0 +1,313 @@
+"""The request log: every request a server answered, appended before the answer is sent.
+
+Layout under ``<nbops home>/serving/<model name>/``::
+
+    spool/<pid>-<ms>-<n>.jsonl        one JSON line per request, written with os.write before
+                                      the response leaves: a killed process (kill -9) loses
+                                      nothing it acknowledged; fsync'ed every second
+    segments/<pid>-<ms>-<n>.parquet   a sealed spool (every 20,000 records, 60 s, and at stop),
+                                      written to a temporary name and renamed, then the spool
+                                      is deleted; a spool whose segment exists is skipped
+    labels/<pid>-<ms>-<n>.jsonl       labels that arrived later, joined by request id
+
+A record: ``request_id, time (epoch ms), model, version, route (primary / canary / shadow),
+status (HTTP), latency_ms, inputs (JSON), outputs (JSON), error``. Readers take sealed
+segments and live spools alike, ignoring a torn last line.
+
+Example:
+    >>> frame = read_log("churn", since="1h")      # doctest: +SKIP
+    >>> frame[["request_id", "version", "route", "prediction", "label"]].head()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from nbops.exceptions import NotFoundError, UsageError
+
+__all__ = ["FIELDS", "LogWriter", "label", "log_dir", "read_log", "read_records"]
+
+FIELDS = ("request_id", "time", "model", "version", "route", "status", "latency_ms", "inputs",
+          "outputs", "error")
+SEAL_RECORDS = 20_000
+SEAL_SECONDS = 60.0
+_counter = itertools.count()
+
+
+def log_dir(model: str, home: Path | None = None) -> Path:
+    """Where the request log of model ``model`` lives."""
+    if home is None:
+        from nbops.config import load_settings
+
+        home = load_settings().home
+    return Path(home) / "serving" / model
+
+
+class LogWriter:
+    """Appends records of one process to its own spool and seals spools into Parquet segments.
+
+    ``append`` is one ``os.write`` of one line (thread-safe); a background thread fsyncs each
+    second and seals full or old spools off the request path.
+    """
+
+    def __init__(self, folder: Path, kind: str = "spool") -> None:
+        self.folder = Path(folder)
+        self.spool_dir = self.folder / kind
+        self.segment_dir = self.folder / ("segments" if kind == "spool" else f"{kind}-segments")
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self.segment_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._open()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="nbops-request-log", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> None:
+        stem = f"{os.getpid()}-{int(time.time() * 1000)}-{next(_counter)}"
+        self.path = self.spool_dir / f"{stem}.jsonl"
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._count = 0
+        self._opened = time.monotonic()
+        self._dirty = False
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record (a dict with :data:`FIELDS`); it is in the log when this returns."""
+        line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        with self._lock:
+            os.write(self._fd, line)
+            self._count += 1
+            self._dirty = True
+
+    def _rotate(self) -> Path | None:
+        """Start a new spool; return the old one to seal (None when it was empty)."""
+        with self._lock:
+            if self._count == 0:
+                return None
+            old, fd = self.path, self._fd
+            self._open()
+        os.fsync(fd)
+        os.close(fd)
+        return old
+
+    def _loop(self) -> None:
+        while not self._stop.wait(1.0):
+            with self._lock:
+                full = self._count >= SEAL_RECORDS or (
+                    self._count and time.monotonic() - self._opened >= SEAL_SECONDS)
+                dirty, self._dirty = self._dirty, False
+                fd = self._fd
+            if full:
+                old = self._rotate()
+                if old is not None:
+                    seal(old, self.segment_dir)
+            elif dirty:
+                os.fsync(fd)
+
+    def close(self) -> None:
+        """Seal what was written; the writer cannot be used afterwards."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        with self._lock:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            count, path = self._count, self.path
+            self._fd = -1
+        if count:
+            seal(path, self.segment_dir)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def seal(spool: Path, segment_dir: Path) -> Path:
+    """Turn one spool into a Parquet segment (temporary name, fsync, rename), then delete it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = list(_read_lines(spool))
+    target = segment_dir / f"{spool.stem}.parquet"
+    tmp = target.with_suffix(".parquet.tmp")
+    if spool.parent.name == "spool":
+        table = pa.table({f: pa.array([r.get(f) for r in records], type=_type(f))
+                          for f in FIELDS})
+    else:  # labels: any JSON values, kept as JSON text
+        names = sorted({k for r in records for k in r})
+        table = pa.table({k: pa.array([json.dumps(r.get(k)) for r in records], pa.string())
+                          for k in names})
+    pq.write_table(table, tmp)
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+    spool.unlink(missing_ok=True)
+    return target
+
+
+def _type(name: str) -> Any:
+    import pyarrow as pa
+
+    return {"time": pa.float64(), "status": pa.int32(), "latency_ms": pa.float64()}.get(
+        name, pa.string())
+
+
+def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of one spool; a torn last line (a crash mid-write) is skipped."""
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+
+
+def _dead(stem: str) -> bool:
+    try:
+        os.kill(int(stem.split("-", 1)[0]), 0)
+    except ProcessLookupError:
+        return True
+    except (ValueError, PermissionError):
+        return False
+    return False
+
+
+def read_records(folder: Path, kind: str = "spool") -> list[dict[str, Any]]:
+    """Every record in segments and spools of ``folder``; spools of dead processes are sealed
+    on the way (they can no longer be sealed by their writer)."""
+    import pyarrow.parquet as pq
+
+    spool_dir = folder / kind
+    segment_dir = folder / ("segments" if kind == "spool" else f"{kind}-segments")
+    records: list[dict[str, Any]] = []
+    sealed = {p.stem for p in segment_dir.glob("*.parquet")} if segment_dir.is_dir() else set()
+    for spool in sorted(spool_dir.glob("*.jsonl")) if spool_dir.is_dir() else []:
+        if spool.stem in sealed:
+            spool.unlink(missing_ok=True)  # sealed before a crash stopped the deletion
+            continue
+        if _dead(spool.stem) and os.access(spool, os.W_OK):
+            try:
+                sealed.add(seal(spool, segment_dir).stem)
+                continue
+            except (OSError, ValueError):
+                pass
+        records.extend(_read_lines(spool))
+    for segment in sorted(segment_dir.glob("*.parquet")) if segment_dir.is_dir() else []:
+        rows = pq.read_table(segment).to_pylist()
+        if kind != "spool":
+            rows = [{k: json.loads(v) for k, v in r.items() if v is not None} for r in rows]
+        records.extend(rows)
+    return records
+
+
+def label(request_id: str, y: Any, *, model: str, home: Path | None = None) -> None:
+    """Record the true outcome ``y`` of request ``request_id`` (a value, or a list with one
+    value per example of a batch request); :func:`read_log` joins it by request id."""
+    if not isinstance(request_id, str) or not request_id:
+        raise UsageError(f"request_id must be the id a prediction returned (the X-Request-Id "
+                         f"header or 'request_id' field); got {request_id!r}.")
+    writer = _label_writer(log_dir(model, home))
+    writer.append({"label_request_id": request_id, "label": y, "label_time": time.time() * 1000})
+
+
+_label_writers: dict[Path, LogWriter] = {}
+_label_lock = threading.Lock()
+
+
+def _label_writer(folder: Path) -> LogWriter:
+    with _label_lock:
+        if folder not in _label_writers:
+            _label_writers[folder] = LogWriter(folder, "labels")
+        return _label_writers[folder]
+
+
+def _window(value: Any, now: float) -> float | None:
+    """Epoch ms for ``since``/``until``: None, a datetime, epoch seconds, ISO text, or a
+    duration back from now like ``"15m"``, ``"2h"``, ``"1d"``."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp() * 1000
+    if isinstance(value, timedelta):
+        return (now - value.total_seconds()) * 1000
+    if isinstance(value, int | float):
+        return float(value) * 1000
+    text = str(value).strip()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text[:-1].replace(".", "", 1).isdigit() and text[-1:] in units:
+        return (now - float(text[:-1]) * units[text[-1]]) * 1000
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"Cannot read the time {value!r}: use a datetime, epoch seconds, ISO "
+                         "text like '2026-12-01T10:00:00Z', or a duration like '15m', '2h', "
+                         "'1d'.") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000
+
+
+def read_log(model: str, since: Any = None, until: Any = None, *,
+             routes: tuple[str, ...] = ("primary", "canary"), home: Path | None = None) -> Any:
+    """The requests model ``model`` answered in a time window, one row per example.
+
+    Columns: ``request_id``, ``time`` (UTC), ``version``, ``route``, ``latency_ms``, one
+    column per feature (``f0``, ``f1``, ... or the signature's column names), ``prediction``
+    (the class index when the output is a vector of scores, kept in ``scores``) and ``label``
+    (joined by request id, NaN until it arrives). Failed requests and, by default, shadow
+    predictions (``routes=("shadow",)``) are left out. Pass the frame to
+    ``nbops.monitor.run_check(model, frame, label_column="label",
+    prediction_column="prediction")``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from nbops.registry.resolve import parse_ref
+
+    name = parse_ref(model).name
+    folder = log_dir(name, home)
+    if not folder.is_dir():
+        raise NotFoundError(f"No request log for model {name!r} at {folder}. Serve it with "
+                            f"`nbops serve {name}@ALIAS` and send requests first.")
+    now = time.time()
+    low, high = _window(since, now), _window(until, now)
+    labels = {r["label_request_id"]: r["label"] for r in
+              sorted(read_records(folder, "labels"), key=lambda r: r.get("label_time", 0))}
+    rows: list[dict[str, Any]] = []
+    columns: list[str] | None = None
+    for rec in sorted(read_records(folder), key=lambda r: r["time"]):
+        if rec["status"] != 200 or rec["route"] not in routes:
+            continue
+        if (low is not None and rec["time"] < low) or (high is not None and rec["time"] >= high):
+            continue
+        inputs = json.loads(rec["inputs"])
+        if isinstance(inputs, dict):  # named inputs: the first one holds the features
+            if columns is None and isinstance(inputs.get("_columns"), list):
+                columns = inputs["_columns"]
+            inputs = inputs.get("_features", next(iter(inputs.values())))
+        outputs = json.loads(rec["outputs"])
+        truth = labels.get(rec["request_id"])
+        for i, x in enumerate(inputs):
+            flat = np.asarray(x, dtype=float).ravel()
+            row = {"request_id": rec["request_id"], "row": i, "time": rec["time"],
+                   "version": rec["version"], "route": rec["route"],
+                   "latency_ms": rec["latency_ms"]}
+            row.update({(columns[j] if columns and j < len(columns) else f"f{j}"): v
+                        for j, v in enumerate(flat.tolist())})
+            out = np.asarray(outputs[i]) if i < len(outputs) else np.asarray(np.nan)
+            if out.ndim >= 1 and out.size > 1:
+                row["prediction"] = int(out.argmax())
+                row["scores"] = out.tolist()
+            else:
+                row["prediction"] = out.ravel()[0].item() if out.size else np.nan
+            y = truth[i] if isinstance(truth, list) and i < len(truth) else truth
+            row["label"] = np.nan if y is None else y
+            rows.append(row)
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["time"] = pd.to_datetime(frame["time"], unit="ms", utc=True)
+    return frame

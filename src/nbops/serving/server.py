@@ -1,0 +1,154 @@
+"""Starting servers: ``nbops serve`` in this process, ``nbops.serve(...)`` as a child process.
+
+The ASGI server is uvicorn (with uvloop and httptools), the server ``mlflow models serve`` uses
+too; each worker process loads the models and writes its own request-log spool.
+
+Example:
+    >>> server = nbops.serve("churn@prod")       # doctest: +SKIP
+    >>> server.wait().url                         # doctest: +SKIP
+    'http://127.0.0.1:40123'
+    >>> server.stop()                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict
+from pathlib import Path
+
+from nbops.exceptions import NbopsError, UsageError
+from nbops.serving.routing import RouteConfig
+
+__all__ = ["ServerError", "ServerHandle", "free_port", "run", "serve"]
+
+
+class ServerError(NbopsError):
+    """Raised when a server process exits before it is ready; the message holds its log."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def check(config: RouteConfig) -> None:
+    """Fail fast, before any worker starts, on an unknown model or alias."""
+    from nbops.serving.models import current_version
+
+    for ref in (config.ref, config.canary, config.shadow):
+        if ref:
+            current_version(ref)
+
+
+def run(config: RouteConfig, host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> None:
+    """Serve ``config`` until stopped (SIGTERM or Ctrl-C); blocks."""
+    import uvicorn
+
+    from nbops.serving.app import CONFIG_ENV
+
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1; got {workers}.")
+    check(config)
+    os.environ[CONFIG_ENV] = json.dumps(asdict(config))
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # quiet workers
+    uvicorn.run("nbops.serving.app:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="warning", access_log=False, loop="uvloop",
+                http="httptools", timeout_graceful_shutdown=10)
+
+
+class ServerHandle:
+    """A server running in a child process: ``.url``, ``.wait()``, ``.stop()``, ``.pid``."""
+
+    def __init__(self, url: str, process: subprocess.Popen, log_path: Path) -> None:
+        self.url = url
+        self.process = process
+        self.log_path = log_path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def output(self) -> str:
+        """What the server process printed so far (warnings, errors)."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait(self, timeout: float = 120.0) -> ServerHandle:
+        """Block until ``/ping`` answers; ServerError with the server's output if it died."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerError(f"The server for {self.url} exited with code "
+                                  f"{self.process.returncode} before it was ready:\n"
+                                  f"{self.output()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/ping", timeout=2) as resp:
+                    if resp.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise ServerError(f"The server for {self.url} did not answer /ping within {timeout:.0f}s."
+                          f" Its output:\n{self.output()[-3000:]}")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """Stop the server cleanly (its request log is sealed); return its exit code."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout)
+        return int(self.process.returncode)
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.process.poll() is None else f"exited {self.process.returncode}"
+        return f"ServerHandle(url={self.url!r}, pid={self.pid}, {state})"
+
+
+def serve(ref: str, *, host: str = "127.0.0.1", port: int = 0, workers: int = 1,
+          canary: str | None = None, shadow: str | None = None,
+          poll: float = 2.0) -> ServerHandle:
+    """Serve model ``ref`` (``NAME@ALIAS``) from a child process; return its handle at once.
+
+    ``port=0`` picks a free port. ``canary="challenger=10%"`` sends that share of requests to
+    another alias; ``shadow="challenger"`` mirrors each request to it (logged, never returned);
+    ``poll`` is how often (seconds) the server checks whether an alias moved.
+
+    >>> server = nbops.serve("churn@prod", canary="challenger=10%").wait()   # doctest: +SKIP
+    >>> requests.post(f"{server.url}/invocations", json={"inputs": [[0.1] * 8]}).json()
+    ... # doctest: +SKIP
+    {'predictions': [[0.12, -0.3]]}
+    """
+    from nbops.config import load_settings
+
+    port = port or free_port(host)
+    args = [sys.executable, "-m", "nbops", "serve", ref, "--host", host, "--port", str(port),
+            "--workers", str(workers), "--poll", str(poll)]
+    if canary:
+        args += ["--canary", canary]
+    if shadow:
+        args += ["--shadow", shadow]
+    folder = load_settings().home / "serving"
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / f"server-{port}.out"
+    with open(log_path, "wb") as out:
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    return ServerHandle(f"http://{host}:{port}", process, log_path)
