@@ -3,6 +3,7 @@ scheduler processes."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -81,3 +82,81 @@ def test_two_scheduler_processes_run_a_job_once(nbdir, settings, project):
     assert sorted(o[0].strip().splitlines()[-1] for o in outs) == ["0", "1"], outs
     events = [e["event"] for e in schedule.history("once", settings=settings)]
     assert events == ["added", "started", "finished"]
+
+
+def _step_run(client, pipeline_run_id):
+    parent = client.get_run(pipeline_run_id)
+    (step,) = client.search_runs([parent.info.experiment_id],
+                                 f"tags.`mlflow.parentRunId` = '{pipeline_run_id}'")
+    return step
+
+
+def test_each_fire_is_a_new_execution_over_its_own_window(nbdir, settings, tracker, client):
+    schedule.add("windowed", "0 * * * *", nbdir / "window.ipynb", timezone="UTC",
+                 settings=settings, now=T0)
+    schedule.add("cached", "0 * * * *", nbdir / "produce.ipynb", {"n": 2}, timezone="UTC",
+                 cache=True, settings=settings, now=T0)
+    for hour in (11, 12, 13):  # one scheduler check just after each of three fire times
+        now = datetime(2026, 1, 5, hour, 0, 20, tzinfo=UTC)
+        assert schedule.run_scheduler(clock=lambda now=now: now, stop_after=0,
+                                      settings=settings, tracker=tracker) == 2
+
+    finished = [e for e in schedule.history("windowed", settings=settings)
+                if e["event"] == "finished"]
+    assert [e["steps"] for e in finished] == [{"window": "succeeded"}] * 3  # never "cached"
+    windows = [json.loads(_step_run(client, e["run_id"]).data.tags["nbops.output.window"])
+               for e in finished]
+    assert windows == [[T0.isoformat(), "2026-01-05T11:00:00+00:00"],
+                       ["2026-01-05T11:00:00+00:00", "2026-01-05T12:00:00+00:00"],
+                       ["2026-01-05T12:00:00+00:00", "2026-01-05T13:00:00+00:00"]]
+    tags = client.get_run(finished[2]["run_id"]).data.tags
+    assert tags["nbops.schedule.window_start"] == "2026-01-05T12:00:00+00:00"
+
+    # caching is opt-in: the `cached` schedule's later fires come from the step cache
+    cached = [e["steps"] for e in schedule.history("cached", settings=settings)
+              if e["event"] == "finished"]
+    assert cached == [{"produce": "succeeded"}, {"produce": "cached"}, {"produce": "cached"}]
+
+
+def test_a_bad_time_zone_is_named_as_such(nbdir, settings):
+    with pytest.raises(UsageError, match="time zone 'Europe/Pariss' is unknown. Did you mean "
+                                         "'Europe/Paris'"):
+        schedule.add("tz", "0 * * * *", nbdir / "produce.ipynb", timezone="Europe/Pariss",
+                     settings=settings)
+
+
+FAST_SCHEDULER = """
+import sys, time
+from datetime import datetime, timedelta
+from nbops.pipeline.schedule import run_scheduler
+start, speed, stop = datetime.fromisoformat(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+real0 = time.monotonic()
+def clock():  # a clock running `speed` times faster than real time
+    return start + timedelta(seconds=(time.monotonic() - real0) * speed)
+print(run_scheduler(clock=clock, stop_after=stop, tick=0.1))
+"""
+
+
+def test_a_fire_during_a_running_job_is_queued_not_missed(nbdir, settings, project):
+    """A real scheduler process on a clock 60x faster than real time: `slow` runs from 10:01
+    for several (clock) minutes; `quick`'s 10:02 fire falls inside and runs right after."""
+    schedule.add("slow", "1 10 * * *", nbdir / "slow.ipynb", {"seconds": 4}, timezone="UTC",
+                 settings=settings, now=T0)
+    schedule.add("quick", "2 10 * * *", nbdir / "produce.ipynb", {"n": 2}, timezone="UTC",
+                 settings=settings, now=T0)
+    start = datetime(2026, 1, 5, 10, 0, 50, tzinfo=UTC).isoformat()
+    proc = subprocess.run([sys.executable, "-c", FAST_SCHEDULER, start, "60", "150"],
+                          cwd=project, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "2"
+
+    slow = [e for e in schedule.history("slow", settings=settings) if e["event"] != "added"]
+    quick = [e for e in schedule.history("quick", settings=settings) if e["event"] != "added"]
+    assert [e["event"] for e in quick] == ["started", "finished"], quick
+    assert quick[1]["status"] == "succeeded"
+    assert quick[0]["fire_time"] == "2026-01-05T10:02:00+00:00"
+    assert quick[0]["reason"].startswith("queued: due ")
+    assert datetime.fromisoformat(quick[0]["started_at"]) > datetime(2026, 1, 5, 10, 3,
+                                                                     tzinfo=UTC)
+    assert [e["event"] for e in slow] == ["started", "finished"]
+    assert slow[0]["reason"] == "on time"

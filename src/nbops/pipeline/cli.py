@@ -80,13 +80,17 @@ def add_command(
     param: list[str] | None = typer.Option(None, "--param", "-p", metavar="KEY=VALUE",
                                            help="Params for each run (repeatable)."),
     missed: str = typer.Option("skip", "--missed", help="After downtime: skip or catchup."),
-    timezone: str | None = typer.Option(None, "--timezone", help="Default: this machine's."),
+    timezone: str | None = typer.Option(None, "--timezone", help="IANA name, e.g. "
+                                        "Europe/Paris. Default: this machine's."),
+    cache: bool = typer.Option(False, "--cache", help="Serve unchanged steps from the step "
+                               "cache (default: every fire executes every step)."),
 ) -> None:
     """Add (or replace) a schedule."""
     from nbops.pipeline import schedule
 
     try:
-        job = schedule.add(name, cron, target, parse_params(param), missed, timezone=timezone)
+        job = schedule.add(name, cron, target, parse_params(param), missed, timezone=timezone,
+                           cache=cache)
     except NbopsError as exc:
         _fail(exc)
     typer.echo(f"scheduled {job.name!r}: {job.cron} ({job.timezone}) -> {job.target}; "
@@ -109,11 +113,11 @@ def list_command() -> None:
         typer.echo("no schedules; add one with `nbops schedule add NAME TARGET --cron '...'`")
         return
     table = Table()
-    for col in ("name", "cron", "time zone", "target", "missed", "next run"):
+    for col in ("name", "cron", "time zone", "target", "missed", "cache", "next run"):
         table.add_column(col)
     for job in jobs:
         table.add_row(job.name, job.cron, job.timezone or "", job.target, job.missed,
-                      str(job.next_fire()))
+                      "on" if job.cache else "off", str(job.next_fire()))
     Console().print(table)
 
 

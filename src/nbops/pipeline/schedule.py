@@ -8,12 +8,20 @@ Schedules live in ``<home>/schedules.json``, their history in ``<home>/schedule-
 (MLflow has no place for either). Cron expressions are parsed by APScheduler's
 ``CronTrigger`` (5 fields, in the schedule's time zone; default: the machine's).
 
-Each due job runs as a pipeline (a notebook TARGET is a one-step pipeline) whose MLflow run is
-tagged ``nbops.schedule=<name>``. Several schedulers may run against the same home: a job's
-fire time is *claimed* under an exclusive ``fcntl`` lock on ``<home>/schedules.lock`` before it
-runs, so two schedulers never run the same job for the same fire time.
+Each fire is a new execution: the job runs as a pipeline (a notebook TARGET is a one-step
+pipeline) with the step cache off, and its MLflow run is tagged ``nbops.schedule=<name>``,
+``nbops.schedule.fire_time`` and ``nbops.schedule.window_start``. A target that declares the
+params ``fire_time`` / ``window_start`` (pipeline ``params:``, or a notebook's ``parameters``
+cell) receives them as ISO 8601 strings: the run covers ``(window_start, fire_time]``, the time
+since the previous fire. ``cache=True`` (``--cache``) lets a schedule's steps be served from
+the step cache when their inputs did not change.
 
-Missed runs (the scheduler was down when a fire time passed, by more than
+Several schedulers may run against the same home: a job's fire time is *claimed* under an
+exclusive ``fcntl`` lock on ``<home>/schedules.lock`` before it runs, so two schedulers never
+run the same job for the same fire time. A scheduler runs due jobs one after the other; a fire
+time that passes while it runs another job is *queued*: it runs as soon as that job ends.
+
+Missed runs (no scheduler was running when a fire time passed, by more than
 :data:`MISFIRE_GRACE` seconds): ``skip`` (default) records them in the history and waits for
 the next fire time; ``catchup`` runs the job once for all of them.
 """
@@ -64,6 +72,8 @@ class Schedule:
     timezone: str | None = None
     created: float = 0.0
     checked_until: float | None = None  # fire times up to here are handled (epoch seconds)
+    cache: bool = False  # let the step cache serve unchanged steps (default: always execute)
+    last_fire: float | None = None  # the previous handled fire time: the next window's start
 
     def trigger(self) -> Any:
         """The APScheduler ``CronTrigger`` of this schedule."""
@@ -141,9 +151,12 @@ class _Store:
 
 
 def add(name: str, cron: str, target: str | Path, params: Mapping[str, Any] | None = None,
-        missed: str = "skip", *, timezone: str | None = None, settings: Settings | None = None,
-        now: datetime | None = None) -> Schedule:
+        missed: str = "skip", *, timezone: str | None = None, cache: bool = False,
+        settings: Settings | None = None, now: datetime | None = None) -> Schedule:
     """Add (or replace) the schedule ``name``: run ``target`` on ``cron``.
+
+    Each fire executes every step; ``cache=True`` lets unchanged steps come from the step
+    cache instead.
 
     >>> add("hourly-monitor", "0 * * * *", "monitor.ipynb", missed="catchup")  # doctest: +SKIP
 
@@ -164,7 +177,7 @@ def add(name: str, cron: str, target: str | Path, params: Mapping[str, Any] | No
     _trigger(cron, timezone)  # validates both
     created = (now or datetime.now(UTC)).timestamp()
     schedule = Schedule(name=name, cron=cron, target=str(path), params=dict(params or {}),
-                        missed=missed, timezone=timezone, created=created)
+                        missed=missed, timezone=timezone, created=created, cache=cache)
     store = _Store(settings)
     with store.locked() as schedules:
         schedules[name] = schedule
@@ -218,25 +231,44 @@ def run_scheduler(
 
     ``clock`` returns the current time (an aware datetime; default: now, UTC) and ``sleep``
     waits between checks: tests pass a fake clock. ``stop_after=0`` checks once. Returns the
-    number of jobs run.
+    number of jobs run. Fire times that pass while a job runs are queued, not missed: only
+    fire times from before this scheduler started can be missed.
     """
     clock = clock or (lambda: datetime.now(UTC))
     store = _Store(settings)
     started = clock()
     ran = 0
     while True:
-        now = clock()
-        for job, fire, reason in _claim_due(store, now):
-            ran += 1
-            _run_job(store, job, fire, reason, tracker, quiet)
+        fires = _claim_due(store, clock(), alive_since=started)
+        for fire in fires:
+            _run_job(store, fire, tracker, quiet, clock)
+        ran += len(fires)
+        if fires:
+            continue  # fire times that passed while these ran are due now: run them first
         if stop_after is not None and (clock() - started).total_seconds() >= stop_after:
             return ran
         sleep(tick)
 
 
-def _claim_due(store: _Store, now: datetime) -> list[tuple[Schedule, datetime, str]]:
-    """Under the lock: find due jobs, mark their fire times handled, record missed ones."""
-    due: list[tuple[Schedule, datetime, str]] = []
+@dataclass(frozen=True)
+class _Fire:
+    """One claimed execution of a job: the window ``(window_start, fire_time]`` it covers."""
+
+    job: Schedule
+    fire_time: datetime
+    window_start: datetime
+    reason: str
+
+
+def _claim_due(store: _Store, now: datetime, alive_since: datetime) -> list[_Fire]:
+    """Under the lock: find due fire times, mark them handled, record missed ones.
+
+    A fire time is *due* when it passed while this scheduler was running (late by any amount:
+    the scheduler was busy with another job) or within :data:`MISFIRE_GRACE` before it started;
+    older ones passed while no scheduler ran and are *missed*.
+    """
+    due: list[_Fire] = []
+    live_from = alive_since - timedelta(seconds=MISFIRE_GRACE)
     with store.locked() as schedules:
         for job in schedules.values():
             since = datetime.fromtimestamp(job.checked_until or job.created, UTC)
@@ -244,43 +276,63 @@ def _claim_due(store: _Store, now: datetime) -> list[tuple[Schedule, datetime, s
             if not fires:
                 continue
             job.checked_until = now.timestamp()
-            on_time = (now - fires[-1]).total_seconds() <= MISFIRE_GRACE
-            missed = fires[:-1] if on_time else fires
+            window = datetime.fromtimestamp(job.last_fire or job.created, UTC)
+            missed = [f for f in fires if f < live_from]
             if missed:
                 store.record({"schedule": job.name, "event": "missed", "count": len(missed),
                               "first": missed[0].isoformat(), "last": missed[-1].isoformat(),
                               "policy": job.missed})
-            if on_time:
-                fire, reason = fires[-1], "on time"
-            elif job.missed == "catchup":
-                fire, reason = missed[-1], f"catch-up for {len(missed)} missed run(s)"
-            else:
-                continue
-            store.record({"schedule": job.name, "event": "started", "fire_time": fire.isoformat(),
-                          "reason": reason})
-            due.append((job, fire, reason))
-    return due
+                if job.missed == "catchup":
+                    due.append(_Fire(job, missed[-1], window,
+                                     f"catch-up for {len(missed)} missed run(s)"))
+                window = missed[-1]
+            for fire in fires[len(missed):]:
+                late = (now - fire).total_seconds()
+                reason = "on time" if late <= MISFIRE_GRACE else \
+                    f"queued: due {late:.0f} s ago, while the scheduler ran another job"
+                due.append(_Fire(job, fire, window, reason))
+                window = fire
+            job.last_fire = window.timestamp()
+    return sorted(due, key=lambda f: f.fire_time)
 
 
-def _run_job(store: _Store, job: Schedule, fire: datetime, reason: str, tracker: Any,
-             quiet: bool) -> None:
+def _run_job(store: _Store, fire: _Fire, tracker: Any, quiet: bool,
+             clock: Callable[[], datetime]) -> None:
     from nbops.pipeline.runner import run_pipeline
-    from nbops.pipeline.spec import notebook_pipeline
+    from nbops.pipeline.spec import load_pipeline, notebook_pipeline
 
-    tags = {"nbops.schedule": job.name, "nbops.schedule.fire_time": fire.isoformat(),
-            "nbops.schedule.reason": reason}
+    job = fire.job
+    when = {"fire_time": fire.fire_time.isoformat(), "window_start": fire.window_start.isoformat()}
+    store.record({"schedule": job.name, "event": "started", **when, "reason": fire.reason,
+                  "started_at": clock().isoformat()})
+    tags = {"nbops.schedule": job.name, "nbops.schedule.fire_time": when["fire_time"],
+            "nbops.schedule.window_start": when["window_start"],
+            "nbops.schedule.reason": fire.reason}
     try:
-        target = notebook_pipeline(job.target, job.params) if job.target.endswith(".ipynb") \
-            else job.target
-        result = run_pipeline(target, params=None if job.target.endswith(".ipynb")
-                              else job.params, tags=tags, tracker=tracker, quiet=quiet)
+        if job.target.endswith(".ipynb"):
+            params = {**{k: v for k, v in when.items() if k in _notebook_params(job.target)},
+                      **job.params}
+            target: Any = notebook_pipeline(job.target, params)
+            params = {}
+        else:
+            target = load_pipeline(job.target)
+            params = {**{k: v for k, v in when.items() if k in target.params}, **job.params}
+        result = run_pipeline(target, params=params, force=not job.cache, tags=tags,
+                              tracker=tracker, quiet=quiet)
     except NbopsError as exc:
-        store.record({"schedule": job.name, "event": "failed", "fire_time": fire.isoformat(),
+        store.record({"schedule": job.name, "event": "failed", "fire_time": when["fire_time"],
                       "error": str(exc)})
         return
-    store.record({"schedule": job.name, "event": "finished", "fire_time": fire.isoformat(),
+    store.record({"schedule": job.name, "event": "finished", "fire_time": when["fire_time"],
                   "status": result.status, "run_id": result.run_id,
+                  "steps": {n: r.status for n, r in result.steps.items()},
                   "duration": round(result.duration, 3)})
+
+
+def _notebook_params(notebook: str) -> dict[str, Any]:
+    from papermill import inspect_notebook
+
+    return inspect_notebook(notebook)
 
 
 def _trigger(cron: str, timezone: str | None) -> Any:
@@ -290,11 +342,25 @@ def _trigger(cron: str, timezone: str | None) -> Any:
         from nbops.exceptions import DependencyMissingError
 
         raise DependencyMissingError("APScheduler", "Schedules", "pipeline") from None
+    if timezone is not None:
+        _check_timezone(timezone)
     try:
         return CronTrigger.from_crontab(cron, timezone=timezone)
     except (ValueError, LookupError) as exc:
         raise UsageError(f"cron expression {cron!r} (time zone {timezone}) is not valid: {exc}. "
                          "Use 5 fields: minute hour day month weekday, e.g. '0 2 * * *'.") from None
+
+
+def _check_timezone(name: str) -> None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"time zone {name!r} is unknown.{closest(name, zoneinfo.available_timezones())} "
+            "Use an IANA time zone name such as 'UTC', 'Europe/Paris' or 'America/New_York'."
+        ) from None
 
 
 def _local_timezone() -> str:
