@@ -55,7 +55,7 @@ def test_server_killed_mid_run_then_sync_ships_every_point_once(project, tmp_pat
         proc.stdin.flush()
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        assert "unavailable" in out  # the one warning the user sees
+        assert "unreachable" in out  # the one warning the user sees
         assert "DONE" in out
 
         status = _nbops_cli("status", cwd=project, env=env)

@@ -12,7 +12,7 @@ import pytest
 
 import nbops
 from nbops.config import load_settings
-from nbops.exceptions import ConfigError, NoActiveRunError, StoreUnavailableError, UsageError
+from nbops.exceptions import ConfigError, NoActiveRunError, UsageError
 from nbops.tracking.capture import literal_params, used_values
 from nbops.tracking.run import Tracker, track
 
@@ -122,12 +122,29 @@ def test_exception_in_block_reraises_unchanged_and_marks_failed(tracker, client)
     assert _only_run(client, "fails").info.status == "FAILED"
 
 
-def test_unreachable_server_fails_fast_at_start(project, monkeypatch):
+def test_unreachable_server_at_start_runs_the_block_and_spools(project, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # discard port: refused
     t = Tracker(load_settings(project))
-    with pytest.raises(StoreUnavailableError, match="Cannot reach the MLflow tracking server"):
-        with track("x", tracker=t):
-            pass
+    ran = []
+    with track("x", tracker=t) as run:
+        ran.append(True)
+        run.log(loss=1.0)
+    assert ran and run.status == "FINISHED"
+    assert "unreachable" in (t.logger.problem or "")
+    assert t.logger.spool.run_backlog(run.uid) > 0  # kept for `nbops sync`
+    t.logger._stop = True
+
+
+@pytest.mark.parametrize("uri, words", [
+    ("htp://127.0.0.1:5000", "no scheme MLflow knows"),
+    ("http://", "names no host"),
+    ("./mlruns", "MLFLOW_ALLOW_FILE_STORE"),
+])
+def test_a_configuration_that_can_never_work_fails_fast(project, monkeypatch, uri, words):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    with pytest.raises(ConfigError, match=words), track("x", tracker=Tracker()):
+        pass
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")

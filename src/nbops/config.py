@@ -10,7 +10,8 @@ NBOPS_EXPERIMENT         ``experiment``             the notebook's name, else ``
 NBOPS_NO_CAPTURE         ``no_capture``             nothing (code, git, env, figures, notebook, io)
 NBOPS_REDACT_DENY        ``redact_deny``            no extra patterns
 NBOPS_REDACT_ALLOW       ``redact_allow``           no exceptions
-NBOPS_FLUSH_TIMEOUT      ``flush_timeout``          10 seconds (waited at interpreter exit)
+NBOPS_FLUSH_TIMEOUT      ``flush_timeout``          1 second waited at interpreter exit, then
+                                                    a background ``nbops sync`` ships the rest
 =======================  =========================  ===========================================
 
 The project root is the nearest folder, from the working directory up, holding a
@@ -42,7 +43,7 @@ class Settings:
     no_capture: frozenset[str] = frozenset()
     redact_deny: tuple[str, ...] = ()
     redact_allow: tuple[str, ...] = ()
-    flush_timeout: float = 10.0
+    flush_timeout: float = 1.0
     project_root: Path = field(default_factory=Path.cwd)
 
     @property
@@ -125,7 +126,7 @@ def load_settings(cwd: Path | None = None, env: dict[str, str] | None = None) ->
             f"{', '.join(CAPTURE_PARTS)}."
         )
     try:
-        flush_timeout = float(env.get("NBOPS_FLUSH_TIMEOUT", table.get("flush_timeout", 10.0)))
+        flush_timeout = float(env.get("NBOPS_FLUSH_TIMEOUT", table.get("flush_timeout", 1.0)))
     except ValueError as exc:
         raise ConfigError(f"NBOPS_FLUSH_TIMEOUT must be a number of seconds: {exc}") from None
 

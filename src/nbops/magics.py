@@ -222,24 +222,14 @@ class NbopsMagics(Magics):
 
 
 def status_text(tracker: Tracker) -> str:
-    """The text of ``%nbops status`` / ``nbops status``."""
-    s = tracker.settings
+    """The text of ``%nbops status`` (``nbops status`` plus this kernel's session runs)."""
+    from nbops.tracking.status import status_text as report
+
     logger = tracker.logger
-    lines = [f"tracking store : {s.tracking_uri}" + (" (embedded)" if s.embedded else ""),
-             f"nbops home     : {s.home}",
-             f"spool backlog  : {logger.spool.backlog()} event(s) not yet in MLflow"]
-    for exp, run in tracker.sessions.items():
-        rid = run.mlflow_run_id or "pending sync"
-        lines.append(f"session run    : {run.name} (experiment {exp!r}, run {rid})")
-    if not tracker.sessions:
-        lines.append("session run    : none yet (created by the first %%track cell)")
-    if logger.problem:
-        lines.append(f"problem        : {logger.problem}")
-    rejected = logger.spool.rejected()
-    if rejected:
-        lines.append(f"rejected       : {len(rejected)} event(s) MLflow refused; last: "
-                     f"{rejected[-1][3][:200]}")
-    return "\n".join(lines)
+    sessions = [f"{run.name} (experiment {exp!r}, run {run.mlflow_run_id or 'pending sync'})"
+                for exp, run in tracker.sessions.items()]
+    return report(tracker.settings, logger.spool, problem=logger.problem,
+                  sessions=sessions or ["none yet (created by the first %%track cell)"])
 
 
 def _log_variables(run: Run, ns: dict[str, Any], names: list[str]) -> list[str]:
@@ -312,9 +302,12 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = NbopsMagics(ipython, tracker)
     ipython.register_magics(magics)
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
-    _ = tracker.logger  # start the worker now: the store is created while the user reads
+    logger = tracker.logger  # start the worker now: the store is opened while the user reads
     if tracker.notice:
         print(tracker.notice)
+    if logger.problem:
+        print(f"nbops: {logger.problem}. Cells run as usual; their runs are kept in the spool "
+              "and ship when the store is back (or run `nbops sync`).")
 
 
 def unload_ipython_extension(ipython: Any) -> None:

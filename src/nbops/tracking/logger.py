@@ -4,16 +4,22 @@
     ─────────────            ──────────────────────────────────────────────────────────────
     queue.append(item)  ──►  every 20 ms, or when woken:
       (~1 µs, no I/O)          1. drain: write queued runs/events/metric points to the spool
-                               2. ship: oldest unshipped events → MLflow, in batches
-                               3. run capture jobs (git, environment, history notebook); what
-                                  they produce ships on the next tick
-                             on a store failure: keep everything spooled, back off
-                             (0.5 s doubling to 30 s), report one problem, retry
+                               2. run capture jobs (git, environment, history notebook) and
+                                  spool what they produce: capture is as durable as metrics,
+                                  whether or not the store answers
+                               3. ship: oldest unshipped events → MLflow, in batches
+                             on a store outage: keep everything spooled, back off
+                             (0.5 s doubling to 30 s), report one problem, retry; an event
+                             the store cannot take for any other reason is set aside
+                             (``nbops status`` lists it; ``nbops sync --retry-rejected``)
 
 A process registers as an *owner* in the spool and holds a lock while it lives. At start the
 logger adopts the runs of dead owners: runs still RUNNING are ended as FAILED (their kernel
 died), and their unshipped events are replayed; shipped events of ended runs are deleted. ``flush`` waits (bounded) for the backlog to
-ship; it runs at interpreter exit with ``Settings.flush_timeout``.
+ship; it runs at interpreter exit with ``Settings.flush_timeout`` (1 s by default). What is
+still spooled then is handed to a detached ``nbops sync`` process that ships it once this one
+has exited (unless the store is known to be unreachable: then a one-line hint names
+``nbops sync``). Exit never raises.
 
 At most the events queued in the last ~20 ms before a hard kill (SIGKILL, OOM) are lost; an
 exception, ``end()`` or a normal exit writes everything to the spool first.
@@ -22,7 +28,10 @@ exception, ``end()`` or a normal exit writes everything to the spool first.
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -69,16 +78,18 @@ class MetricSeries:
 class DurableLogger:
     """One per process and nbops home. Start it with :meth:`start`; log through the queue."""
 
-    def __init__(self, settings: Settings, store_factory: Callable[[Settings], Any] | None = None):
+    def __init__(self, settings: Settings, store_factory: Callable[[Settings], Any] | None = None,
+                 *, role: str = ""):
         self.settings = settings
         self.spool = Spool(settings.home)
-        self.owner = self.spool.register_owner()
+        self.owner = self.spool.register_owner(role)
         self.queue: deque[tuple] = deque()
         self.jobs: deque[tuple[str, Callable[[], list[tuple] | None]]] = deque()
         self.series: dict[str, dict[str, MetricSeries]] = {}
         self.mlflow_ids: dict[str, str] = {}
         self._store_factory = store_factory
-        self._store: Any = None
+        self._stores: dict[str, Any] = {}  # tracking URI -> store adapter
+        self._run_stores: dict[str, str | None] = {}  # run uid -> its tracking URI
         self._jobs_pending: dict[str, int] = {}
         self._drain_lock = threading.Lock()
         self._wake = threading.Event()
@@ -89,13 +100,27 @@ class DurableLogger:
         self.problem_since: float | None = None
         self.reaped: list[str] = []
         self._thread = threading.Thread(target=self._loop, name="nbops-logger", daemon=True)
+        # Capture jobs run on their own thread: git, the package list and notebook snapshots are
+        # in the spool within milliseconds, never queued behind a slow or dead store.
+        self._jobs_wake = threading.Event()
+        self._capture_thread = threading.Thread(target=self._capture_loop,
+                                                name="nbops-capture", daemon=True)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> str | None:
         """Adopt dead owners' runs, start the worker; return a notice about replayed backlog."""
+        # MLflow imports concurrent.futures.thread, which registers a threading exit hook; done
+        # first in the worker during interpreter shutdown, that import fails ("can't register
+        # atexit after shutdown") and nothing ships. Importing it here costs ~1 ms.
+        import concurrent.futures.thread  # noqa: F401
+
         notice = self._reap()
         self.spool.prune()
+        self.problem = probe_server(self.settings)
+        if self.problem:
+            self.problem_since = time.time()
         self._thread.start()
+        self._capture_thread.start()
         atexit.register(self.close)
         return notice
 
@@ -123,12 +148,39 @@ class DurableLogger:
         return msg + "."
 
     def close(self) -> None:
-        """Write everything to the spool, ship what can be shipped in ``flush_timeout``."""
+        """Write everything to the spool, ship what can be shipped in ``flush_timeout``; hand
+        the rest to a detached ``nbops sync`` (or name it in a one-line hint). Never raises."""
         if self._stop:
             return
-        self.flush(self.settings.flush_timeout)
-        self._stop = True
-        self._wake.set()
+        try:
+            self._run_jobs()  # capture still queued is spooled before anything else
+            left = self.flush(self.settings.flush_timeout)
+            self._stop = True
+            self._wake.set()
+            if left:
+                self._hand_off(left)
+        except BaseException:  # noqa: BLE001 - interpreter exit must never fail because of us
+            self._stop = True
+
+    def _hand_off(self, left: int) -> None:
+        where = self.settings.tracking_uri
+        if self.problem and not self.problem.startswith("rejected"):
+            print(f"nbops: {left} event(s) stay spooled in {self.settings.home} ({self.problem});"
+                  " run `nbops sync` when the store is back.", file=sys.stderr)
+            return
+        env = {**os.environ, "NBOPS_HOME": str(self.settings.home),
+               "NBOPS_TRACKING_URI": where}
+        log = open(self.settings.home / "sync.log", "a")  # noqa: SIM115 - the child's output
+        try:
+            subprocess.Popen(
+                [sys.executable, "-m", "nbops", "sync", "--after", self.owner, "--quiet"],
+                cwd=self.settings.project_root, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=log, start_new_session=True, close_fds=True)
+        except OSError:
+            print(f"nbops: {left} event(s) stay spooled in {self.settings.home}; run "
+                  "`nbops sync` to ship them.", file=sys.stderr)
+        finally:
+            log.close()
 
     # -- the caller's side ---------------------------------------------------------------------
     def submit(self, item: tuple) -> None:
@@ -137,8 +189,9 @@ class DurableLogger:
     def wake(self) -> None:
         self._wake.set()
 
-    def flush(self, timeout: float) -> int:
-        """Wait until every event of this process is in MLflow, at most ``timeout`` seconds.
+    def flush(self, timeout: float, patience: float | None = None) -> int:
+        """Wait until every event of this process is in MLflow, at most ``timeout`` seconds
+        (and at most ``patience`` seconds into a store outage, when given).
 
         Returns the number of events still spooled (0 when everything shipped).
         """
@@ -148,6 +201,10 @@ class DurableLogger:
         while True:
             left = self.spool.backlog(self.owner) + sum(self._jobs_pending.values())
             if left == 0 or time.monotonic() >= deadline or not self._thread.is_alive():
+                return left
+            if patience is not None and self.problem_since and self.problem \
+                    and not self.problem.startswith("rejected") \
+                    and time.time() - self.problem_since > patience:
                 return left
             self._wake.set()
             time.sleep(0.01)
@@ -161,8 +218,8 @@ class DurableLogger:
     def _loop(self) -> None:
         _remove_empty_folders(self.settings.home / "staging")
         try:
-            self._store = (self._store_factory or _default_store)(self.settings)
-            self._store.warm_up()
+            self.drain()
+            self._store_for(self.settings.tracking_uri).warm_up()
         except Exception as exc:  # noqa: BLE001 - a dead store is retried like any failure
             self._set_problem(exc)
         while not self._stop:
@@ -171,8 +228,7 @@ class DurableLogger:
             try:
                 self.drain()
                 if time.monotonic() >= self._retry_at:
-                    self._ship()  # what the user logged first; capture (git, packages) after
-                self._run_jobs()
+                    self._ship()
             except Exception as exc:  # noqa: BLE001 - the worker must survive anything
                 self._set_problem(exc)
                 self._backoff = min(MAX_BACKOFF, max(0.5, self._backoff * 2))
@@ -206,27 +262,40 @@ class DurableLogger:
                 self.spool.append(runs, events, ended)
 
     def submit_job(self, uid: str, job: Callable[[], list[tuple] | None]) -> None:
-        """Run ``job`` in the worker (after the run's queued items are spooled); the events it
-        returns are spooled, and the run is not terminated in MLflow before they ship."""
+        """Run ``job`` on the capture thread; the events it returns are spooled (after the
+        run's queued items), and the run is not terminated in MLflow before they ship."""
         with self._drain_lock:
             self._jobs_pending[uid] = self._jobs_pending.get(uid, 0) + 1
         self.jobs.append((uid, job))
-        self._wake.set()
+        self._jobs_wake.set()
+
+    def _capture_loop(self) -> None:
+        while not self._stop:
+            self._jobs_wake.wait(0.5)
+            self._jobs_wake.clear()
+            self._run_jobs()
 
     def _run_jobs(self) -> None:
+        """Run queued capture jobs (safe from several threads: each job is popped once)."""
         while self.jobs:
-            uid, job = self.jobs.popleft()
+            try:
+                uid, job = self.jobs.popleft()
+            except IndexError:
+                return
             try:
                 produced = job()
             except Exception:  # noqa: BLE001 - capture never breaks a run
                 produced = [(uid, "tags", {"nbops.capture_error": traceback.format_exc(limit=3)})]
-            self.drain()
-            if produced:
-                self.spool.append([], produced)
-            with self._drain_lock:
-                self._jobs_pending[uid] -= 1
-                if not self._jobs_pending[uid]:
-                    del self._jobs_pending[uid]
+            try:
+                self.drain()
+                if produced:
+                    self.spool.append([], produced)
+            finally:
+                with self._drain_lock:
+                    self._jobs_pending[uid] -= 1
+                    if not self._jobs_pending[uid]:
+                        del self._jobs_pending[uid]
+            self._wake.set()
 
     def _metric_events(self, points: list[tuple]) -> list[tuple]:
         """Group metric points per run into one ``metrics`` event each; read tensors in bulk."""
@@ -237,11 +306,21 @@ class DurableLogger:
             self.series.setdefault(uid, {}).setdefault(key, MetricSeries()).add(value, step)
         return [(uid, "metrics", rows) for uid, rows in per_run.items()]
 
-    def _ship(self) -> None:
-        store = self._store
+    def _store_for(self, uri: str | None) -> Any:
+        """The store adapter for ``uri`` (a run's own store; default: the settings' store)."""
+        uri = uri or self.settings.tracking_uri
+        store = self._stores.get(uri)
         if store is None:
-            self._store = store = (self._store_factory or _default_store)(self.settings)
-        from nbops.tracking.store import PermanentStoreError
+            settings = self.settings
+            if uri != settings.tracking_uri:
+                from dataclasses import replace
+
+                settings = replace(settings, tracking_uri=uri)
+            store = self._stores[uri] = (self._store_factory or _default_store)(settings)
+        return store
+
+    def _ship(self) -> None:
+        from nbops.tracking.store import PermanentStoreError, is_outage
 
         while not self._stop:
             events = self.spool.pending(self.owner)
@@ -254,16 +333,24 @@ class DurableLogger:
                     continue  # let capture artifacts land before the run is terminated
                 try:
                     run_id = self._ensure_run(uid)
-                    self._ship_group(run_id, group)
-                except PermanentStoreError as exc:
-                    for ev in group:
-                        self.spool.mark_rejected(ev.seq, str(exc))
+                    store = self._store_for(self._run_store_uri(uid))
+                    lost = self._ship_group(store, run_id, group)
+                except Exception as exc:  # noqa: BLE001 - classified: outage or poison event
+                    if not isinstance(exc, PermanentStoreError) and is_outage(exc):
+                        raise
+                    for ev in group:  # set aside, never retried blindly, listed by status
+                        self.spool.mark_rejected(ev.seq, f"{type(exc).__name__}: {exc}"[:2000])
                     self._set_problem(exc, permanent=True)
                     progressed = True
                     continue
+                for ev, reason in lost:
+                    self.spool.mark_rejected(ev.seq, reason)
+                    self._set_problem(RuntimeError(reason), permanent=True)
+                lost_seqs = {ev.seq for ev, _ in lost}
+                group = [ev for ev in group if ev.seq not in lost_seqs]
                 self.spool.mark_shipped(ev.seq for ev in group)
                 progressed = True
-                if group[0].kind == "artifact":
+                if group and group[0].kind == "artifact":
                     self._clean_staged(group)
             if not progressed:
                 break
@@ -280,17 +367,28 @@ class DurableLogger:
             self.mlflow_ids[uid] = rec.mlflow_id
             return rec.mlflow_id
         parent = self._ensure_run(rec.parent_uid) if rec.parent_uid else rec.parent_mlflow_id
-        exp_id = self._store.experiment_id(rec.experiment)
-        run_id = self._store.find_run(exp_id, uid) if rec.create_attempted else None
+        store = self._store_for(rec.store_uri)
+        exp_id = store.experiment_id(rec.experiment)
+        run_id = store.find_run(exp_id, uid) if rec.create_attempted else None
         if run_id is None:
             self.spool.mark_create_attempted(uid)
-            run_id = self._store.create_run(exp_id, uid, rec.name, rec.started, parent)
+            run_id = store.create_run(exp_id, uid, rec.name, rec.started, parent)
         self.spool.set_mlflow_id(uid, run_id)
         self.mlflow_ids[uid] = run_id
         return run_id
 
-    def _ship_group(self, run_id: str, group: list[Event]) -> None:
+    def _run_store_uri(self, uid: str) -> str | None:
+        uri = self._run_stores.get(uid)
+        if uid not in self._run_stores:
+            rec = self.spool.run(uid)
+            uri = self._run_stores[uid] = rec.store_uri if rec else None
+        return uri
+
+    def _ship_group(self, store: Any, run_id: str, group: list[Event]
+                    ) -> list[tuple[Event, str]]:
+        """Ship one group; return the events that could not be shipped and why (lost files)."""
         kind = group[0].kind
+        lost: list[tuple[Event, str]] = []
         if kind in ("params", "tags", "metrics"):
             params: dict[str, Any] = {}
             tags: dict[str, Any] = {}
@@ -302,17 +400,21 @@ class DurableLogger:
                     tags.update(ev.payload)
                 else:
                     metrics.extend(ev.payload)
-            self._store.log_batch(run_id, metrics, params, tags)
+            store.log_batch(run_id, metrics, params, tags)
         elif kind == "artifact":
             for ev in group:
                 path = Path(ev.payload["path"])
                 if path.exists():
-                    self._store.log_artifact(run_id, str(path), ev.payload.get("artifact_path"))
+                    store.log_artifact(run_id, str(path), ev.payload.get("artifact_path"))
+                else:
+                    lost.append((ev, f"artifact lost: {path} no longer exists (deleted or moved "
+                                     "before it was shipped); log it again"))
         elif kind == "dataset":
-            self._store.log_datasets(run_id, [ev.payload for ev in group])
+            store.log_datasets(run_id, [ev.payload for ev in group])
         elif kind == "end":
             ev = group[-1]
-            self._store.terminate(run_id, ev.payload["status"], ev.payload["ended"])
+            store.terminate(run_id, ev.payload["status"], ev.payload["ended"])
+        return lost
 
     def _clean_staged(self, group: list[Event]) -> None:
         staging = self.settings.home / "staging"
@@ -327,11 +429,37 @@ class DurableLogger:
     def _set_problem(self, exc: BaseException, permanent: bool = False) -> None:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if permanent:
-            self.problem = f"rejected by MLflow: {text[:300]}"
+            self.problem = (f"rejected: {text[:300]} (set aside; `nbops status` lists it, "
+                            "`nbops sync --retry-rejected` retries)")
         else:
-            self.problem = (f"tracking store {self.settings.tracking_uri} unavailable "
-                            f"({type(exc).__name__}: {text[:200]})")
+            from nbops.exceptions import StoreUnavailableError
+
+            if isinstance(exc, StoreUnavailableError):
+                self.problem = f"tracking store unusable: {text[:400]}"
+            else:
+                self.problem = (f"tracking store {self.settings.tracking_uri} unreachable "
+                                f"({type(exc).__name__}: {text[:200]})")
         self.problem_since = self.problem_since or time.time()
+
+
+def probe_server(settings: Settings, timeout: float = 0.5) -> str | None:
+    """One TCP connect to an HTTP(S) tracking server; a sentence when it is down, else None.
+
+    Never raises: a server that is down at start only means runs are spooled until it is back.
+    """
+    from urllib.parse import urlparse
+
+    parsed = urlparse(settings.tracking_uri)
+    if parsed.scheme not in ("http", "https"):
+        return None
+    import socket
+
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname or "localhost", port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"tracking store {settings.tracking_uri} unreachable ({exc.strerror or exc})"
 
 
 def _remove_empty_folders(root: Path, min_age: float = 60.0) -> None:
@@ -403,25 +531,44 @@ class ReplayReport:
     reaped_runs: int
     live_backlog: int
     rejected: int
+    newly_rejected: int
     problem: str | None
     seconds: float
 
 
-def replay(settings: Settings, timeout: float = 120.0) -> ReplayReport:
+def replay(settings: Settings, timeout: float = 60.0, *, after: str | None = None,
+           retry_rejected: bool = False, patience: float | None = 10.0) -> ReplayReport:
     """Replay the spooled events of ended processes to MLflow (``nbops sync``); idempotent.
 
-    Runs left RUNNING by a dead process are ended FAILED. Events of processes still alive are
-    left to them. Returns counts; ``left > 0`` means the store was not reachable in time.
+    Each run goes to the store it was started against. Runs left RUNNING by a dead process are
+    ended FAILED. Events of processes still alive are left to them. ``after``: first wait
+    (bounded by ``timeout``) for the process that registered this owner token to exit (how an
+    exiting process hands its backlog over). ``retry_rejected`` puts set-aside events back in
+    the queue first. ``patience``: give up after this many seconds of store outage. ``left > 0``
+    means the store was not reachable in time.
     """
     t0 = time.monotonic()
-    logger = DurableLogger(settings)
+    spool = Spool(settings.home)
+    if after:
+        while spool.owner_alive(after) and time.monotonic() - t0 < timeout:
+            time.sleep(0.05)
+    if retry_rejected:
+        spool.retry_rejected()
+    rejected_before = len(spool.rejected())
+    logger = DurableLogger(settings, role="sync")
     logger.start()
     adopted = logger.spool.backlog(logger.owner)
-    left = logger.flush(timeout)
+    left = logger.flush(max(0.0, timeout - (time.monotonic() - t0)), patience=patience)
     logger._stop = True
     logger.wake()
+    # A process that just exited handed its backlog to a background `nbops sync`: wait for it
+    # rather than call its events "live".
+    while logger.spool.syncing_backlog() and time.monotonic() - t0 < timeout:
+        time.sleep(0.05)
+    rejected = len(logger.spool.rejected())
     return ReplayReport(
-        shipped=adopted - left, left=left, reaped_runs=len(logger.reaped),
-        live_backlog=logger.spool.backlog() - left, rejected=len(logger.spool.rejected()),
+        shipped=adopted - left - max(0, rejected - rejected_before), left=left,
+        reaped_runs=len(logger.reaped), live_backlog=logger.spool.backlog() - left,
+        rejected=rejected, newly_rejected=max(0, rejected - rejected_before),
         problem=logger.problem, seconds=time.monotonic() - t0,
     )

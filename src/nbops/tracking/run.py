@@ -322,9 +322,9 @@ class Tracker:
         if self._logger is None:
             with self._lock:
                 if self._logger is None:
-                    from nbops.tracking.store import check_reachable
+                    from nbops.tracking.store import check_config
 
-                    check_reachable(self.settings)
+                    check_config(self.settings)
                     logger = DurableLogger(self.settings)
                     self.notice = logger.start()
                     import atexit
@@ -368,6 +368,7 @@ class Tracker:
             "uid": uid, "owner": logger.owner, "parent_uid": parent.uid if parent else None,
             "parent_mlflow_id": None if parent else os.environ.get("NBOPS_PARENT_RUN_ID"),
             "experiment": experiment, "name": name, "started": started,
+            "store_uri": self.settings.tracking_uri,
         }))
         base_tags = {
             "mlflow.user": current_user(),

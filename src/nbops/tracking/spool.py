@@ -7,7 +7,9 @@ nbops home. Tables:
             ``flock`` on ``<home>/owners/<token>.lock`` while it lives, so "the lock is free"
             means "the process is gone" and its runs can be reaped and replayed.
 ``runs``    one row per nbops run: its uid (also the ``nbops.run_uid`` tag in MLflow), owner,
-            parent, experiment, the MLflow run id once created, local status.
+            parent, experiment, the MLflow run id once created, local status, and the
+            tracking store it belongs to (``store_uri``): a replay ships every run to the store
+            it was started against, whatever the replaying shell is configured for.
 ``events``  ordered events of a run (``create``, ``params``, ``tags``, ``metrics``, ``artifact``,
             ``end``), each a JSON payload, with ``shipped`` = 0 (pending), 1 (in MLflow) or
             2 (rejected by MLflow as invalid; kept with the error, never retried).
@@ -52,7 +54,8 @@ CREATE TABLE IF NOT EXISTS runs (
     create_attempted INTEGER NOT NULL DEFAULT 0,
     status TEXT NOT NULL DEFAULT 'RUNNING',
     started REAL NOT NULL,
-    ended REAL
+    ended REAL,
+    store_uri TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -88,6 +91,7 @@ class RunRecord:
     status: str
     started: float
     ended: float | None
+    store_uri: str | None = None
 
 
 class Spool:
@@ -116,6 +120,18 @@ class Spool:
         self._lock_file: Any = None
         self.token: str | None = None
         _retry_locked(lambda: self._db().executescript(_SCHEMA))
+        _retry_locked(self._add_missing_columns)
+
+    def _add_missing_columns(self) -> None:
+        """Spools written by earlier versions lack ``runs.store_uri``."""
+        db = self._db()
+        columns = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+        if "store_uri" not in columns:
+            try:
+                db.execute("ALTER TABLE runs ADD COLUMN store_uri TEXT")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
 
     # -- connections -------------------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -142,11 +158,15 @@ class Spool:
         db.execute("COMMIT")
 
     # -- ownership ---------------------------------------------------------------------------
-    def register_owner(self) -> str:
-        """Register this process as an owner and hold its liveness lock; return its token."""
+    def register_owner(self, role: str = "") -> str:
+        """Register this process as an owner and hold its liveness lock; return its token.
+
+        ``role="sync"`` marks a process that only replays (``nbops sync``): others may wait
+        for it to finish instead of calling its backlog "live"."""
         if self.token:
             return self.token
-        token = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        prefix = f"{role}-" if role else ""
+        token = f"{prefix}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         lock = open(self.home / "owners" / f"{token}.lock", "w")  # noqa: SIM115 - held for life
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._lock_file = lock
@@ -184,8 +204,8 @@ class Spool:
         """Take over the runs of a dead process; return those that were still RUNNING."""
         assert self.token, "register_owner() first"
         with self._tx() as db:
-            rows = db.execute("SELECT * FROM runs WHERE owner = ? AND status = 'RUNNING'",
-                              (dead_owner,)).fetchall()
+            rows = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE owner = ? AND "
+                              "status = 'RUNNING'", (dead_owner,)).fetchall()
             db.execute("UPDATE runs SET owner = ? WHERE owner = ?", (self.token, dead_owner))
         try:
             (self.home / "owners" / f"{dead_owner}.lock").unlink()
@@ -200,9 +220,9 @@ class Spool:
         with self._tx() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO runs (uid, owner, parent_uid, parent_mlflow_id, experiment,"
-                " name, started) VALUES (:uid, :owner, :parent_uid, :parent_mlflow_id,"
-                " :experiment, :name, :started)",
-                list(runs),
+                " name, started, store_uri) VALUES (:uid, :owner, :parent_uid, :parent_mlflow_id,"
+                " :experiment, :name, :started, :store_uri)",
+                [{"store_uri": None, **r} for r in runs],
             )
             db.executemany(
                 "INSERT INTO events (run_uid, kind, payload) VALUES (?, ?, ?)",
@@ -230,13 +250,20 @@ class Spool:
                              "(SELECT uid FROM runs WHERE status != 'RUNNING')")
         return cur.rowcount
 
+    def retry_rejected(self) -> int:
+        """Put every set-aside event back in the queue; return how many."""
+        with self._tx() as db:
+            cur = db.execute("UPDATE events SET shipped = 0, error = NULL WHERE shipped = 2")
+        return cur.rowcount
+
     def mark_rejected(self, seq: int, error: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE events SET shipped = 2, error = ? WHERE seq = ?", (error, seq))
 
     # -- reading -----------------------------------------------------------------------------
     def run(self, uid: str) -> RunRecord | None:
-        row = self._db().execute("SELECT * FROM runs WHERE uid = ?", (uid,)).fetchone()
+        row = self._db().execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE uid = ?",
+                                 (uid,)).fetchone()
         return _record(row) if row else None
 
     def pending(self, owner: str, limit: int = 200) -> list[Event]:
@@ -257,6 +284,13 @@ class Spool:
                    "WHERE e.shipped = 0 AND r.owner = ?")
             args = (owner,)
         return self._db().execute(sql, args).fetchone()[0]
+
+    def syncing_backlog(self) -> int:
+        """Unshipped events owned by other live ``nbops sync`` processes."""
+        rows = self._db().execute(
+            "SELECT r.owner, COUNT(*) FROM events e JOIN runs r ON r.uid = e.run_uid "
+            "WHERE e.shipped = 0 AND r.owner LIKE 'sync-%' GROUP BY r.owner").fetchall()
+        return sum(n for owner, n in rows if owner != self.token and self.owner_alive(owner))
 
     def run_backlog(self, uid: str) -> int:
         return self._db().execute(
@@ -290,8 +324,12 @@ def _retry_locked(fn: Any, seconds: float = 60.0) -> Any:
             delay = min(0.5, delay * 2)
 
 
+_RUN_COLUMNS = ("uid, owner, parent_uid, parent_mlflow_id, experiment, name, mlflow_id, "
+                "create_attempted, status, started, ended, store_uri")
+
+
 def _record(row: tuple) -> RunRecord:
     (uid, owner, parent_uid, parent_mlflow_id, experiment, name, mlflow_id, attempted, status,
-     started, ended) = row
+     started, ended, store_uri) = row
     return RunRecord(uid, owner, parent_uid, parent_mlflow_id, experiment, name, mlflow_id,
-                     bool(attempted), status, started, ended)
+                     bool(attempted), status, started, ended, store_uri)

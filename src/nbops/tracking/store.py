@@ -6,16 +6,17 @@ creation of an embedded SQLite store (schema migrations, about 2.4 s) never run 
 
 from __future__ import annotations
 
-import socket
+import os
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from nbops.config import Settings
-from nbops.exceptions import StoreUnavailableError
+from nbops.exceptions import ConfigError, StoreUnavailableError
+from nbops.tracking.embedded import ensure_sqlite_store, sqlite_path
 
-__all__ = ["MlflowStore", "PermanentStoreError", "check_reachable"]
+__all__ = ["MlflowStore", "PermanentStoreError", "check_config", "is_outage"]
 
 # MLflow's per-request limits for log_batch.
 MAX_METRICS_PER_BATCH = 1000
@@ -27,27 +28,44 @@ class PermanentStoreError(Exception):
     """MLflow refused an event as invalid: retrying it cannot succeed."""
 
 
-def check_reachable(settings: Settings, timeout: float = 2.0) -> None:
-    """Fail fast, with a fix-it message, when the configured store cannot possibly work.
+#: URI schemes MLflow can track to (the part before ``+`` for SQLAlchemy dialects).
+KNOWN_SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks",
+                 "databricks-uc", "uc", "file")
 
-    HTTP(S) servers get one TCP connect; SQLite stores need a writable folder. Other schemes
-    (databricks, postgresql, ...) are left to MLflow.
+
+def check_config(settings: Settings) -> None:
+    """Fail fast, with a fix-it message, for a store configuration that can never work.
+
+    Only what no retry can fix is checked here: a malformed URI, an unknown scheme, a SQLite
+    folder that cannot be written. A server that is down is *not* an error at start: runs are
+    spooled and ship when it is back.
     """
     uri = settings.tracking_uri
     parsed = urlparse(uri)
-    if parsed.scheme in ("http", "https"):
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        try:
-            with socket.create_connection((parsed.hostname or "localhost", port), timeout=timeout):
-                pass
-        except OSError as exc:
-            raise StoreUnavailableError(
-                f"Cannot reach the MLflow tracking server at {uri} ({exc}). Start the server, fix "
-                "MLFLOW_TRACKING_URI / NBOPS_TRACKING_URI, or unset them to use the embedded "
-                f"store under {settings.home}."
-            ) from None
-    elif parsed.scheme == "sqlite":
-        folder = Path(parsed.path[1:] if parsed.path.startswith("//") else parsed.path).parent
+    scheme = parsed.scheme.split("+", 1)[0].lower()
+    if scheme == "" and uri.strip():
+        scheme = "file"  # a plain path: MLflow's file store
+    if scheme not in KNOWN_SCHEMES:
+        raise ConfigError(
+            f"The tracking URI {uri!r} has no scheme MLflow knows ({scheme or 'none'!s}). Use "
+            "http(s)://host:port for an MLflow server, sqlite:////abs/path/mlflow.db or "
+            "postgresql://... for a database, or unset MLFLOW_TRACKING_URI / "
+            f"NBOPS_TRACKING_URI to use the embedded store under {settings.home}."
+        )
+    if scheme in ("http", "https") and not parsed.hostname:
+        raise ConfigError(
+            f"The tracking URI {uri!r} names no host. Write it as {scheme}://HOST:PORT, e.g. "
+            "http://127.0.0.1:5000."
+        )
+    if scheme == "file" and os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() != "true":
+        raise ConfigError(
+            f"The tracking URI {uri!r} is an MLflow file store, which MLflow 3 refuses unless "
+            "MLFLOW_ALLOW_FILE_STORE=true. Unset the URI to use the embedded SQLite store under "
+            f"{settings.home}, or point it at sqlite:///... or an MLflow server."
+        )
+    db_file = sqlite_path(uri)
+    if scheme == "sqlite" and db_file is not None:
+        folder = db_file.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -66,10 +84,30 @@ def check_reachable(settings: Settings, timeout: float = 2.0) -> None:
             ) from None
 
 
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` says the store is unreachable, slow or busy (retry later); False when
+    the event itself cannot be written (set it aside)."""
+    from nbops.exceptions import StoreUnavailableError as Unavailable
+
+    if isinstance(exc, Unavailable | OSError | TimeoutError | ConnectionError):
+        return True
+    if type(exc).__module__.split(".")[0] in ("requests", "urllib3", "sqlalchemy", "sqlite3"):
+        return True
+    status = getattr(exc, "get_http_status_code", None)
+    if callable(status):
+        code = status()
+        return code >= 500 or code in (408, 429)
+    return False
+
+
 class MlflowStore:
     """Create runs and ship batches to one MLflow tracking store."""
 
     def __init__(self, settings: Settings) -> None:
+        db_file = sqlite_path(settings.tracking_uri)
+        if db_file is not None:  # built atomically: a crash never leaves a half-made store
+            artifact_root = settings.artifact_root if settings.embedded else db_file.parent
+            ensure_sqlite_store(db_file, artifact_root.as_uri())
         from mlflow import MlflowClient
 
         self.settings = settings
@@ -77,7 +115,7 @@ class MlflowStore:
         self._experiments: dict[str, str] = {}
 
     def warm_up(self) -> None:
-        """Touch the store once so an embedded SQLite store is created now, in the background."""
+        """Touch the store once (connect, check the schema) now, in the background."""
         self._call(self.client.search_experiments, max_results=1)
 
     # -- experiments and runs ----------------------------------------------------------------
