@@ -3,15 +3,21 @@
 A :class:`Profile` is built once (at training time) and stored as a JSON artifact next to the
 model version. Drift checks later compare fresh data against it without the reference rows.
 
-Numeric columns keep a *power-of-two grid histogram*: bin ``i`` covers ``[i·2^s, (i+1)·2^s)``.
-The width ``2^s`` is the finest that keeps the occupied span under ``max_bins`` bins. Grids of
-different ``s`` nest, so two histograms merge exactly by coarsening the finer one; the merged
-counts are exactly those of a profile of the concatenated data, whatever the chunking. Next to
-the histogram: count, missing, infinite, mean and M2 (Chan's parallel update), exact min and max,
-the distinct values while there are at most 64, and the sorted values themselves while there are
-at most 1,000 (evidently's small-data regime needs them for its KS test).
+Numeric columns keep a *sparse power-of-two grid histogram*: bin ``i`` covers
+``[i·2^s, (i+1)·2^s)`` and only occupied bins are stored. The width ``2^s`` is the finest that
+keeps the whole range within ``max_bins`` bins, or, when a few far values (outliers, sentinels)
+leave most of those bins empty, the finest with at most ``max_bins`` *occupied* bins, so the
+bulk of the data keeps its resolution. Grids of different ``s`` nest, so two histograms merge
+by coarsening the finer one; merging is associative. A Wasserstein distance computed from the
+histograms is within half a bin width (per side) of the exact one, outliers or not. Next to the
+histogram: count, missing, infinite, mean and M2 (Chan's parallel update), exact min and max,
+the distinct values while there are at most 64, and the sorted values themselves while there
+are at most 1,000 (evidently's small-data regime needs them for its KS test).
 
-Categorical columns keep value counts, capped at ``max_categories`` with an "other" bucket.
+Categorical and string columns keep exact value counts up to ``max_categories`` (10,000)
+distinct values; past that the rarest fold into an ``__other__`` bucket, which drift applies
+to the current data identically, and a HyperLogLog keeps the distinct count. String columns
+that look like text (more than half the values distinct) also keep up to 5,000 texts.
 
 Example:
     >>> import pandas as pd
@@ -38,9 +44,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nbops.exceptions import UsageError
+from nbops.monitoring.coltypes import INTEGER_CARDINALITY_LIMIT, sketch_family
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from nbops.monitoring.sketches import HyperLogLog, TextSample
 
 __all__ = [
     "CategoricalSketch",
@@ -50,20 +59,15 @@ __all__ = [
     "profile",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DISTINCT_CAP = 64
 """Distinct numeric values tracked exactly (evidently looks at <= 5, <= 10 and <= 20)."""
 EXACT_LIMIT = 1000
 """Non-null values kept verbatim: evidently switches tests above 1,000 reference rows."""
 DEFAULT_MAX_BINS = 8192
-DEFAULT_MAX_CATEGORIES = 1000
+DEFAULT_MAX_CATEGORIES = 10_000
 DEFAULT_CHUNK_SIZE = 200_000
-INTEGER_CARDINALITY_LIMIT = 10
-"""evidently 0.7 infers an integer column with at most 10 distinct values as categorical."""
 OTHER = "__other__"
-
-NUMERIC_FAMILIES = ("float", "int")
-CATEGORICAL_FAMILIES = ("bool", "string", "category")
 
 
 def _b64(arr: np.ndarray) -> str:
@@ -97,14 +101,16 @@ def _span(lo: float, hi: float, shift: int) -> int:
     return int(math.floor(math.ldexp(hi, -shift))) - int(math.floor(math.ldexp(lo, -shift))) + 1
 
 
-def _choose_shift(lo: float, hi: float, max_bins: int) -> int:
-    """Finest power-of-two bin width keeping [lo, hi] within ``max_bins`` bins.
-
-    Never finer than the float resolution of the largest magnitude, so bin indices stay exact
-    and below 2**54.
-    """
+def _finest_shift(lo: float, hi: float) -> int:
+    """The finest bin width worth using: the float resolution of the largest magnitude (so bin
+    indices stay exact and below 2**54)."""
     magnitude = max(abs(lo), abs(hi))
-    floor_shift = (math.frexp(magnitude)[1] - 53) if magnitude > 0 else -1074
+    return (math.frexp(magnitude)[1] - 53) if magnitude > 0 else -1074
+
+
+def _choose_shift(lo: float, hi: float, max_bins: int) -> int:
+    """Finest power-of-two bin width keeping all of [lo, hi] within ``max_bins`` bins."""
+    floor_shift = _finest_shift(lo, hi)
     if hi > lo:
         shift = max(floor_shift, math.floor(math.log2((hi - lo) / max_bins)) - 2)
     else:
@@ -112,6 +118,62 @@ def _choose_shift(lo: float, hi: float, max_bins: int) -> int:
     while _span(lo, hi, shift) > max_bins:
         shift += 1
     return shift
+
+
+def _aggregate(index: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum the counts of equal bin indices; indices come back sorted."""
+    uniq, inverse = np.unique(index, return_inverse=True)
+    return uniq, np.bincount(inverse, weights=counts).astype(np.int64)
+
+
+def _occupied(sorted_x: np.ndarray, shift: int) -> int:
+    return int(np.count_nonzero(np.diff(np.floor(np.ldexp(sorted_x, -shift))))) + 1
+
+
+LOOKAHEAD = 3
+"""Grid levels finer than the whole-range one that are tried with a dense count."""
+
+
+def _bins(finite: np.ndarray, lo: float, hi: float, max_bins: int,
+          integral: bool) -> tuple[int, np.ndarray, np.ndarray]:
+    """(shift, occupied bin indices, counts): the finest grid with at most ``max_bins``
+    occupied bins.
+
+    That grid depends on the data alone, never on how it was chunked, so merged profiles
+    equal the profile of the whole. The whole range always fits at the range's shift; the
+    three finer levels are counted densely in one pass. Finer still only pays when most bins
+    stay empty: a few far values (outliers, sentinels) or few distinct values; whole numbers
+    then sit one per bin at any width <= 1, and anything else is found by bisection on the
+    sorted values.
+    """
+    top = _choose_shift(lo, hi, max_bins)
+    fine = max(top - LOOKAHEAD, _finest_shift(lo, hi))
+    offset = int(math.floor(math.ldexp(lo, -fine)))
+    dense = np.bincount(np.floor(np.ldexp(finite, -fine)).astype(np.int64) - offset)
+    occupied = np.flatnonzero(dense)
+    index, counts, shift = occupied + offset, dense[occupied], fine
+    if index.size <= max_bins and fine > _finest_shift(lo, hi):
+        finest = _finest_shift(lo, hi)
+        if integral and fine <= 0:  # one whole number per bin from here down
+            whole = np.ceil(np.ldexp(index.astype(np.float64), fine))
+            return finest, np.ldexp(whole, -finest).astype(np.int64), counts
+        xs = np.sort(finite)
+        coarse = fine
+        if _occupied(xs, finest) <= max_bins:
+            coarse = finest
+        while coarse - finest > 1:
+            mid = (coarse + finest) // 2
+            if _occupied(xs, mid) <= max_bins:
+                coarse = mid
+            else:
+                finest = mid
+        idx = np.floor(np.ldexp(xs, -coarse)).astype(np.int64)
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(idx)) + 1])
+        return coarse, idx[starts], np.diff(np.append(starts, idx.size)).astype(np.int64)
+    while index.size > max_bins:
+        shift += 1
+        index, counts = _aggregate(index >> 1, counts)
+    return shift, index, counts
 
 
 @dataclass
@@ -126,10 +188,12 @@ class NumericSketch:
     min: float = math.inf
     max: float = -math.inf
     shift: int = 0
-    offset: int = 0
+    index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     distinct: dict[Any, int] | None = field(default_factory=dict)
     values: np.ndarray | None = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    integral: bool = True
+    """Every finite value is a whole number."""
     max_bins: int = DEFAULT_MAX_BINS
     exact_limit: int = EXACT_LIMIT
 
@@ -142,6 +206,10 @@ class NumericSketch:
     def n_distinct(self) -> int | None:
         """Number of distinct values, or None when above the tracked cap (64)."""
         return None if self.distinct is None else len(self.distinct)
+
+    @property
+    def bin_width(self) -> float:
+        return math.ldexp(1.0, self.shift)
 
     @classmethod
     def from_array(
@@ -163,11 +231,9 @@ class NumericSketch:
         sk.m2 = float(np.square(finite - sk.mean).sum())
         sk.min = float(finite.min())
         sk.max = float(finite.max())
-        sk.shift = _choose_shift(sk.min, sk.max, max_bins)
-        idx = np.floor(np.ldexp(finite, -sk.shift)).astype(np.int64)
-        sk.offset = int(math.floor(math.ldexp(sk.min, -sk.shift)))
-        sk.counts = np.bincount(idx - sk.offset).astype(np.int64)
-        if np.count_nonzero(sk.counts) > DISTINCT_CAP:
+        sk.integral = bool(np.array_equal(np.floor(finite), finite))
+        sk.shift, sk.index, sk.counts = _bins(finite, sk.min, sk.max, max_bins, sk.integral)
+        if sk.index.size > DISTINCT_CAP:  # each distinct value sits in one bin
             sk.distinct = None
         else:
             uniq, cnt = np.unique(finite, return_counts=True)
@@ -178,16 +244,10 @@ class NumericSketch:
         sk.values = np.sort(finite) if n <= exact_limit else None
         return sk
 
-    def _coarsened(self, shift: int) -> tuple[int, np.ndarray]:
-        d = shift - self.shift
-        if d == 0:
-            return self.offset, self.counts
-        idx = (self.offset + np.arange(self.counts.size, dtype=np.int64)) >> d
-        new_offset = self.offset >> d
-        return new_offset, np.bincount(idx - new_offset, weights=self.counts).astype(np.int64)
-
     def merge(self, other: NumericSketch) -> NumericSketch:
-        """Sketch of the concatenated data (exact for counts, bins, distinct and values)."""
+        """Sketch of the concatenated data (exact for counts, min, max, distinct and values;
+        the bins are those of the coarser grid, coarsened until at most ``max_bins`` are
+        occupied)."""
         limit = min(self.exact_limit, other.exact_limit)
         max_bins = min(self.max_bins, other.max_bins)
         out = NumericSketch(
@@ -197,76 +257,74 @@ class NumericSketch:
         parts = [s for s in (self, other) if s.count]
         if not parts:
             return out
+        n = sum(s.count for s in parts)
         if len(parts) == 1:
-            (s,) = parts
-            out.count, out.mean, out.m2, out.min, out.max = s.count, s.mean, s.m2, s.min, s.max
-            out.shift, out.offset, out.counts = s.shift, s.offset, s.counts.copy()
-            out.distinct = None if s.distinct is None else dict(s.distinct)
-            out.values = s.values.copy() if s.values is not None and s.count <= limit else None
-            return out._rebin(max_bins)
-        a, b = parts
-        n = a.count + b.count
-        delta = b.mean - a.mean
-        out.count = n
-        out.mean = a.mean + delta * b.count / n
-        out.m2 = a.m2 + b.m2 + delta * delta * a.count * b.count / n
-        out.min, out.max = min(a.min, b.min), max(a.max, b.max)
-        shift = max(a.shift, b.shift)
-        while True:
-            lo = min(a.offset >> (shift - a.shift), b.offset >> (shift - b.shift))
-            hi = max(
-                (a.offset + a.counts.size - 1) >> (shift - a.shift),
-                (b.offset + b.counts.size - 1) >> (shift - b.shift),
-            )
-            if hi - lo + 1 <= max_bins:
-                break
+            (a,) = parts
+            out.count, out.mean, out.m2 = a.count, a.mean, a.m2
+        else:
+            a, b = parts
+            delta = b.mean - a.mean
+            out.count = n
+            out.mean = a.mean + delta * b.count / n
+            out.m2 = a.m2 + b.m2 + delta * delta * a.count * b.count / n
+        out.min, out.max = min(s.min for s in parts), max(s.max for s in parts)
+        out.integral = all(s.integral for s in parts)
+        shift = max(s.shift for s in parts)
+        index, counts = _aggregate(
+            np.concatenate([s.index >> (shift - s.shift) for s in parts]),
+            np.concatenate([s.counts for s in parts]))
+        while index.size > max_bins:
             shift += 1
-        counts = np.zeros(hi - lo + 1, dtype=np.int64)
-        for s in (a, b):
-            off, c = s._coarsened(shift)
-            counts[off - lo: off - lo + c.size] += c
-        out.shift, out.offset, out.counts = shift, lo, counts
-        if a.distinct is None or b.distinct is None:
+            index, counts = _aggregate(index >> 1, counts)
+        out.shift, out.index, out.counts = shift, index, counts
+        if any(s.distinct is None for s in parts):
             out.distinct = None
         else:
-            merged = dict(a.distinct)
-            for k, v in b.distinct.items():
-                merged[k] = merged.get(k, 0) + v
+            merged: dict[Any, int] = {}
+            for s in parts:
+                for k, v in (s.distinct or {}).items():
+                    merged[k] = merged.get(k, 0) + v
             out.distinct = merged if len(merged) <= DISTINCT_CAP else None
-        if a.values is not None and b.values is not None and n <= limit:
-            out.values = np.sort(np.concatenate([a.values, b.values]))
+        if all(s.values is not None for s in parts) and n <= limit:
+            out.values = np.sort(np.concatenate([s.values for s in parts]))  # type: ignore[misc]
         else:
             out.values = None
         return out
 
-    def _rebin(self, max_bins: int) -> NumericSketch:
-        shift = self.shift
-        while self.counts.size and (
-            ((self.offset + self.counts.size - 1) >> (shift - self.shift))
-            - (self.offset >> (shift - self.shift)) + 1 > max_bins
-        ):
-            shift += 1
-        if shift != self.shift:
-            self.offset, self.counts = self._coarsened(shift)
-            self.shift = shift
-        return self
+    def knots(self) -> tuple[np.ndarray, np.ndarray]:
+        """The histogram's CDF as knots (x, F): linear inside each occupied bin, flat between
+        them, clipped to the exact min and max. ``x`` may repeat where F steps."""
+        w = self.bin_width
+        left = self.index.astype(np.float64) * w
+        x = np.empty(2 * left.size)
+        x[0::2], x[1::2] = left, left + w
+        cum = np.cumsum(self.counts, dtype=np.float64) / self.count
+        f = np.empty_like(x)
+        f[0::2], f[1::2] = cum - self.counts / self.count, cum
+        x[0], x[-1] = self.min, self.max
+        return x, f
 
-    def edges(self) -> np.ndarray:
-        """Bin edges of the histogram (``counts.size + 1`` values)."""
-        return np.ldexp(
-            (self.offset + np.arange(self.counts.size + 1, dtype=np.int64)).astype(np.float64),
-            self.shift,
-        )
+    def value_counts(self) -> dict[Any, int] | None:
+        """Exact counts per value when known: up to 64 distinct values, or whole numbers on
+        bins at most 1 wide (one number per bin)."""
+        if self.distinct is not None:
+            return dict(self.distinct)
+        if self.integral and self.shift <= 0:
+            w = self.bin_width
+            keys = np.ceil(self.index.astype(np.float64) * w).astype(np.int64).tolist()
+            return dict(zip(keys, self.counts.tolist(), strict=True))
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "count": self.count, "missing": self.missing, "infinite": self.infinite,
             "mean": self.mean, "m2": self.m2,
             "min": self.min if self.count else None, "max": self.max if self.count else None,
-            "shift": self.shift, "offset": self.offset, "counts": _b64(self.counts.astype("<i8")),
+            "shift": self.shift, "index": _b64(self.index.astype("<i8")),
+            "counts": _b64(self.counts.astype("<i8")),
             "distinct": None if self.distinct is None else [[k, v] for k, v in self.distinct.items()],
             "values": None if self.values is None else _b64(self.values.astype("<f8")),
-            "max_bins": self.max_bins, "exact_limit": self.exact_limit,
+            "integral": self.integral, "max_bins": self.max_bins, "exact_limit": self.exact_limit,
         }
 
     @classmethod
@@ -276,10 +334,10 @@ class NumericSketch:
             m2=d["m2"],
             min=math.inf if d["min"] is None else d["min"],
             max=-math.inf if d["max"] is None else d["max"],
-            shift=d["shift"], offset=d["offset"], counts=_unb64(d["counts"], "<i8"),
+            shift=d["shift"], index=_unb64(d["index"], "<i8"), counts=_unb64(d["counts"], "<i8"),
             distinct=None if d["distinct"] is None else {norm_key(k): v for k, v in d["distinct"]},
             values=None if d["values"] is None else _unb64(d["values"], "<f8"),
-            max_bins=d["max_bins"], exact_limit=d["exact_limit"],
+            integral=d["integral"], max_bins=d["max_bins"], exact_limit=d["exact_limit"],
         )
 
 
@@ -287,111 +345,142 @@ class NumericSketch:
 # categorical sketch
 
 
+def _top(keys: np.ndarray, counts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` most frequent keys (ties broken by a stable hash of the key, so the cut is
+    the same whatever the row order)."""
+    from nbops.monitoring.sketches import hash_values
+
+    h = hash_values(np.array([str(x) for x in keys], dtype=object))
+    order = np.lexsort((h, -counts))[:k]
+    return keys[order], counts[order]
+
+
+def _hll_of(keys: Any) -> HyperLogLog:
+    from nbops.monitoring.sketches import HyperLogLog
+
+    return HyperLogLog.from_values(np.array([str(x) for x in keys], dtype=object))
+
+
 @dataclass
 class CategoricalSketch:
-    """Value counts of one categorical column, capped with an "other" bucket."""
+    """Value counts of one categorical or string column.
+
+    Exact up to ``max_categories`` distinct values. Past that, the most frequent are kept and
+    the rest fold into an "other" bucket, a HyperLogLog keeps the distinct count, and drift
+    folds the current data the same way (see :mod:`nbops.monitoring.drift`). String columns
+    that look like text also keep a :class:`~nbops.monitoring.sketches.TextSample`.
+    """
 
     count: int = 0
     missing: int = 0
     counts: dict[Any, int] = field(default_factory=dict)
     other: int = 0
     max_categories: int = DEFAULT_MAX_CATEGORIES
-    distinct_seen: int = 0
-    """Largest distinct count seen in one chunk: a lower bound once categories are capped."""
-
-    @property
-    def n_distinct_lower_bound(self) -> int:
-        """At least this many distinct values (exact while not overflowed)."""
-        return max(self.distinct_seen, len(self.counts) + (1 if self.overflowed else 0))
+    hll: HyperLogLog | None = None
+    """Distinct values, kept once the counts overflow ``max_categories``."""
+    texts: TextSample | None = None
 
     @property
     def overflowed(self) -> bool:
         """True when some categories were folded into the "other" bucket."""
         return self.other > 0
 
+    @property
+    def n_distinct(self) -> int:
+        """Distinct values: exact while nothing is folded, a HyperLogLog estimate after."""
+        if not self.overflowed or self.hll is None:
+            return len(self.counts)
+        return max(len(self.counts) + 1, round(self.hll.estimate()))
+
+    @property
+    def text_like(self) -> bool:
+        """More than half of the values distinct (evidently's rule for text)."""
+        return bool(self.count) and self.n_distinct > 0.5 * self.count
+
     @classmethod
     def from_series(
-        cls, s: pd.Series, *, max_categories: int = DEFAULT_MAX_CATEGORIES
+        cls, s: pd.Series, *, max_categories: int = DEFAULT_MAX_CATEGORIES, texts: bool = False,
     ) -> CategoricalSketch:
-        vc = s.value_counts(dropna=True, sort=False)
-        counts: dict[Any, int] = {}
-        for k, v in zip(vc.index.tolist(), vc.to_numpy().tolist(), strict=True):
-            if v:
-                key = norm_key(k)
-                counts[key] = counts.get(key, 0) + int(v)
-        sk = cls(count=int(sum(counts.values())), missing=int(s.isna().sum()), counts=counts,
-                 max_categories=max_categories, distinct_seen=len(counts))
-        return sk._cap()
+        """Exact value counts of the whole series (capped at ``max_categories``)."""
+        from nbops.monitoring.sketches import TextSample
 
-    def _cap(self) -> CategoricalSketch:
-        if len(self.counts) > self.max_categories:
-            items = sorted(self.counts.items(), key=_sort_key)
-            self.counts = dict(items[: self.max_categories])
-            self.other += sum(v for _, v in items[self.max_categories:])
-        return self
+        vc = s.value_counts(dropna=True, sort=False)
+        vc = vc[vc.to_numpy() > 0]
+        keys = vc.index.to_numpy(dtype=object)
+        cnt = vc.to_numpy(dtype=np.int64)
+        sk = cls(count=int(cnt.sum()), missing=int(s.isna().sum()),
+                 max_categories=max_categories)
+        if keys.size > max_categories:
+            sk.hll = _hll_of(keys)
+            keys, cnt = _top(keys, cnt, max_categories)
+            sk.other = sk.count - int(cnt.sum())
+        for k, v in zip(keys.tolist(), cnt.tolist(), strict=True):
+            key = norm_key(k)
+            sk.counts[key] = sk.counts.get(key, 0) + v
+        if texts and sk.text_like:
+            sk.texts = TextSample.from_values(s.dropna().to_numpy(dtype=object))
+        return sk
 
     def merge(self, other: CategoricalSketch) -> CategoricalSketch:
         counts = dict(self.counts)
         for k, v in other.counts.items():
             counts[k] = counts.get(k, 0) + v
-        return CategoricalSketch(
+        out = CategoricalSketch(
             count=self.count + other.count, missing=self.missing + other.missing, counts=counts,
             other=self.other + other.other,
             max_categories=min(self.max_categories, other.max_categories),
-            distinct_seen=max(self.distinct_seen, other.distinct_seen),
-        )._cap()
+        )
+        if out.other or len(counts) > out.max_categories:
+            out.hll = (self.hll or _hll_of(self.counts)).merge(other.hll or _hll_of(other.counts))
+        if len(counts) > out.max_categories:
+            keys = np.empty(len(counts), dtype=object)
+            keys[:] = list(counts)
+            kept, kept_counts = _top(keys, np.array(list(counts.values()), dtype=np.int64),
+                                     out.max_categories)
+            out.counts = dict(zip(kept.tolist(), kept_counts.tolist(), strict=True))
+            out.other += sum(counts.values()) - int(kept_counts.sum())
+        if self.texts is not None and other.texts is not None:
+            out.texts = self.texts.merge(other.texts)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "count": self.count, "missing": self.missing,
             "counts": [[k, v] for k, v in sorted(self.counts.items(), key=_sort_key)],
             "other": self.other, "max_categories": self.max_categories,
-            "distinct_seen": self.distinct_seen,
+            "hll": None if self.hll is None else self.hll.to_text(),
+            "texts": None if self.texts is None else self.texts.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CategoricalSketch:
+        from nbops.monitoring.sketches import HyperLogLog, TextSample
+
         return cls(count=d["count"], missing=d["missing"], counts={k: v for k, v in d["counts"]},
                    other=d["other"], max_categories=d["max_categories"],
-                   distinct_seen=d["distinct_seen"])
+                   hll=None if d["hll"] is None else HyperLogLog.from_text(d["hll"]),
+                   texts=None if d["texts"] is None else TextSample.from_dict(d["texts"]))
 
 
 # ---------------------------------------------------------------------------------------------
 # column and frame profiles
 
 
-def dtype_family(s: pd.Series) -> str:
-    """'float' | 'int' | 'bool' | 'string' | 'category' | 'datetime' | 'other'."""
-    import pandas as pd
-
-    dt = s.dtype
-    if isinstance(dt, pd.CategoricalDtype):
-        return "category"
-    if pd.api.types.is_bool_dtype(dt):
-        return "bool"
-    if pd.api.types.is_integer_dtype(dt):
-        return "int"
-    if pd.api.types.is_float_dtype(dt):
-        return "float"
-    if pd.api.types.is_datetime64_any_dtype(dt) or isinstance(dt, pd.PeriodDtype):
-        return "datetime"
-    if pd.api.types.is_string_dtype(dt):
-        if dt == np.dtype(object):
-            inferred = pd.api.types.infer_dtype(s, skipna=True)
-            return "string" if inferred in ("string", "empty", "mixed") else "other"
-        return "string"
-    return "other"
-
-
 @dataclass
 class ColumnProfile:
-    """Profile of one column: its dtype, its inferred kind and a sketch."""
+    """Profile of one column: its dtype, what kind of sketch it keeps, and the sketch.
+
+    ``family`` is 'numeric' (a :class:`NumericSketch`), 'categorical' (bool and category:
+    a :class:`CategoricalSketch`), 'string' (a :class:`CategoricalSketch` that may keep texts)
+    or 'other' (datetimes and the like: row counts only).
+    """
 
     name: str
     dtype: str
     family: str
     numeric: NumericSketch | None = None
     categorical: CategoricalSketch | None = None
+    rows: int = 0
 
     @property
     def count(self) -> int:
@@ -402,29 +491,25 @@ class ColumnProfile:
     @property
     def missing(self) -> int:
         sk = self.numeric or self.categorical
-        return sk.missing if sk is not None else 0
+        return sk.missing if sk is not None else self.rows
 
     @property
     def kind(self) -> str:
-        """'numeric' | 'categorical' | 'text' | 'unsupported', following evidently 0.7's rules.
+        """'numeric' | 'categorical' | 'text' | 'unsupported': the type evidently 0.7 would
+        infer for this (reference) column, see :mod:`nbops.monitoring.coltypes`.
 
-        float → numeric; int → categorical with at most 10 distinct values, else numeric;
-        bool and category → categorical; strings → text when more than half the non-null
-        values are distinct, else categorical; datetimes and anything else → unsupported.
+        Drift checks type a column from the *current* data, as evidently does; this is the
+        reference's own type, for display.
         """
-        if self.family == "float":
+        name = self.dtype
+        if name.startswith("float"):
             return "numeric"
-        if self.family == "int":
-            assert self.numeric is not None
+        if name.startswith("int") and self.numeric is not None:
             n = self.numeric.n_distinct
             return "categorical" if n is not None and n <= INTEGER_CARDINALITY_LIMIT else "numeric"
-        if self.family in ("bool", "category"):
-            return "categorical"
-        if self.family == "string":
-            assert self.categorical is not None
-            c = self.categorical
-            if c.count and c.n_distinct_lower_bound > 0.5 * c.count:
-                return "text"
+        if self.family == "string" and self.categorical is not None:
+            return "text" if self.categorical.text_like else "categorical"
+        if name in ("bool", "category"):
             return "categorical"
         return "unsupported"
 
@@ -435,29 +520,29 @@ class ColumnProfile:
             if self.categorical.other:
                 out[OTHER] = self.categorical.other
             return out
-        if self.numeric is not None and self.numeric.distinct is not None:
-            return dict(self.numeric.distinct)
+        if self.numeric is not None:
+            return self.numeric.value_counts()
         return None
 
     def merge(self, other: ColumnProfile) -> ColumnProfile:
-        fams = {self.family, other.family}
-        if fams <= set(NUMERIC_FAMILIES) and self.numeric and other.numeric:
-            family = "float" if "float" in fams else "int"
-            dtype = self.dtype if self.family == family else other.dtype
-            return ColumnProfile(self.name, dtype, family, numeric=self.numeric.merge(other.numeric))
         if self.family != other.family:
             raise UsageError(
                 f"Cannot merge profiles: column {self.name!r} is {self.dtype} in one and "
                 f"{other.dtype} in the other. Cast the column to one dtype before profiling."
             )
+        dtype = self.dtype
+        if self.dtype != other.dtype and other.dtype.startswith("float"):
+            dtype = other.dtype  # int + float data is float data
+        out = ColumnProfile(self.name, dtype, self.family, rows=self.rows + other.rows)
+        if self.numeric and other.numeric:
+            out.numeric = self.numeric.merge(other.numeric)
         if self.categorical and other.categorical:
-            return ColumnProfile(self.name, self.dtype, self.family,
-                                 categorical=self.categorical.merge(other.categorical))
-        return ColumnProfile(self.name, self.dtype, self.family)
+            out.categorical = self.categorical.merge(other.categorical)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "dtype": self.dtype, "family": self.family, "kind": self.kind,
+            "dtype": self.dtype, "family": self.family, "kind": self.kind, "rows": self.rows,
             "numeric": self.numeric.to_dict() if self.numeric else None,
             "categorical": self.categorical.to_dict() if self.categorical else None,
         }
@@ -468,21 +553,32 @@ class ColumnProfile:
             name, d["dtype"], d["family"],
             numeric=NumericSketch.from_dict(d["numeric"]) if d["numeric"] else None,
             categorical=CategoricalSketch.from_dict(d["categorical"]) if d["categorical"] else None,
+            rows=d["rows"],
         )
 
 
-def _column_profile(
-    name: str, s: pd.Series, *, max_bins: int, max_categories: int, exact_limit: int
+def numeric_values(s: pd.Series) -> np.ndarray:
+    """A numeric column as float64 with NaN for missing values (nullable dtypes included)."""
+    return s.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def column_profile(
+    name: str, s: pd.Series, *, max_bins: int = DEFAULT_MAX_BINS,
+    max_categories: int = DEFAULT_MAX_CATEGORIES, exact_limit: int = EXACT_LIMIT,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> ColumnProfile:
-    family = dtype_family(s)
-    cp = ColumnProfile(name=name, dtype=str(s.dtype), family=family)
-    if family in NUMERIC_FAMILIES:
-        cp.numeric = NumericSketch.from_array(
-            s.to_numpy(dtype=np.float64, na_value=np.nan), max_bins=max_bins,
-            exact_limit=exact_limit,
-        )
-    elif family in CATEGORICAL_FAMILIES:
-        cp.categorical = CategoricalSketch.from_series(s, max_categories=max_categories)
+    """Profile of one column; numeric columns are read ``chunk_size`` rows at a time."""
+    family = sketch_family(s)
+    cp = ColumnProfile(name=name, dtype=str(s.dtype), family=family, rows=len(s))
+    if family == "numeric":
+        for start in range(0, max(len(s), 1), chunk_size):
+            part = NumericSketch.from_array(
+                numeric_values(s.iloc[start:start + chunk_size]), max_bins=max_bins,
+                exact_limit=exact_limit)
+            cp.numeric = part if cp.numeric is None else cp.numeric.merge(part)
+    elif family in ("categorical", "string"):
+        cp.categorical = CategoricalSketch.from_series(
+            s, max_categories=max_categories, texts=family == "string")
     return cp
 
 
@@ -586,38 +682,16 @@ class Profile:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
 
 
-def _profile_frame(
-    df: pd.DataFrame, *, name: str | None = None, max_bins: int = DEFAULT_MAX_BINS,
-    max_categories: int = DEFAULT_MAX_CATEGORIES, exact_limit: int = EXACT_LIMIT,
-    chunk_size: int = DEFAULT_CHUNK_SIZE, columns: list[str] | None = None,
-) -> Profile:
-    cols = list(df.columns) if columns is None else columns
-    result: Profile | None = None
-    n = len(df)
-    for start in range(0, max(n, 1), chunk_size):
-        chunk = df.iloc[start:start + chunk_size]
-        part = Profile(
-            columns={
-                str(c): _column_profile(str(c), chunk[c], max_bins=max_bins,
-                                        max_categories=max_categories, exact_limit=exact_limit)
-                for c in cols
-            },
-            rows=len(chunk), name=name,
-        )
-        result = part if result is None else result.merge(part)
-    assert result is not None
-    return result
-
-
 def profile(
     df: pd.DataFrame, name: str | None = None, *, max_bins: int = DEFAULT_MAX_BINS,
     max_categories: int = DEFAULT_MAX_CATEGORIES, chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> Profile:
-    """Profile every column of ``df`` (chunk by chunk, so memory stays flat).
+    """Profile every column of ``df``.
 
-    ``max_bins`` bounds each numeric histogram (finer bins track evidently's Wasserstein score
-    more closely); ``max_categories`` caps the categories kept per column, the rest fold into
-    an ``__other__`` bucket.
+    ``max_bins`` bounds the occupied bins of each numeric histogram (finer bins track
+    evidently's Wasserstein score more closely; numeric columns are read ``chunk_size`` rows at
+    a time); ``max_categories`` caps the categories kept per column, the rarest fold into an
+    ``__other__`` bucket.
 
     Example:
         >>> import pandas as pd
@@ -641,5 +715,9 @@ def profile(
     dupes = sorted({str(c) for c in df.columns if list(df.columns).count(c) > 1})
     if dupes:
         raise UsageError(f"profile(): duplicate column names {dupes}; rename them first.")
-    return _profile_frame(df, name=name, max_bins=max_bins, max_categories=max_categories,
-                          chunk_size=chunk_size)
+    columns = {
+        str(c): column_profile(str(c), df[c], max_bins=max_bins, max_categories=max_categories,
+                               chunk_size=chunk_size)
+        for c in df.columns
+    }
+    return Profile(columns, rows=len(df), name=name)
