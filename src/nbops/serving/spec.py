@@ -94,7 +94,7 @@ class InputSpec:
                 raise RequestError(f"{key}.{unknown[0]}", f"the model has no such input; it takes "
                                    f"{', '.join(t.name for t in self.inputs)}.")
             return {t.name: _tensor(data[t.name], t, f"{key}.{t.name}") for t in self.inputs}
-        if not self._one():
+        if len(self.inputs) != 1:
             raise RequestError(key, f"the model takes {len(self.inputs)} named inputs; send "
                                f"{{\"{key}\": {{{', '.join(repr(t.name) for t in self.inputs)}: "
                                "...}}.")
