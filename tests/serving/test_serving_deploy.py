@@ -1,0 +1,137 @@
+"""Deployment patterns on real server processes: canary shares and stickiness, shadow copies
+never returned, blue-green swaps and a rollback under concurrent load with no failed request
+and no lost log record, each swap in the alias audit trail."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+from conftest import FEATURES, make_model
+
+import nbops
+from nbops.registry import history, rollback, set_alias
+
+ROW = [0.3] * FEATURES
+
+
+def _prediction(seed: int) -> list[float]:
+    import torch
+
+    with torch.no_grad():
+        return make_model(seed)(torch.tensor([ROW])).numpy()[0].tolist()
+
+
+def test_canary_share_is_within_statistical_bounds_and_sticky_per_key(start_server):
+    server = start_server("tiny@prod", canary="challenger=10%")
+    n = 2000
+    with httpx.Client(base_url=server.url) as http:
+        routes = Counter()
+        for _ in range(n):
+            resp = http.post("/invocations", json={"inputs": [ROW]})
+            routes[resp.headers["x-nbops-route"]] += 1
+            version = resp.headers["x-nbops-version"]
+            assert version == ("2" if resp.headers["x-nbops-route"] == "canary" else "1")
+        # binomial(2000, 0.1): mean 200, sd 13.4; five sd either side
+        assert 133 <= routes["canary"] <= 267, routes
+        assert routes["primary"] + routes["canary"] == n
+        by_key = {}
+        for key in (f"customer-{i}" for i in range(300)):
+            seen = {http.post("/invocations", json={"inputs": [ROW]},
+                              headers={"X-Nbops-Key": key}).headers["x-nbops-route"]
+                    for _ in range(3)}
+            assert len(seen) == 1, (key, seen)  # a key always lands on the same route
+            by_key[key] = seen.pop()
+        assert 5 <= Counter(by_key.values())["canary"] <= 60  # binomial(300, 0.1), ~5 sd
+
+
+def test_shadow_predictions_are_logged_and_never_returned(start_server):
+    server = start_server("tiny@prod", shadow="challenger")
+    primary, challenger = _prediction(0), _prediction(1)
+    assert not np.allclose(primary, challenger)
+    since = time.time()
+    ids = []
+    with httpx.Client(base_url=server.url) as http:
+        for _ in range(30):
+            resp = http.post("/nbops/v1/predict", json={"inputs": [ROW]})
+            body = resp.json()
+            assert (body["version"], body["route"]) == ("1", "primary")
+            np.testing.assert_allclose(body["predictions"][0], primary, atol=1e-5)
+            ids.append(body["request_id"])
+    deadline = time.time() + 10
+    shadow = nbops.serve.read_log("tiny", since=since, routes=("shadow",))
+    while len(shadow) < len(ids) and time.time() < deadline:
+        time.sleep(0.2)
+        shadow = nbops.serve.read_log("tiny", since=since, routes=("shadow",))
+    assert sorted(shadow["request_id"]) == sorted(ids)
+    assert set(shadow["version"]) == {"2"}
+    np.testing.assert_allclose(np.stack(shadow["scores"]), [challenger] * len(ids), atol=1e-5)
+    returned = nbops.serve.read_log("tiny", since=since)
+    assert sorted(returned["request_id"]) == sorted(ids) and set(returned["version"]) == {"1"}
+
+
+def test_blue_green_swap_and_rollback_under_load(start_server):
+    server = start_server("tiny@prod", poll=0.5)
+    since = time.time()
+    stop = threading.Event()
+    answers: list[tuple[int, str, str, list]] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def load(worker: int) -> None:
+        with httpx.Client(base_url=server.url) as http:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                try:
+                    resp = http.post("/invocations", json={"inputs": [ROW]},
+                                     headers={"X-Request-Id": f"bg-{worker}-{i}"})
+                except httpx.TransportError as exc:
+                    failures.append(repr(exc))
+                    continue
+                with lock:
+                    answers.append((resp.status_code, resp.headers.get("x-nbops-version", ""),
+                                    resp.headers.get("x-request-id", ""),
+                                    resp.json().get("predictions")))
+
+    def wait_for(version: str) -> None:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            with lock:
+                if answers and answers[-1][1] == version:
+                    return
+            time.sleep(0.1)
+        raise AssertionError(f"the server did not swap to v{version}")
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(load, w) for w in range(4)]
+        time.sleep(1.0)
+        set_alias("tiny", "prod", 2, reason="promote challenger")
+        wait_for("2")
+        time.sleep(1.0)
+        rollback("tiny", "prod", reason="bad canary metrics")
+        wait_for("1")
+        time.sleep(0.5)
+        stop.set()
+        for f in futures:
+            f.result()
+
+    assert failures == [] and len(answers) > 100
+    assert {status for status, *_ in answers} == {200}
+    expected = {"1": _prediction(0), "2": _prediction(1)}
+    for _, version, _, predictions in answers:
+        np.testing.assert_allclose(predictions[0], expected[version], atol=1e-5)
+    versions = [v for _, v, _, _ in answers]
+    assert versions[0] == "1" and versions[-1] == "1" and "2" in versions
+    logged = nbops.serve.read_log("tiny", since=since)
+    by_id = dict(zip(logged["request_id"], logged["version"], strict=True))
+    assert {rid: v for _, v, rid, _ in answers} == by_id  # every answer logged, same version
+    swaps = [(r.from_version, r.to_version) for r in history("tiny", "prod")
+             if r.action == "serve"]
+    assert swaps[-2:] == [("1", "2"), ("2", "1")]
+    assert "requests in flight finished on v1" in [
+        r.reason for r in history("tiny", "prod") if r.action == "serve"][-2]
