@@ -59,6 +59,8 @@ export interface ModelDetail {
   tags: Record<string, string>;
   versions: VersionInfo[];
   history: AuditEntry[];
+  /** alias -> the version "Rollback" restores; aliases with no earlier version are absent */
+  rollback_targets: Record<string, string>;
 }
 
 export interface RunSummary {

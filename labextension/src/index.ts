@@ -1,4 +1,4 @@
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { RegistryPanel } from './panel';
 
@@ -12,10 +12,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nbops:registry',
   description: 'The nbops "Models" sidebar: MLflow registered models, aliases, lineage, drift.',
   autoStart: true,
-  activate: (app: JupyterFrontEnd): void => {
+  optional: [ILayoutRestorer],
+  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null): void => {
     const panel = new RegistryPanel(app);
     panel.title.icon = registryIcon;
     app.shell.add(panel, 'left', { rank: 650 });
+    restorer?.add(panel, 'nbops-registry');
     app.commands.addCommand('nbops:open-registry', {
       label: 'Show the nbops model registry',
       execute: () => app.shell.activateById(panel.id)

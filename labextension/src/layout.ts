@@ -92,3 +92,49 @@ export function layout(graph: LineageGraph): Layout {
 export function clip(label: string, max = 22): string {
   return label.length > max ? label.slice(0, max - 1) + '…' : label;
 }
+
+export const GUTTER = 28;
+const STACK_GAP = 8;
+
+/**
+ * The narrow layout: one full-width node per row, sources first (by layer), edges drawn as
+ * arcs in a left gutter with their arrowheads on the target's left side. Fits any width
+ * from about 180 px without scaling the text down.
+ */
+export function stackedLayout(graph: LineageGraph, width: number): Layout {
+  const depth = layers(graph);
+  const nodeW = Math.max(width - GUTTER, 80);
+  const placed: Placed[] = graph.nodes.map(n => ({
+    id: n.id,
+    label: typeof n.label === 'string' && n.label ? n.label : n.id,
+    kind: String(n.kind ?? ''),
+    x: GUTTER,
+    y: 0
+  }));
+  placed.sort(
+    (a, b) =>
+      (depth.get(a.id) ?? 0) - (depth.get(b.id) ?? 0) ||
+      a.kind.localeCompare(b.kind) ||
+      a.label.localeCompare(b.label)
+  );
+  placed.forEach((p, i) => (p.y = i * (NODE_H + STACK_GAP)));
+  const byId = new Map(placed.map(p => [p.id, p]));
+  const edges = graph.edges
+    .filter(e => byId.has(e.source) && byId.has(e.target))
+    .map(e => ({
+      from: byId.get(e.source) as Placed,
+      to: byId.get(e.target) as Placed,
+      kind: String(e.relation ?? '')
+    }));
+  return {
+    nodes: placed,
+    edges,
+    width: GUTTER + nodeW,
+    height: Math.max(placed.length * (NODE_H + STACK_GAP) - STACK_GAP, 0)
+  };
+}
+
+/** How many characters of a label fit a node `width` pixels wide (about 6.5 px a character). */
+export function labelRoom(width: number): number {
+  return Math.max(Math.floor((width - 12) / 6.5), 6);
+}

@@ -1,7 +1,11 @@
-/** The "Models" sidebar: model list → model view (versions, lineage, status, audit, actions). */
+/** The "Models" sidebar: model list → model view (versions, lineage, status, audit, actions).
+ *
+ * Built from JupyterLab's parts (Toolbar, ToolbarButton, styled inputs and selects, Dialog)
+ * and themed by `--jp-*` variables only; laid out for the default ~250 px sidebar first. */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Dialog, showDialog } from '@jupyterlab/apputils';
-import { Widget } from '@lumino/widgets';
+import { refreshIcon, Styling, Toolbar, ToolbarButton } from '@jupyterlab/ui-components';
+import { Panel, Widget } from '@lumino/widgets';
 import {
   AliasChange,
   LineageGraph,
@@ -9,11 +13,11 @@ import {
   ModelPage,
   ModelSummary,
   MonitorStatus,
-  NotebookSnapshot,
   PromoteRequest,
   RollbackRequest,
   VersionInfo
 } from './contract';
+import { PromoteBody, RollbackBody } from './dialogs';
 import { button, h } from './dom';
 import {
   aliasBadges,
@@ -28,12 +32,13 @@ import {
   sortVersions,
   statusBadge
 } from './format';
-import { lineageSvg } from './lineage';
+import { LineageView } from './lineage';
 import { ApiError, query, requestAPI } from './request';
+import { openSnapshot } from './snapshot';
 
 export const REFRESH_MS = 30_000;
-export const SNAPSHOT_DIR = 'nbops-snapshots';
 const PAGE_SIZE = 50;
+const MAX_PAGE = 1000;
 
 function badge(b: Badge): HTMLElement {
   return h('span', { class: b.className, title: b.title }, b.text);
@@ -46,84 +51,12 @@ function describe(error: unknown): { message: string; status: number } {
   return { message: String(error), status: 0 };
 }
 
-/** The body of the promote dialog: alias (existing or new) + reason. */
-class PromoteBody extends Widget implements Dialog.IBodyWidget<PromoteRequest> {
-  private aliasInput: HTMLInputElement;
-  private reasonInput: HTMLInputElement;
-
-  constructor(
-    private readonly version: string,
-    aliases: string[]
-  ) {
-    super();
-    this.addClass('nbops-dialog');
-    const listId = `nbops-aliases-${Math.random().toString(36).slice(2)}`;
-    this.aliasInput = h('input', {
-      class: 'jp-mod-styled nbops-input-alias',
-      list: listId,
-      placeholder: 'alias, e.g. champion'
-    });
-    this.aliasInput.value = aliases[0] ?? 'champion';
-    this.reasonInput = h('input', {
-      class: 'jp-mod-styled nbops-input-reason',
-      placeholder: 'reason (recorded in the audit trail)'
-    });
-    const options = h('datalist', { id: listId }, ...aliases.map(a => h('option', { value: a })));
-    this.node.append(
-      h('p', {}, `Point an alias at version ${version}. The move is audited.`),
-      h('label', {}, 'Alias ', this.aliasInput),
-      options,
-      h('label', {}, 'Reason ', this.reasonInput)
-    );
-  }
-
-  getValue(): PromoteRequest {
-    return {
-      alias: this.aliasInput.value.trim(),
-      version: this.version,
-      reason: this.reasonInput.value.trim() || undefined
-    };
-  }
+/** A name cut with an ellipsis by CSS; the full name shows on hover. */
+function name(text: string, cls: string, tag: 'span' | 'h3' = 'span'): HTMLElement {
+  return h(tag, { class: `nbops-ellipsis ${cls}`, title: text }, text);
 }
 
-class ReasonBody extends Widget implements Dialog.IBodyWidget<RollbackRequest> {
-  private reasonInput: HTMLInputElement;
-
-  constructor(text: string) {
-    super();
-    this.addClass('nbops-dialog');
-    this.reasonInput = h('input', {
-      class: 'jp-mod-styled nbops-input-reason',
-      placeholder: 'reason (recorded in the audit trail)'
-    });
-    this.node.append(h('p', {}, text), h('label', {}, 'Reason ', this.reasonInput));
-  }
-
-  getValue(): RollbackRequest {
-    return { reason: this.reasonInput.value.trim() || undefined };
-  }
-}
-
-interface ReadOnlyCell {
-  readOnly: boolean;
-}
-
-function cellsOf(widget: unknown): ReadOnlyCell[] {
-  if (typeof widget !== 'object' || widget === null || !('content' in widget)) {
-    return [];
-  }
-  const content = (widget as { content: unknown }).content;
-  if (typeof content !== 'object' || content === null || !('widgets' in content)) {
-    return [];
-  }
-  const cells = (content as { widgets: unknown }).widgets;
-  return Array.isArray(cells)
-    ? cells.filter((c): c is ReadOnlyCell => typeof c === 'object' && c !== null && 'readOnly' in c)
-    : [];
-}
-
-export class RegistryPanel extends Widget {
-  private readonly header: HTMLElement;
+export class RegistryPanel extends Panel {
   private readonly body: HTMLElement;
   private readonly searchInput: HTMLInputElement;
   private readonly orderSelect: HTMLSelectElement;
@@ -131,22 +64,40 @@ export class RegistryPanel extends Widget {
   private nextToken: string | null = null;
   private current: string | null = null;
   private detail: ModelDetail | null = null;
+  private lineage: LineageView | null = null;
   private timer = 0;
   private searchTimer = 0;
   private openedAt = 0;
   private painted = false;
-  private loading = 0;
+  /** The one request in flight; refreshes wait for it instead of overlapping. */
+  private inflight: Promise<void> | null = null;
 
   constructor(private readonly app: JupyterFrontEnd) {
     super();
     this.id = 'nbops-registry';
     this.addClass('nbops-panel');
-    this.title.caption = 'nbops: MLflow model registry';
+    this.title.caption = 'Models (MLflow model registry)';
+
+    const toolbar = new Toolbar();
+    toolbar.addClass('nbops-toolbar');
+    const heading = new Widget({ node: h('h2', { class: 'nbops-title' }, 'Models') });
+    toolbar.addItem('title', heading);
+    toolbar.addItem('spacer', Toolbar.createSpacerItem());
+    toolbar.addItem(
+      'refresh',
+      new ToolbarButton({
+        icon: refreshIcon,
+        className: 'nbops-refresh',
+        tooltip: 'Refresh the models',
+        onClick: () => void this.refresh()
+      })
+    );
+
     this.searchInput = h('input', {
       class: 'jp-mod-styled nbops-search',
       type: 'search',
       placeholder: 'Search models',
-      'aria-label': 'Search models'
+      'aria-label': 'Search models by name'
     });
     this.searchInput.addEventListener('input', () => {
       window.clearTimeout(this.searchTimer);
@@ -154,26 +105,31 @@ export class RegistryPanel extends Widget {
     });
     this.orderSelect = h(
       'select',
-      { class: 'jp-mod-styled nbops-order', 'aria-label': 'Sort models' },
+      { class: 'nbops-order', id: 'nbops-order' },
       h('option', { value: 'name' }, 'name'),
-      h('option', { value: 'status' }, 'status'),
-      h('option', { value: 'updated' }, 'updated')
+      h('option', { value: 'status' }, 'status (worst first)'),
+      h('option', { value: 'updated' }, 'last update')
     );
     this.orderSelect.addEventListener('change', () => this.renderList());
-    this.header = h(
-      'div',
-      { class: 'nbops-header' },
-      h('h2', { class: 'nbops-title' }, 'Models'),
-      h(
+    const filters = new Widget({
+      node: h(
         'div',
-        { class: 'nbops-toolbar' },
+        { class: 'nbops-filters' },
         this.searchInput,
-        this.orderSelect,
-        button('Refresh', () => void this.refresh(), { class: 'jp-Button nbops-button nbops-refresh' })
+        h(
+          'div',
+          { class: 'nbops-order-row' },
+          h('label', { class: 'nbops-order-label', for: 'nbops-order' }, 'Sort by'),
+          Styling.wrapSelect(this.orderSelect)
+        )
       )
-    );
-    this.body = h('div', { class: 'nbops-body' });
-    this.node.append(this.header, this.body);
+    });
+    this.body = h('div', { class: 'nbops-body', 'aria-live': 'polite' });
+    const content = new Widget({ node: this.body });
+    content.addClass('nbops-content');
+    this.addWidget(toolbar);
+    this.addWidget(filters);
+    this.addWidget(content);
   }
 
   /** Mark the opening of the panel (first paint is measured from here). */
@@ -182,10 +138,10 @@ export class RegistryPanel extends Widget {
       this.openedAt = performance.now();
       performance.mark('nbops:panel-open');
     }
-    void this.refresh();
+    void this.refresh(this.painted);
     window.clearInterval(this.timer);
     this.timer = window.setInterval(() => {
-      if (this.isVisible && !document.querySelector('.jp-Dialog')) {
+      if (this.isVisible && !this.inflight && !document.querySelector('.jp-Dialog')) {
         void this.refresh(true);
       }
     }, REFRESH_MS);
@@ -198,20 +154,38 @@ export class RegistryPanel extends Widget {
   dispose(): void {
     window.clearInterval(this.timer);
     window.clearTimeout(this.searchTimer);
+    this.lineage?.dispose();
     super.dispose();
   }
 
-  async refresh(quiet = false): Promise<void> {
-    if (this.current) {
-      await this.loadModel(this.current, quiet);
-    } else {
-      await this.loadList(quiet);
+  /** Reload what is shown; `quiet` keeps the content (pages, scroll) and hides errors if any. */
+  refresh(quiet = false): Promise<void> {
+    if (this.inflight) {
+      return this.inflight;
     }
+    return this.current ? this.loadModel(this.current, quiet) : this.loadList(quiet);
   }
 
-  private setBusy(on: boolean): void {
-    this.loading += on ? 1 : -1;
-    this.node.classList.toggle('nbops-busy', this.loading > 0);
+  /** Run `work` as the one request in flight, with the loading state on the panel. */
+  private async exclusive(work: () => Promise<void>): Promise<void> {
+    while (this.inflight) {
+      await this.inflight.catch(() => undefined);
+    }
+    this.node.classList.add('nbops-mod-busy');
+    this.body.setAttribute('aria-busy', 'true');
+    const run = work().finally(() => {
+      this.inflight = null;
+      this.node.classList.remove('nbops-mod-busy');
+      this.body.removeAttribute('aria-busy');
+    });
+    this.inflight = run;
+    return run;
+  }
+
+  private showLoading(text: string): void {
+    this.body.replaceChildren(
+      h('div', { class: 'nbops-loading', role: 'status' }, h('span', { class: 'nbops-spinner' }), text)
+    );
   }
 
   private showError(error: unknown, retry: () => void): void {
@@ -225,15 +199,17 @@ export class RegistryPanel extends Widget {
           : status >= 400
             ? `Request refused (${status})`
             : 'No answer from the Jupyter server';
+    const retryButton = button('Retry', retry, { class: 'jp-Button nbops-button nbops-mod-primary nbops-retry' });
     this.body.replaceChildren(
       h(
         'div',
         { class: `nbops-error nbops-error-${kind}`, role: 'alert', 'data-status': String(status) },
         h('strong', {}, heading),
         h('p', { class: 'nbops-error-message' }, message),
-        button('Retry', retry)
+        retryButton
       )
     );
+    retryButton.focus();
   }
 
   private notify(text: string, kind: 'ok' | 'error'): void {
@@ -243,32 +219,41 @@ export class RegistryPanel extends Widget {
   }
 
   // -- list ------------------------------------------------------------------------------
-  async loadList(quiet = false, append = false): Promise<void> {
-    this.current = null;
-    this.detail = null;
-    this.setBusy(true);
-    try {
-      const page = await requestAPI<ModelPage>(
-        'models' +
-          query({
-            search: this.searchInput.value.trim(),
-            max_results: PAGE_SIZE,
-            page_token: append ? this.nextToken : undefined
-          })
-      );
-      if (this.current) {
-        return; // the user opened a model meanwhile
+  /** The model list; `quiet` re-reads every loaded page and keeps the scroll position. */
+  loadList(quiet = false, append = false): Promise<void> {
+    return this.exclusive(async () => {
+      const wasOpen = this.current !== null;
+      this.current = null;
+      this.detail = null;
+      if (!quiet && !append) {
+        this.showLoading('Loading models…');
       }
-      this.models = append ? [...this.models, ...page.models] : page.models;
-      this.nextToken = page.next_page_token;
-      this.renderList();
-    } catch (error) {
-      if (!quiet || !this.models.length) {
-        this.showError(error, () => void this.loadList());
+      const scroll = this.body.scrollTop;
+      const size = quiet && !wasOpen ? Math.min(Math.max(this.models.length, PAGE_SIZE), MAX_PAGE) : PAGE_SIZE;
+      try {
+        const page = await requestAPI<ModelPage>(
+          'models' +
+            query({
+              search: this.searchInput.value.trim(),
+              max_results: size,
+              page_token: append ? this.nextToken : undefined
+            })
+        );
+        if (this.current) {
+          return; // the user opened a model meanwhile
+        }
+        this.models = append ? [...this.models, ...page.models] : page.models;
+        this.nextToken = page.next_page_token;
+        this.renderList();
+        if (quiet || append) {
+          this.body.scrollTop = scroll;
+        }
+      } catch (error) {
+        if (!quiet || !this.models.length) {
+          this.showError(error, () => void this.loadList());
+        }
       }
-    } finally {
-      this.setBusy(false);
-    }
+    });
   }
 
   private renderList(): void {
@@ -297,7 +282,8 @@ export class RegistryPanel extends Widget {
     }
     const order = this.orderSelect.value as ModelOrder;
     const items = sortModels(this.models, order).map(m => this.modelItem(m));
-    const list = h('ul', { class: 'nbops-model-list', role: 'list' }, ...items);
+    const list = h('ul', { class: 'nbops-model-list', 'aria-label': 'Registered models' }, ...items);
+    list.addEventListener('keydown', e => this.arrowKeys(e, list));
     const more = this.nextToken
       ? button('Load more', () => void this.loadList(false, true), {
           class: 'jp-Button nbops-button nbops-more'
@@ -307,32 +293,40 @@ export class RegistryPanel extends Widget {
     this.markPainted();
   }
 
+  /** Up/Down move between the models, Home/End to the first/last. */
+  private arrowKeys(e: KeyboardEvent, list: HTMLElement): void {
+    const items = Array.from(list.querySelectorAll<HTMLElement>('.nbops-model-item'));
+    const i = items.indexOf(document.activeElement as HTMLElement);
+    const target =
+      e.key === 'ArrowDown' ? items[Math.min(i + 1, items.length - 1)]
+      : e.key === 'ArrowUp' ? items[Math.max(i - 1, 0)]
+      : e.key === 'Home' ? items[0]
+      : e.key === 'End' ? items[items.length - 1]
+      : null;
+    if (target) {
+      e.preventDefault();
+      target.focus();
+    }
+  }
+
   private modelItem(m: ModelSummary): HTMLElement {
     const status = statusBadge(m.status);
     const li = h(
       'li',
-      { class: 'nbops-model-item', 'data-model': m.name, tabindex: '0', role: 'button' },
-      h(
-        'div',
-        { class: 'nbops-model-row' },
-        h('span', { class: 'nbops-model-name' }, m.name),
-        status ? badge(status) : null
-      ),
+      { class: 'nbops-model-item', 'data-model': m.name, tabindex: '0', role: 'button', 'aria-label': `Open model ${m.name}` },
+      h('div', { class: 'nbops-model-row' }, name(m.name, 'nbops-model-name'), status ? badge(status) : null),
       h(
         'div',
         { class: 'nbops-model-meta' },
         ...aliasBadges(m.aliases).map(badge),
-        h(
-          'span',
-          { class: 'nbops-latest' },
-          m.latest_version ? `latest v${m.latest_version}` : 'no versions'
-        )
+        h('span', { class: 'nbops-latest' }, m.latest_version ? `latest v${m.latest_version}` : 'no versions')
       )
     );
     const open = (): void => void this.loadModel(m.name);
     li.addEventListener('click', open);
     li.addEventListener('keydown', e => {
-      if (e.key === 'Enter') {
+      if (e.key === 'Enter' || e.key === ' ') {
+        e.preventDefault();
         open();
       }
     });
@@ -357,100 +351,109 @@ export class RegistryPanel extends Widget {
   }
 
   // -- model view ------------------------------------------------------------------------
-  async loadModel(name: string, quiet = false): Promise<void> {
-    this.current = name;
-    this.setBusy(true);
-    try {
-      const detail = await requestAPI<ModelDetail>(`models/${encodeURIComponent(name)}`);
-      if (this.current !== name) {
-        return;
+  loadModel(modelName: string, quiet = false): Promise<void> {
+    return this.exclusive(async () => {
+      const same = this.current === modelName && this.detail !== null;
+      this.current = modelName;
+      if (!quiet && !same) {
+        this.showLoading(`Loading ${modelName}…`);
       }
-      this.detail = detail;
-      this.renderModel(detail);
-    } catch (error) {
-      if (!quiet || !this.detail) {
-        this.showError(error, () => void this.loadModel(name));
+      const scroll = this.body.scrollTop;
+      try {
+        const detail = await requestAPI<ModelDetail>(`models/${encodeURIComponent(modelName)}`);
+        if (this.current !== modelName) {
+          return;
+        }
+        this.detail = detail;
+        this.renderModel(detail);
+        if (same) {
+          this.body.scrollTop = scroll;
+        }
+      } catch (error) {
+        if (!quiet || !this.detail) {
+          this.showError(error, () => void this.loadModel(modelName));
+        }
       }
-    } finally {
-      this.setBusy(false);
-    }
+    });
   }
 
   private renderModel(d: ModelDetail): void {
     const versions = sortVersions(d.versions);
-    const lineageBox = h('div', { class: 'nbops-lineage' }, h('em', {}, 'Loading lineage…'));
+    const lineageBox = h('div', { class: 'nbops-lineage' }, h('p', { class: 'nbops-muted' }, 'Loading lineage…'));
+    const back = button('Models', () => void this.loadList(), {
+      class: 'jp-Button nbops-button nbops-back',
+      title: 'Back to the model list',
+      'aria-label': 'Back to the model list'
+    });
+    back.prepend(h('span', { class: 'nbops-back-arrow', 'aria-hidden': 'true' }, '‹ '));
     const head = h(
       'div',
       { class: 'nbops-model-head' },
-      button('← Models', () => void this.loadList(), {
-        class: 'jp-Button nbops-button nbops-back'
-      }),
-      h('h3', { class: 'nbops-model-title' }, d.name),
+      back,
+      name(d.name, 'nbops-model-title', 'h3'),
       d.description ? h('p', { class: 'nbops-description' }, d.description) : null,
       h(
-        'div',
-        { class: 'nbops-aliases' },
-        ...Object.entries(d.aliases)
-          .sort(([a], [b]) => a.localeCompare(b))
-          .map(([alias, version]) =>
-            h(
-              'span',
-              { class: 'nbops-alias-row', 'data-alias': alias },
-              badge({
-                text: `${alias} → v${version}`,
-                title: `Alias "${alias}" on version ${version}`,
-                className: 'nbops-badge nbops-badge-alias'
-              }),
-              button('Rollback', () => void this.rollback(d.name, alias), {
-                class: 'jp-Button nbops-button nbops-rollback',
-                title: `Move "${alias}" back to where it pointed before`
-              })
-            )
-          )
+        'ul',
+        { class: 'nbops-aliases', 'aria-label': 'Aliases' },
+        ...aliasOrder(d.aliases).map(alias => this.aliasRow(d, alias))
       )
     );
+    this.lineage?.dispose();
+    this.lineage = null;
     this.body.replaceChildren(
       head,
       this.monitoringSection(versions),
-      h('h4', {}, 'Versions'),
-      this.versionsTable(d, versions),
-      h('h4', {}, 'Lineage'),
+      h('h4', { class: 'nbops-section' }, 'Versions'),
+      this.versionCards(d, versions),
+      h('h4', { class: 'nbops-section' }, 'Lineage'),
       lineageBox,
-      h('h4', {}, 'Alias history'),
+      h('h4', { class: 'nbops-section' }, 'Alias history'),
       this.historyList(d)
     );
     void this.loadLineage(d, versions, lineageBox);
   }
 
+  private aliasRow(d: ModelDetail, alias: string): HTMLElement {
+    const version = d.aliases[alias];
+    const target = (d.rollback_targets ?? {})[alias];
+    return h(
+      'li',
+      { class: 'nbops-alias-row', 'data-alias': alias },
+      badge({
+        text: `${alias} → v${version}`,
+        title: `Alias "${alias}" on version ${version}`,
+        className: 'nbops-badge nbops-badge-alias'
+      }),
+      target
+        ? button(`Roll back to v${target}`, () => void this.rollback(d, alias, target), {
+            class: 'jp-Button nbops-button nbops-rollback',
+            title: `Move "${alias}" from v${version} back to v${target}`
+          })
+        : null
+    );
+  }
+
   private monitoringSection(versions: VersionInfo[]): HTMLElement {
     const monitored = versions.filter(v => v.status).map(v => v.status as MonitorStatus);
+    const section = h('div', { class: 'nbops-monitoring' }, h('h4', { class: 'nbops-section' }, 'Monitoring'));
     if (!monitored.length) {
-      return h(
-        'div',
-        { class: 'nbops-monitoring' },
-        h('h4', {}, 'Monitoring'),
-        h('p', { class: 'nbops-muted' }, 'No monitoring status yet: run the monitor notebook.')
-      );
+      section.append(h('p', { class: 'nbops-muted' }, 'No monitoring status yet: run the monitor notebook.'));
+      return section;
     }
-    return h(
-      'div',
-      { class: 'nbops-monitoring' },
-      h('h4', {}, 'Monitoring'),
+    section.append(
       h(
         'ul',
-        {},
+        { class: 'nbops-plain-list' },
         ...monitored.map(s => {
           const b = statusBadge(s);
           return h(
             'li',
             { class: 'nbops-monitor-row', 'data-version': s.version },
-            `v${s.version} `,
+            h('span', { class: 'nbops-version-name' }, `v${s.version}`),
             b ? badge(b) : null,
-            ` ${formatTime(s.checked_at)} `,
+            h('span', { class: 'nbops-muted nbops-when' }, formatTime(s.checked_at)),
             s.report_run_id
-              ? button(`report run ${s.report_run_id.slice(0, 8)}`, () => {
-                  void this.openSnapshot(s.report_run_id as string);
-                }, {
+              ? button(`report run ${s.report_run_id.slice(0, 8)}`, () => void this.open(s.report_run_id as string), {
                   class: 'jp-Button nbops-button nbops-report-link',
                   title: `Open the notebook of monitoring run ${s.report_run_id}`
                 })
@@ -459,62 +462,42 @@ export class RegistryPanel extends Widget {
         })
       )
     );
+    return section;
   }
 
-  private versionsTable(d: ModelDetail, versions: VersionInfo[]): HTMLElement {
-    const rows = versions.map(v => {
+  /** One card per version: name, aliases and status, created, metrics, then the actions. */
+  private versionCards(d: ModelDetail, versions: VersionInfo[]): HTMLElement {
+    const cards = versions.map(v => {
       const status = statusBadge(v.status);
       return h(
-        'tr',
-        { 'data-version': v.version },
+        'li',
+        { class: 'nbops-version-card', 'data-version': v.version },
         h(
-          'td',
-          {},
-          `v${v.version}`,
-          h('span', { class: 'nbops-created', title: 'created' }, formatTime(v.created_at))
-        ),
-        h(
-          'td',
-          {},
-          ...v.aliases.map(a =>
-            badge({ text: a, title: `alias ${a}`, className: 'nbops-badge nbops-badge-alias' })
-          ),
+          'div',
+          { class: 'nbops-card-head' },
+          h('span', { class: 'nbops-version-name' }, `v${v.version}`),
+          ...v.aliases.map(a => badge({ text: a, title: `alias ${a}`, className: 'nbops-badge nbops-badge-alias' })),
           status ? badge(status) : null
         ),
-        h('td', { class: 'nbops-metrics' }, metricSummary(v.run_metrics)),
+        h('div', { class: 'nbops-created nbops-muted', title: 'created' }, formatTime(v.created_at)),
+        h('div', { class: 'nbops-metrics nbops-ellipsis', title: metricSummary(v.run_metrics, 100) }, metricSummary(v.run_metrics)),
         h(
-          'td',
-          { class: 'nbops-actions' },
+          'div',
+          { class: 'nbops-card-actions' },
           v.source_run_id
-            ? button('Notebook', () => void this.openSnapshot(v.source_run_id as string), {
+            ? button('Notebook', () => void this.open(v.source_run_id as string), {
                 class: 'jp-Button nbops-button nbops-open-notebook',
-                title: `Open the executed notebook of run ${v.source_run_id}`
+                title: `Open the notebook of run ${v.source_run_id} (read-only)`
               })
             : h('span', { class: 'nbops-muted' }, 'no run'),
           button('Promote', () => void this.promote(d, v.version), {
-            class: 'jp-Button nbops-button nbops-promote',
-            title: `Set an alias on v${v.version}`
+            class: 'jp-Button nbops-button nbops-mod-primary nbops-promote',
+            title: `Point an alias at v${v.version}`
           })
         )
       );
     });
-    return h(
-      'table',
-      { class: 'nbops-versions' },
-      h(
-        'thead',
-        {},
-        h(
-          'tr',
-          {},
-          h('th', {}, 'Version'),
-          h('th', {}, 'Aliases / status'),
-          h('th', {}, 'Metrics'),
-          h('th', {}, '')
-        )
-      ),
-      h('tbody', {}, ...rows)
-    );
+    return h('ul', { class: 'nbops-versions', 'aria-label': 'Versions' }, ...cards);
   }
 
   private historyList(d: ModelDetail): HTMLElement {
@@ -523,12 +506,12 @@ export class RegistryPanel extends Widget {
     }
     return h(
       'ul',
-      { class: 'nbops-history' },
+      { class: 'nbops-history nbops-plain-list' },
       ...d.history.map(e =>
         h(
           'li',
           { class: 'nbops-history-entry', 'data-action': e.action },
-          h('span', { class: 'nbops-when' }, formatTime(e.when)),
+          h('span', { class: 'nbops-when nbops-muted' }, formatTime(e.when)),
           ' ',
           auditLine(e)
         )
@@ -536,11 +519,7 @@ export class RegistryPanel extends Widget {
     );
   }
 
-  private async loadLineage(
-    d: ModelDetail,
-    versions: VersionInfo[],
-    box: HTMLElement
-  ): Promise<void> {
+  private async loadLineage(d: ModelDetail, versions: VersionInfo[], box: HTMLElement): Promise<void> {
     const alias = aliasOrder(d.aliases)[0];
     const ref = alias ? `${d.name}@${alias}` : versions.length ? `${d.name}/${versions[0].version}` : '';
     if (!ref) {
@@ -548,18 +527,16 @@ export class RegistryPanel extends Widget {
       return;
     }
     try {
-      const graph = await requestAPI<LineageGraph>(
-        'lineage' + query({ ref, direction: 'both', depth: 3 })
-      );
+      const graph = await requestAPI<LineageGraph>('lineage' + query({ ref, direction: 'both', depth: 3 }));
       if (!graph.nodes.length) {
         box.replaceChildren(h('p', { class: 'nbops-muted' }, `No lineage recorded for ${ref}.`));
         return;
       }
-      box.replaceChildren(h('div', { class: 'nbops-muted' }, ref), lineageSvg(graph));
+      this.lineage?.dispose();
+      this.lineage = new LineageView(graph, ref);
+      box.replaceChildren(this.lineage.node);
     } catch (error) {
-      box.replaceChildren(
-        h('p', { class: 'nbops-error-message' }, `Lineage unavailable: ${describe(error).message}`)
-      );
+      box.replaceChildren(h('p', { class: 'nbops-error-message' }, `Lineage unavailable: ${describe(error).message}`));
     }
   }
 
@@ -567,75 +544,53 @@ export class RegistryPanel extends Widget {
   private async promote(d: ModelDetail, version: string): Promise<void> {
     const result = await showDialog<PromoteRequest>({
       title: `Promote ${d.name} v${version}`,
-      body: new PromoteBody(version, Object.keys(d.aliases).sort()),
+      body: new PromoteBody(version, d.aliases),
+      focusNodeSelector: '.nbops-input-alias',
       buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Promote' })]
     });
     if (!result.button.accept || !result.value) {
       return;
     }
-    const body: PromoteRequest = {
-      ...result.value,
-      expected_current: currentOf(d.aliases, result.value.alias)
-    };
+    const body: PromoteRequest = { ...result.value, expected_current: currentOf(d.aliases, result.value.alias) };
     try {
-      const change = await requestAPI<AliasChange>(
-        `models/${encodeURIComponent(d.name)}/aliases`,
-        { method: 'POST', body: JSON.stringify(body) }
-      );
-      await this.loadModel(d.name);
+      const change = await requestAPI<AliasChange>(`models/${encodeURIComponent(d.name)}/aliases`, {
+        method: 'POST',
+        body: JSON.stringify(body)
+      });
+      await this.loadModel(d.name, true);
       this.notify(`${change.alias} → v${change.version} (audited)`, 'ok');
     } catch (error) {
-      await this.loadModel(d.name);
+      await this.loadModel(d.name, true);
       this.notify(describe(error).message, 'error');
     }
   }
 
-  private async rollback(name: string, alias: string): Promise<void> {
+  private async rollback(d: ModelDetail, alias: string, target: string): Promise<void> {
     const result = await showDialog<RollbackRequest>({
-      title: `Roll back "${alias}" of ${name}?`,
-      body: new ReasonBody(`"${alias}" moves back to the version it pointed at before its last move.`),
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Roll back' })]
+      title: `Roll back "${alias}" to v${target}?`,
+      body: new RollbackBody(`"${alias}" of ${d.name} moves from v${d.aliases[alias]} back to v${target}.`),
+      focusNodeSelector: '.nbops-input-reason',
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: `Roll back to v${target}` })]
     });
     if (!result.button.accept) {
       return;
     }
     try {
       const change = await requestAPI<AliasChange>(
-        `models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}/rollback`,
+        `models/${encodeURIComponent(d.name)}/aliases/${encodeURIComponent(alias)}/rollback`,
         { method: 'POST', body: JSON.stringify(result.value ?? {}) }
       );
-      await this.loadModel(name);
+      await this.loadModel(d.name, true);
       this.notify(`${change.alias} rolled back to v${change.version} (audited)`, 'ok');
     } catch (error) {
-      await this.loadModel(name);
+      await this.loadModel(d.name, true);
       this.notify(describe(error).message, 'error');
     }
   }
 
-  /** Save the run's executed snapshot under nbops-snapshots/ and open it read-only. */
-  async openSnapshot(runId: string): Promise<void> {
+  private async open(runId: string): Promise<void> {
     try {
-      const snap = await requestAPI<NotebookSnapshot>(
-        `runs/${encodeURIComponent(runId)}/notebook`
-      );
-      const contents = this.app.serviceManager.contents;
-      try {
-        await contents.get(SNAPSHOT_DIR, { content: false });
-      } catch {
-        await contents.save(SNAPSHOT_DIR, { type: 'directory' });
-      }
-      const file = snap.path.split('/').pop() ?? 'history.ipynb';
-      const path = `${SNAPSHOT_DIR}/${runId.slice(0, 12)}-${file}`;
-      await contents.save(path, { type: 'notebook', format: 'json', content: snap.notebook });
-      const widget: unknown = await this.app.commands.execute('docmanager:open', {
-        path,
-        factory: 'Notebook'
-      });
-      if (widget instanceof Widget) {
-        widget.title.caption = `Read-only snapshot of run ${runId} (${snap.path})`;
-        widget.addClass('nbops-snapshot');
-        window.setTimeout(() => cellsOf(widget).forEach(c => (c.readOnly = true)), 500);
-      }
+      await openSnapshot(this.app, runId);
     } catch (error) {
       this.notify(`Cannot open the notebook of run ${runId}: ${describe(error).message}`, 'error');
     }

@@ -2,6 +2,9 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 import { errorMessage } from './format';
 
+/** Longer than the server's bound on store calls (8 s): a silent Jupyter server, not the store. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
 /** A failed /nbops/api/ call: HTTP status and the server's message. */
 export class ApiError extends Error {
   constructor(
@@ -26,7 +29,11 @@ export async function requestAPI<T>(
   const url = URLExt.join(settings.baseUrl, 'nbops', 'api', endPoint);
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, init, settings);
+    response = await ServerConnection.makeRequest(
+      url,
+      { ...init, signal: init.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
+      settings
+    );
   } catch (error) {
     throw new ApiError(0, `The Jupyter server did not answer: ${String(error)}`, 'network');
   }

@@ -14,13 +14,16 @@ NOTEBOOK = {
          "source": ["# Training churn model\n"]},
         {"cell_type": "code", "execution_count": 1, "id": "train", "metadata": {},
          "outputs": [{"name": "stdout", "output_type": "stream", "text": ["accuracy 0.91\n"]}],
-         "source": ["print('accuracy', 0.91)"]},
+         "source": ["%time print('accuracy', 0.91)"]},
     ],
     "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
                                 "name": "python3"}},
     "nbformat": 4,
     "nbformat_minor": 5,
 }
+
+
+HISTORY_SOURCE = "get_ipython().run_line_magic('time', \"print('accuracy', 0.91)\")"
 
 
 @dataclass
@@ -42,8 +45,9 @@ def _notebook_run(client: Any, exp: str, name: str, params: dict, metrics: dict,
     nb["cells"][0]["source"] = [f"# {title}\n"]
     folder = workdir / rid / "notebook"
     folder.mkdir(parents=True)
+    (folder / f"{name}.ipynb").write_text(json.dumps(nb))  # as saved: the source the user typed
+    nb["cells"][1]["source"] = [HISTORY_SOURCE]  # as IPython ran it
     (folder / "history.ipynb").write_text(json.dumps(nb))
-    (folder / f"{name}.ipynb").write_text(json.dumps(nb))
     client.log_artifacts(rid, str(folder), "notebook")
     client.set_terminated(rid)
     return rid

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from registry_seed import error_of
+from registry_seed import HISTORY_SOURCE, error_of
 from tornado.httpclient import HTTPClientError
 
 
@@ -58,14 +58,27 @@ async def test_compare_errors(jp_fetch, seeded, ids, status):
     assert code == status
 
 
-async def test_notebook_snapshot_is_the_history_notebook(jp_fetch, seeded):
+async def test_notebook_snapshot_prefers_the_saved_notebook(jp_fetch, seeded):
     snap = await get(jp_fetch, "runs", seeded.train_runs[0], "notebook")
-    assert snap["path"] == "notebook/history.ipynb"
+    assert snap["path"] == "notebook/train.ipynb"
     assert snap["notebook"]["nbformat"] == 4
     assert snap["notebook"]["cells"][0]["source"] == ["# Training churn v1\n"]
-    saved = await get(jp_fetch, "runs", seeded.train_runs[0], "notebook",
-                      path="notebook/train.ipynb")
-    assert saved["path"] == "notebook/train.ipynb"
+    assert snap["notebook"]["cells"][1]["source"] == ["%time print('accuracy', 0.91)"]
+    history = await get(jp_fetch, "runs", seeded.train_runs[0], "notebook",
+                        path="notebook/history.ipynb")
+    assert history["path"] == "notebook/history.ipynb"
+    assert history["notebook"]["cells"][1]["source"] == [HISTORY_SOURCE]
+
+
+async def test_a_child_run_without_snapshot_serves_its_parents(jp_fetch, seeded, client):
+    parent = seeded.train_runs[1]
+    child = client.create_run(client.get_run(parent).info.experiment_id, run_name="report",
+                              tags={"mlflow.parentRunId": parent}).info.run_id
+    snap = await get(jp_fetch, "runs", child, "notebook")
+    assert (snap["run_id"], snap["path"]) == (parent, "notebook/train.ipynb")
+    code, body = await status_of(jp_fetch, "runs", seeded.bare_run, "notebook")
+    assert code == 404
+    assert "no notebook snapshot" in body["message"]
 
 
 @pytest.mark.parametrize("path", ["../../../etc/passwd", "notebook/../../mlflow.db",

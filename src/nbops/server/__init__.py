@@ -1,6 +1,7 @@
 """nbops' Jupyter server extension: the REST API under ``/nbops/api/`` behind the sidebar.
 
-Only entry points live here; see :mod:`nbops.server.handlers` and :mod:`nbops.server.service`.
+Only entry points live here; see :mod:`nbops.server.extension` (the app, its settings and
+shutdown), :mod:`nbops.server.handlers` and :mod:`nbops.server.service`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from typing import Any
 __all__ = [
     "_jupyter_labextension_paths",
     "_jupyter_server_extension_points",
-    "_load_jupyter_server_extension",
 ]
 
 
@@ -18,11 +18,7 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "nbops"}]
 
 
-def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    return [{"module": "nbops.server"}]
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from nbops.server.extension import NbopsServer
 
-
-def _load_jupyter_server_extension(serverapp: Any) -> None:
-    from nbops.server.extension import load
-
-    load(serverapp)
+    return [{"module": "nbops.server", "app": NbopsServer}]

@@ -94,6 +94,8 @@ class ModelDetail:
     tags: dict[str, str]
     versions: list[VersionInfo]
     history: list[AuditEntry]
+    #: alias -> the version "Rollback" would restore; aliases with no earlier version are absent
+    rollback_targets: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

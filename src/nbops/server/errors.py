@@ -16,10 +16,12 @@ never dressed up as one of the statuses above.
 
 from __future__ import annotations
 
+import re
+
 from nbops.exceptions import NbopsError, NotFoundError, StoreUnavailableError, UsageError
 from nbops.server.contract import ErrorBody
 
-__all__ = ["ConflictError", "error_body"]
+__all__ = ["ConflictError", "error_body", "shorten"]
 
 _BAD_REQUEST = {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "MALFORMED_REQUEST",
                 "INVALID_REQUEST", "MAX_RESULTS_EXCEEDED"}
@@ -52,8 +54,30 @@ def _store_errors() -> tuple[type[BaseException], ...]:
     return tuple(kinds)
 
 
+_LONG_QUOTED = re.compile(r"""(['"])([^'"\n]{81,})\1""")
+MAX_MESSAGE = 1000
+
+
+def shorten(message: str) -> str:
+    """``message`` with long quoted values (a 20 KB model name) cut to 60 characters, and the
+    whole message to MAX_MESSAGE: an error names what was wrong without echoing all of it."""
+    def cut(m: re.Match[str]) -> str:
+        q, text = m.group(1), m.group(2)
+        return f"{q}{text[:60]}…{q} ({len(text)} characters)"
+
+    short = _LONG_QUOTED.sub(cut, message)
+    return short if len(short) <= MAX_MESSAGE else short[:MAX_MESSAGE - 1] + "…"
+
+
 def error_body(exc: BaseException) -> ErrorBody | None:
     """The response for ``exc``, or None when it is a bug (let it be a logged 500)."""
+    body = _body(exc)
+    if body is None:
+        return None
+    return ErrorBody(body.status, body.reason, shorten(body.message), body.extra)
+
+
+def _body(exc: BaseException) -> ErrorBody | None:
     if isinstance(exc, ConflictError):
         extra = {"current": exc.current} if exc.current is not None else {}
         return ErrorBody(409, "conflict", str(exc), extra)

@@ -1,8 +1,10 @@
-"""Tornado handlers of ``/nbops/api/``: parse the request, run the service call in a thread,
-write the contract object or the mapped error. Every verb requires an authenticated user."""
+"""Tornado handlers of ``/nbops/api/``: parse the request, run the service call on the store
+pool with a bounded wait, write the contract object or the mapped error. Every verb requires an
+authenticated user."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from collections.abc import Callable
@@ -12,9 +14,8 @@ from typing import Any
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
-from tornado.ioloop import IOLoop
 
-from nbops.exceptions import UsageError
+from nbops.exceptions import StoreUnavailableError, UsageError
 from nbops.server.contract import ErrorBody
 from nbops.server.errors import error_body
 from nbops.server.service import RegistryService, dumps
@@ -33,8 +34,15 @@ class _Handler(APIHandler):
     async def _respond(self, call: Callable[[RegistryService], Any], status: int = 200) -> None:
         state = self.settings["nbops_state"]
         try:
-            result = await IOLoop.current().run_in_executor(
-                state.executor, functools.partial(_invoke, state, call))
+            future = state.pool.submit(functools.partial(_invoke, state, call))
+            try:
+                result = await asyncio.wait_for(asyncio.wrap_future(future), state.store_timeout)
+            except TimeoutError:
+                future.cancel()  # dropped if still queued; a running call ends on its own
+                raise StoreUnavailableError(
+                    f"The MLflow tracking store did not answer within {state.store_timeout:g} s. "
+                    "Check that the tracking server is running and MLFLOW_TRACKING_URI / "
+                    "NBOPS_TRACKING_URI point at it, then retry.") from None
         except Exception as exc:  # the one place errors become statuses; bugs re-raise (500)
             body = error_body(exc)
             if body is None:

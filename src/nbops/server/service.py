@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from datetime import UTC, datetime
@@ -58,6 +60,27 @@ def _token(token: Any) -> str | None:
     if not token:
         return None
     return token.decode() if isinstance(token, bytes) else str(token)
+
+
+def check_page_token(token: str | None) -> str | None:
+    """``token`` when it has the shape of an MLflow page token (base64 JSON); else UsageError."""
+    if not token:
+        return None
+    try:
+        decoded = json.loads(base64.b64decode(token, validate=True))
+    except (binascii.Error, ValueError):
+        decoded = None
+    if not isinstance(decoded, dict):
+        shown = token if len(token) <= 40 else f"{token[:40]}… ({len(token)} characters)"
+        raise UsageError(f"page_token {shown!r} is not a page token this API gave out: pass "
+                         "back next_page_token of the previous page unchanged, or leave "
+                         "page_token out to start from the first page.")
+    return token
+
+
+def _is_filter(search: str) -> bool:
+    """Whether ``search`` is an MLflow filter rather than part of a name (as nbops.registry)."""
+    return any(op in search.lower() for op in ("=", " like ", "tags."))
 
 
 def page_size(value: int | str | None, default: int = 50) -> int:
@@ -116,11 +139,9 @@ class RegistryService:
     def list_models(self, search: str | None = None, max_results: int | str | None = None,
                     page_token: str | None = None) -> ModelPage:
         """One page of registered models by name, with aliases and monitoring status."""
-        from nbops.registry import api
-
         size = page_size(max_results)
-        page = api.list_models((search or "").strip() or None, max_results=size,
-                               page_token=page_token or None, client=self.client)
+        page, next_token = self._search_models((search or "").strip(), size,
+                                               check_page_token(page_token))
         watched = {m.name: {*m.aliases.values(), *([m.latest_version] if m.latest_version else [])}
                    for m in page}
         statuses = self._statuses(list(watched)) if page else {}
@@ -130,7 +151,30 @@ class RegistryService:
             status=worst([s for (n, v), s in statuses.items()
                           if n == m.name and v in watched[m.name]]),
             updated_at=m.updated_at) for m in page]
-        return ModelPage(models=models, next_page_token=_token(page.next_page_token))
+        return ModelPage(models=models, next_page_token=next_token)
+
+    def _search_models(self, search: str, size: int, token: str | None) -> tuple[list[Any], str | None]:
+        """Models whose name contains ``search`` (or match an MLflow filter), and the next token.
+
+        MLflow's LIKE has no escape character, so a search holding the wildcards ``%`` or ``_``
+        asks the store for a superset (each wildcard as "any one character") and keeps the names
+        that really contain the text; that page may then hold up to ``2 * size - 1`` models.
+        """
+        from nbops.registry import api
+
+        literal = bool(search) and not _is_filter(search) and any(c in search for c in "%_")
+        if not literal:
+            page = api.list_models(search or None, max_results=size, page_token=token,
+                                   client=self.client)
+            return list(page), _token(page.next_page_token)
+        wide = search.replace("%", "_")
+        found: list[Any] = []
+        while True:
+            page = api.list_models(wide, max_results=size, page_token=token, client=self.client)
+            found += [m for m in page if search.lower() in m.name.lower()]
+            token = _token(page.next_page_token)
+            if token is None or len(found) >= size:
+                return found, token
 
     def _statuses(self, names: list[str]) -> dict[tuple[str, str], MonitorStatus]:
         """Monitoring status of every tagged version of ``names``, in one query."""
@@ -159,10 +203,12 @@ class RegistryService:
             run_metrics=metrics.get(v.run_id or "", {}), tags=v.tags, aliases=v.aliases,
             status=monitor_status(v.tags, v.version), description=v.description,
             source=v.source) for v in versions]
-        return ModelDetail(name=rm.name, description=rm.description or "",
-                           aliases={str(a): str(v) for a, v in sorted((rm.aliases or {}).items())},
-                           tags=audit.user_tags(rm.tags or {}), versions=infos,
-                           history=audit.entries_from_tags(rm.tags or {}))
+        aliases = {str(a): str(v) for a, v in sorted((rm.aliases or {}).items())}
+        history = audit.entries_from_tags(rm.tags or {})
+        return ModelDetail(name=rm.name, description=rm.description or "", aliases=aliases,
+                           tags=audit.user_tags(rm.tags or {}), versions=infos, history=history,
+                           rollback_targets=rollback_targets(aliases, history,
+                                                             {v.version for v in infos}))
 
     def history(self, name: str, alias: str | None = None) -> list[AuditEntry]:
         """The alias audit trail, newest first (``nbops.registry.api.history`` reversed)."""
@@ -270,7 +316,7 @@ class RegistryService:
             return RunPage(runs=[], next_page_token=None)
         page = self.client.search_runs(ids, filter_string=filter_string or "", max_results=size,
                                        order_by=["attributes.start_time DESC"],
-                                       page_token=page_token or None)
+                                       page_token=check_page_token(page_token))
         return RunPage(runs=[run_summary(r) for r in page], next_page_token=_token(page.token))
 
     def compare_runs(self, ids: list[str]) -> RunComparison:
@@ -311,6 +357,26 @@ class RegistryService:
         from nbops.server.snapshot import read_snapshot
 
         return read_snapshot(self.client, check_run_id(run_id), path)
+
+
+def rollback_targets(aliases: dict[str, str], history: list[AuditEntry],
+                     versions: set[str]) -> dict[str, str]:
+    """Alias -> the version a rollback would move it to (as ``nbops.registry.api.rollback``).
+
+    The target is the version before the alias's latest audited change, or the version that
+    change set when the alias was moved outside nbops since. Aliases with no audited change, no
+    earlier version, or whose target version was deleted are left out: nothing to roll back to.
+    """
+    targets = {}
+    for alias, current in aliases.items():
+        changes = [e for e in history if e.alias == alias and e.from_version != e.to_version]
+        if not changes:
+            continue
+        last = changes[0]  # history is newest first
+        goal = last.to_version if current != last.to_version else last.from_version
+        if goal and goal != current and goal in versions:
+            targets[alias] = goal
+    return targets
 
 
 def check_run_id(run_id: str) -> str:

@@ -1,8 +1,11 @@
 """The executed snapshot notebook of a run, read-only, without path traversal.
 
 A tracked run keeps ``notebook/history.ipynb`` (the cells as they ran, with outputs) and may keep
-the saved ``notebook/<name>.ipynb``. Only those artifact paths are served: ``path`` must be
-``notebook/<file>.ipynb`` with no other folder, and it must be listed in the run's artifacts.
+the saved ``notebook/<name>.ipynb``, the notebook as the user wrote it: when no ``path`` is asked
+for, that saved notebook is served, else the history. A run with no snapshot (a pipeline step's
+child run, e.g. a monitoring report) serves its parent run's. Only those artifact paths are
+served: ``path`` must be ``notebook/<file>.ipynb`` with no other folder, and it must be listed in
+the run's artifacts.
 """
 
 from __future__ import annotations
@@ -31,21 +34,30 @@ def check_path(path: str) -> str:
     return path
 
 
+def _notebooks(client: Any, run_id: str) -> list[str]:
+    return [f.path for f in client.list_artifacts(run_id, "notebook")
+            if not f.is_dir and f.path.endswith(".ipynb")]
+
+
 def read_snapshot(client: Any, run_id: str, path: str | None = None) -> NotebookSnapshot:
     """Download and parse one snapshot notebook of ``run_id``."""
-    client.get_run(run_id)  # 404 for an unknown run before touching artifacts
-    listed = [f.path for f in client.list_artifacts(run_id, "notebook")
-              if not f.is_dir and f.path.endswith(".ipynb")]
+    run = client.get_run(run_id)  # 404 for an unknown run before touching artifacts
+    listed = _notebooks(client, run_id)
+    parent = (run.data.tags or {}).get("mlflow.parentRunId")
+    if not path and not listed and parent:
+        parent_listed = _notebooks(client, parent)
+        if parent_listed:
+            run_id, listed = parent, parent_listed
     if path:
         check_path(path)
         if path not in listed:
             raise NotFoundError(f"Run {run_id} has no artifact {path!r}; it has "
                                 f"{listed or 'no notebook snapshot'}.")
         chosen = path
-    elif DEFAULT_PATH in listed:
-        chosen = DEFAULT_PATH
+    elif saved := sorted(p for p in listed if p != DEFAULT_PATH):
+        chosen = saved[0]
     elif listed:
-        chosen = sorted(listed)[0]
+        chosen = DEFAULT_PATH
     else:
         raise NotFoundError(f"Run {run_id} has no notebook snapshot (notebook/*.ipynb). Runs "
                             "tracked with %%track keep one unless notebook capture is off.")
