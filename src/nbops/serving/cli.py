@@ -24,6 +24,8 @@ def serve_command(
                                "serving: kserve."),
     out: str = typer.Option(None, "--out", help="With --export: the file to write (default "
                             "stdout)."),
+    storage_uri: str = typer.Option(None, "--storage-uri", help="With --export: where the "
+                                    "cluster reads the ONNX package (default: MLflow's location)."),
 ) -> None:
     """Serve a model alias over HTTP (MLflow-compatible /invocations), logging every request.
 
@@ -43,7 +45,7 @@ def serve_command(
         if export:
             from nbops.serving.kserve import export_manifest
 
-            text = export_manifest(config, kind=export)
+            text = export_manifest(config, kind=export, storage_uri=storage_uri)
             if out:
                 from pathlib import Path
 
