@@ -11,6 +11,7 @@ import pytest
 from nbops_test_support import ROOT
 
 import nbops
+from nbops.config import load_settings
 from nbops.exceptions import NotFoundError, UsageError
 from nbops.runs.reproduce import reproduce
 from nbops.tracking.run import track
@@ -77,3 +78,64 @@ def test_nondeterministic_notebook_names_the_metric(project, client, monkeypatch
 def test_reproduce_unknown_run():
     with pytest.raises(NotFoundError, match="nbops runs"):
         reproduce("0" * 32)
+
+
+PIPELINE_NOTEBOOKS = ROOT / "tests" / "notebooks" / "pipeline"
+
+
+def _step_run(project, tracker, notebook, parameters):
+    from nbops.pipeline.runner import run_pipeline
+
+    shutil.copy(PIPELINE_NOTEBOOKS / notebook, project / notebook)
+    spec = project / "pipeline.yaml"
+    spec.write_text(f"name: repro\nsteps:\n  step:\n    notebook: {notebook}\n"
+                    f"    parameters: {parameters}\n")
+    result = run_pipeline(spec, tracker=tracker, quiet=True)
+    assert result.ok, result.steps["step"].failure
+    return result.steps["step"].run_id
+
+
+def test_a_step_run_reproduces_the_runs_its_notebook_created(project, tracker, client):
+    step_run = _step_run(project, tracker, "tracked.ipynb", "{alpha: 2.0}")
+    report = reproduce(step_run)
+    assert report.status == "equal" and report.exit_code == 0, report.to_text()
+    assert [(m.run, m.name, m.original) for m in report.metrics] == [("fit", "score",
+                                                                      ((0, 4.0),))]
+    assert report.compared_runs == 1
+    assert client.get_run(report.new_run).info.run_name == "fit"
+    assert "kernel: python3 (the notebook's kernelspec)" in report.to_text()
+
+
+def test_a_step_without_tracked_cells_has_nothing_to_compare(project, tracker, client):
+    step_run = _step_run(project, tracker, "produce.ipynb", "{n: 2, out_path: n.txt}")
+    report = reproduce(step_run)
+    assert (report.status, report.exit_code, report.equal) == ("nothing to compare", 3, False)
+    assert "metrics: nothing to compare" in report.to_text()
+    assert "DIFFERENT" not in report.to_text()
+    tags = client.get_run(report.reproduce_run).data.tags
+    assert tags["nbops.reproduce.status"] == "nothing to compare"
+
+
+def test_whole_histories_and_a_history_notebook_without_kernelspec(project, client,
+                                                                    monkeypatch, tmp_path):
+    """The run is recorded without its notebook file (only the executed history, which names
+    no kernel); its loss differs at step 0 between executions, its final value does not."""
+    monkeypatch.setenv("CURVE_COUNTER", str(tmp_path / "count.txt"))
+    nb = project / "curve.ipynb"
+    shutil.copy(PIPELINE_NOTEBOOKS / "curve.ipynb", nb)
+    papermill.execute_notebook(str(nb), str(project / "out.ipynb"), cwd=str(project),
+                               progress_bar=False, kernel_name="python3")
+    from nbops.tracking.logger import replay
+
+    replay(load_settings(project), timeout=60)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (original,) = client.search_runs(experiments, "attributes.run_name = 'curve'")
+    arts = {a.path for a in client.list_artifacts(original.info.run_id, "notebook")}
+    assert arts == {"notebook/history.ipynb"}
+
+    report = reproduce(original.info.run_id)
+    text = report.to_text()
+    assert report.status == "different" and report.exit_code == 1, text
+    assert "the notebook names no kernel, so the interpreter that recorded the run" in text
+    assert "≠ loss: 0 -> 0 (2 points); first differs at step 0: 1 -> 2" in text
+    assert (tmp_path / "count.txt").read_text() == "2"  # it really ran again

@@ -2,25 +2,34 @@
 
 The steps, in order:
 
-1. load the run and its captured notebook snapshot (``notebook/<name>.ipynb``; the executed
-   history ``notebook/history.ipynb`` when no saved notebook was captured);
-2. execute it with papermill, passing the run's params that the notebook declares as
-   parameters, under a new run tagged ``nbops.reproduces=<RUN_ID>`` (the notebook's own tracked
-   cells become its descendants);
-3. find the new run of the same cell (same ``nbops.cell_hash``) and compare every metric
-   within the tolerance;
-4. report what changed around it: installed packages, git commit and diff, input dataset
+1. load the run and the notebook to re-run: for a ``%%track`` run, its captured snapshot
+   (``notebook/<name>.ipynb``; the executed history ``notebook/history.ipynb`` when no saved
+   notebook was captured); for a pipeline step run (tag ``nbops.step``), the step's executed
+   notebook;
+2. choose the kernel: ``kernel_name`` when given, else the notebook's kernelspec, else (a
+   history notebook has none) the interpreter that recorded the run (tag
+   ``nbops.env.executable``); the report says which;
+3. execute it with papermill under a new run tagged ``nbops.reproduces=<RUN_ID>``, passing
+   the run's params (a ``%%track`` run: those its notebook declares as parameters; a step run:
+   all of them, as the pipeline did); the notebook's tracked cells become its descendants;
+4. pair the runs to compare: the original run (or, for a step run, every run its notebook
+   created) with the new run of the same name and cell (``nbops.cell_hash``), and compare
+   every metric's whole history (same steps, each value within the tolerance);
+5. report what changed around it: installed packages, git commit and diff, input dataset
    fingerprints.
+
+The verdict is ``equal`` (exit code 0), ``different`` (1) or ``nothing to compare`` (3: the
+original runs logged no metric, e.g. a step notebook without ``%%track`` cells).
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import json
 import math
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,27 +37,58 @@ from typing import Any
 
 from nbops.exceptions import NotFoundError, UsageError
 
-__all__ = ["MetricCheck", "ReproduceReport", "reproduce"]
+__all__ = ["EXIT_CODES", "MetricCheck", "ReproduceReport", "reproduce"]
+
+#: Exit code of ``nbops reproduce`` for each verdict.
+EXIT_CODES = {"equal": 0, "different": 1, "nothing to compare": 3}
 
 
 @dataclass(frozen=True)
 class MetricCheck:
+    """One metric of one original run: its whole history, ``[(step, value), ...]``, against
+    the reproduced run's (``None`` when the metric or the run is missing)."""
+
     name: str
-    original: float
-    reproduced: float | None
+    original: tuple[tuple[int, float], ...]
+    reproduced: tuple[tuple[int, float], ...] | None
+    run: str = ""  # the original run's name
 
     def equal(self, tolerance: float) -> bool:
-        if self.reproduced is None:
+        """Same steps, and each value equal within ``tolerance`` (absolute or relative)."""
+        if self.reproduced is None or len(self.reproduced) != len(self.original):
             return False
-        if math.isnan(self.original) and math.isnan(self.reproduced):
-            return True
-        return math.isclose(self.original, self.reproduced, rel_tol=tolerance,
-                            abs_tol=tolerance)
+        return all(sa == sb and _close(a, b, tolerance)
+                   for (sa, a), (sb, b) in zip(self.original, self.reproduced, strict=True))
+
+    def describe(self, tolerance: float) -> str:
+        mark = "=" if self.equal(tolerance) else "≠"
+        label = f"{self.run}/{self.name}" if self.run else self.name
+        final = f"{self.original[-1][1]:.6g} -> " + (
+            "missing" if not self.reproduced else f"{self.reproduced[-1][1]:.6g}")
+        points = f" ({len(self.original)} points)" if len(self.original) > 1 else ""
+        return f"  {mark} {label}: {final}{points}{self._first_difference(tolerance)}"
+
+    def _first_difference(self, tolerance: float) -> str:
+        if self.reproduced is None or self.equal(tolerance):
+            return ""
+        if len(self.reproduced) != len(self.original):
+            return f"; {len(self.reproduced)} points instead of {len(self.original)}"
+        for (step, a), (_, b) in zip(self.original, self.reproduced, strict=True):
+            if not _close(a, b, tolerance):
+                return f"; first differs at step {step}: {a:.6g} -> {b:.6g}"
+        return "; logged at other steps"
+
+
+def _close(a: float, b: float, tolerance: float) -> bool:
+    if math.isnan(a) and math.isnan(b):
+        return True
+    return math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
 
 
 @dataclass
 class ReproduceReport:
-    """The verdict of :func:`reproduce`; ``equal`` is True when every metric matched."""
+    """The verdict of :func:`reproduce`: ``status`` is ``equal``, ``different`` or
+    ``nothing to compare``; ``exit_code`` is 0, 1 or 3 accordingly."""
 
     original_run: str
     new_run: str | None
@@ -59,26 +99,42 @@ class ReproduceReport:
     code: list[str] = field(default_factory=list)
     data: list[str] = field(default_factory=list)
     notebook: str = ""
+    kernel: str = ""
+    compared_runs: int = 0
+    unmatched: list[str] = field(default_factory=list)  # original runs with no new twin
 
     @property
     def differing(self) -> list[MetricCheck]:
         return [m for m in self.metrics if not m.equal(self.tolerance)]
 
     @property
+    def status(self) -> str:
+        if not self.metrics:
+            return "nothing to compare"
+        return "different" if self.differing or self.unmatched else "equal"
+
+    @property
     def equal(self) -> bool:
-        return self.new_run is not None and not self.differing
+        return self.status == "equal"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
 
     def to_text(self) -> str:
         lines = [f"reproduced run {self.original_run} as {self.new_run or '(no matching run)'} "
-                 f"(from {self.notebook}; tolerance {self.tolerance:g})"]
-        if self.equal:
-            lines.append(f"metrics: equal ({len(self.metrics)} compared)")
+                 f"(from {self.notebook}; tolerance {self.tolerance:g})",
+                 f"kernel: {self.kernel}"]
+        if self.status == "nothing to compare":
+            lines.append("metrics: nothing to compare: the original run logged no metric (a "
+                         "step notebook without %%track cells, or a cell that logs none)")
+        elif self.equal:
+            lines.append(f"metrics: equal ({len(self.metrics)} compared over "
+                         f"{self.compared_runs} run(s), whole histories)")
         else:
             lines.append("metrics: DIFFERENT")
-        for m in self.metrics:
-            mark = "=" if m.equal(self.tolerance) else "≠"
-            lines.append(f"  {mark} {m.name}: {m.original:.6g} -> "
-                         f"{'missing' if m.reproduced is None else f'{m.reproduced:.6g}'}")
+        lines.extend(m.describe(self.tolerance) for m in self.metrics)
+        lines.extend(f"  ≠ {name}: no reproduced run of this cell" for name in self.unmatched)
         for title, items in (("environment", self.environment), ("code", self.code),
                              ("data", self.data)):
             lines.append(f"{title}: " + ("unchanged" if not items else f"{len(items)} change(s)"))
@@ -92,8 +148,11 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
               kernel_name: str | None = None, timeout: float = 600.0) -> ReproduceReport:
     """Re-execute the notebook that produced ``run_id`` and compare the outcome; see module doc.
 
+    Metric values match when ``|a - b| <= tolerance`` or ``|a - b| <= tolerance * max(|a|,
+    |b|)``, at every logged step.
+
     >>> report = reproduce("3f2a...", tolerance=1e-4)     # doctest: +SKIP
-    >>> report.equal, [m.name for m in report.differing]  # doctest: +SKIP
+    >>> report.status, [m.name for m in report.differing]  # doctest: +SKIP
     """
     import papermill
     from mlflow import MlflowClient
@@ -115,13 +174,17 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
                             "EXPERIMENT`.") from None
     tags = original.data.tags
     experiment = client.get_experiment(original.info.experiment_id).name
+    is_step = "nbops.step" in tags
+    originals = [r for r in _descendants(client, original) if r.data.metrics] if is_step \
+        else [original]
 
     with tempfile.TemporaryDirectory(prefix="nbops-reproduce-") as tmp:
         snapshot, label = _snapshot(client, original, Path(tmp))
-        params = _notebook_params(snapshot, original.data.params)
+        params = _step_params(original.data.params) if is_step else \
+            _notebook_params(snapshot, original.data.params)
+        kernel, kernel_note, jupyter_path = _kernel(snapshot, original, kernel_name, Path(tmp))
         origin = Path(tags.get("nbops.notebook_path", ""))
         cwd = origin.parent if origin.name and origin.parent.is_dir() else Path(tmp)
-        started = int(time.time() * 1000)
         with track(f"reproduce {original.info.run_name}", experiment=experiment,
                    tags={"nbops.reproduces": run_id}, params=params) as parent:
             parent_id = parent.require_mlflow_id()
@@ -129,23 +192,33 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
                    "NBOPS_TRACKING_URI": uri, "NBOPS_HOME": str(settings.home)}
             if origin.name:
                 env["NBOPS_NOTEBOOK_PATH"] = str(origin)
+            if jupyter_path:
+                env["JUPYTER_PATH"] = os.pathsep.join(
+                    p for p in (jupyter_path, os.environ.get("JUPYTER_PATH")) if p)
             with _environ(env):
                 papermill.execute_notebook(
                     str(snapshot), str(Path(tmp) / "reproduced.ipynb"), parameters=params,
-                    cwd=str(cwd), kernel_name=kernel_name, progress_bar=False,
+                    cwd=str(cwd), kernel_name=kernel, progress_bar=False,
                     execution_timeout=timeout)
             replay(settings, timeout=60)  # ship whatever the kernel left spooled
-            new = _matching_run(client, original, started)
-            report = ReproduceReport(run_id, new.info.run_id if new else None, parent_id,
-                                     tolerance, notebook=label)
-            new_metrics = new.data.metrics if new else {}
-            report.metrics = [MetricCheck(k, v, new_metrics.get(k))
-                              for k, v in sorted(original.data.metrics.items())]
-            if new is not None:
-                report.environment = _package_changes(client, original, new)
-                report.code = _code_changes(client, original, new)
-                report.data = _data_changes(original, new)
-            parent.set_tags({"nbops.reproduce.equal": str(report.equal).lower(),
+            reproduced = _descendants(client, client.get_run(parent_id))
+            pairs = _pair(originals, reproduced)
+            report = ReproduceReport(run_id, None, parent_id, tolerance, notebook=label,
+                                     kernel=kernel_note)
+            for old, new in pairs:
+                report.metrics += _metric_checks(client, old, new, is_step)
+            report.unmatched = [old.info.run_name for old, new in pairs
+                                if new is None and old.data.metrics]
+            report.compared_runs = sum(1 for _, new in pairs if new is not None)
+            first_new = next((new for _, new in pairs if new is not None), None)
+            if first_new is not None:
+                report.new_run = first_new.info.run_id
+                first_old = pairs[0][0]
+                report.environment = _package_changes(client, first_old, first_new)
+                report.code = _code_changes(client, first_old, first_new)
+                report.data = _data_changes(first_old, first_new)
+            parent.set_tags({"nbops.reproduce.status": report.status,
+                             "nbops.reproduce.equal": str(report.equal).lower(),
                              "nbops.reproduce.new_run": report.new_run or ""})
             parent.log_text(report.to_text(), "reproduce/report.txt")
         parent.wait(60)
@@ -160,23 +233,84 @@ def _snapshot(client: Any, run: Any, tmp: Path) -> tuple[Path, str]:
     if choice is None:
         raise NotFoundError(
             f"Run {run.info.run_id} has no notebook snapshot (notebook/*.ipynb): it was not "
-            "recorded by a %%track cell, or ran with --no-capture notebook. Nothing to re-run.")
+            "recorded by a %%track cell or a pipeline step, or ran with --no-capture notebook. "
+            "Nothing to re-run.")
     local = client.download_artifacts(run.info.run_id, choice, str(tmp))
     return Path(local), choice
+
+
+def _literal(value: str) -> Any:
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
 
 
 def _notebook_params(snapshot: Path, params: dict[str, str]) -> dict[str, Any]:
     import papermill
 
     declared = papermill.inspect_notebook(str(snapshot))
-    out = {}
-    for name in declared:
-        if name in params:
-            try:
-                out[name] = ast.literal_eval(params[name])
-            except (ValueError, SyntaxError):
-                out[name] = params[name]
-    return out
+    return {name: _literal(params[name]) for name in declared if name in params}
+
+
+def _step_params(params: dict[str, str]) -> dict[str, Any]:
+    """A step run's params are exactly what the pipeline injected (papermill injects every one,
+    declared in the parameters cell or not)."""
+    return {name: _literal(value) for name, value in params.items()}
+
+
+def _kernel(snapshot: Path, run: Any, requested: str | None, tmp: Path
+            ) -> tuple[str, str, str | None]:
+    """``(kernel name, what the report says about it, a JUPYTER_PATH to add or None)``.
+
+    A notebook without a kernelspec (the executed history of a session) runs on the
+    interpreter that recorded the run: an installed kernelspec starting that interpreter, or a
+    temporary one written under ``tmp``. The snapshot's metadata is completed so papermill
+    knows the kernel and language.
+    """
+    nb = json.loads(snapshot.read_text(encoding="utf-8"))
+    spec = (nb.get("metadata") or {}).get("kernelspec") or {}
+    if requested:
+        name, note, extra = requested, f"{requested} (as requested)", None
+    elif spec.get("name"):
+        return spec["name"], f"{spec['name']} (the notebook's kernelspec)", None
+    else:
+        executable = run.data.tags.get("nbops.env.executable")
+        if not executable or not Path(executable).exists():
+            raise UsageError(
+                f"The notebook of run {run.info.run_id} names no kernel and the run recorded no "
+                "usable interpreter (tag nbops.env.executable). Pass kernel_name=... (a name "
+                "from `jupyter kernelspec list`).")
+        name, extra = _kernelspec_for(Path(executable), tmp)
+        note = (f"{name}: the notebook names no kernel, so the interpreter that recorded the "
+                f"run is used ({executable})")
+    nb.setdefault("metadata", {})["kernelspec"] = {"name": name, "language": "python",
+                                                   "display_name": name}
+    snapshot.write_text(json.dumps(nb), encoding="utf-8")
+    return name, note, extra
+
+
+def _kernelspec_for(executable: Path, tmp: Path) -> tuple[str, str | None]:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    manager = KernelSpecManager()
+    for name in sorted(manager.find_kernel_specs()):
+        argv = manager.get_kernel_spec(name).argv
+        if argv and _same_file(argv[0], executable):
+            return name, None
+    folder = tmp / "kernels" / "nbops-reproduce"
+    folder.mkdir(parents=True)
+    (folder / "kernel.json").write_text(json.dumps({
+        "argv": [str(executable), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"reproduce ({executable})", "language": "python"}), encoding="utf-8")
+    return "nbops-reproduce", str(tmp)
+
+
+def _same_file(a: str, b: Path) -> bool:
+    try:
+        return Path(a).is_absolute() and os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -193,14 +327,48 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _matching_run(client: Any, original: Any, since_ms: int) -> Any | None:
-    cell_hash = original.data.tags.get("nbops.cell_hash")
-    flt = f"attributes.start_time >= {since_ms}"
-    flt += f" and tags.`nbops.cell_hash` = '{cell_hash}'" if cell_hash else \
-        f" and attributes.run_name = '{original.info.run_name}'"
-    runs = client.search_runs([original.info.experiment_id], filter_string=flt,
-                              order_by=["attributes.start_time DESC"], max_results=1)
-    return runs[0] if runs else None
+def _descendants(client: Any, run: Any) -> list[Any]:
+    """Every run below ``run`` (children, their children, ...), notebook-session runs left
+    out, oldest first."""
+    found: list[Any] = []
+    todo = [run.info.run_id]
+    while todo:
+        parent = todo.pop()
+        children = client.search_runs([run.info.experiment_id],
+                                      filter_string=f"tags.`mlflow.parentRunId` = '{parent}'",
+                                      max_results=1000)
+        todo.extend(c.info.run_id for c in children)
+        found.extend(c for c in children if c.data.tags.get("nbops.session") != "true")
+    return sorted(found, key=lambda r: r.info.start_time)
+
+
+def _pair(originals: list[Any], reproduced: list[Any]) -> list[tuple[Any, Any | None]]:
+    """Each original run with the new run of the same name and cell, in order of start."""
+    def key(r: Any) -> tuple[str, str | None]:
+        return r.info.run_name, r.data.tags.get("nbops.cell_hash")
+
+    left = list(reproduced)
+    pairs = []
+    for old in originals:
+        match = next((new for new in left if key(new) == key(old)), None)
+        if match is not None:
+            left.remove(match)
+        pairs.append((old, match))
+    return pairs
+
+
+def _metric_checks(client: Any, old: Any, new: Any | None, label: bool) -> list[MetricCheck]:
+    def history(run: Any, key: str) -> tuple[tuple[int, float], ...]:
+        points = sorted(client.get_metric_history(run.info.run_id, key),
+                        key=lambda m: (m.step, m.timestamp))
+        return tuple((m.step, m.value) for m in points)
+
+    checks = []
+    for key in sorted(old.data.metrics):
+        reproduced = history(new, key) if new is not None and key in new.data.metrics else None
+        checks.append(MetricCheck(key, history(old, key), reproduced,
+                                  old.info.run_name if label else ""))
+    return checks
 
 
 def _read_artifact(client: Any, run_id: str, path: str) -> str | None:
