@@ -80,7 +80,7 @@ _SHAPES = [
         r"eyJ(?<![\w\-]eyJ)[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",  # JWT
         # A PEM private key keeps its BEGIN/END lines; one cut short loses all of its body.
         r"(?P<keep>-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)(?:[\s\S]{0,20000}?"
-        r"(?P<keep_end>-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)|(?:[A-Za-z0-9+/=\s]|\\[nr])*)",
+        r"(?P<keep_end>-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)|(?:[A-Za-z0-9+/=\s]|\\[nr])+)",
     )
 ]
 # An Azure storage account key: 64 random bytes in base64, 86 characters and "==", found from
@@ -110,7 +110,9 @@ _SEP = re.compile(
 )
 _FLAG_BEFORE = re.compile(r"(?<![\w\-])(?:--?[A-Za-z][\w\-]*|%{1,2}[A-Za-z]\w*|export|set)[ \t]+$")
 _QUOTE = re.compile(r"(?P<prefix>[rRbBuUfF]{0,2})(?P<q>\\*[\"'])")
-_BARE = re.compile(r"[^\s\"'`,;&()\[\]<>\\]+")  # an unquoted value in code and config
+# An unquoted value in code and config; "&" and ";" end it only before the next ``name=``
+# (a URL query, a connection string), so ``password: Tr0ub&dor;x`` is one value.
+_BARE = re.compile(r"(?:[^\s\"'`,;&()\[\]<>\\]|[&;](?![\w.\-]+=))+")
 _BARE_WIDE = re.compile(r"[^\s\"'`\\]+")  # an unquoted value on a command line or env line
 _ANNOTATED_DEFAULT = re.compile(
     r"(?:\[[\w., \[\]|]*\])?[ \t]*(?:\|[ \t]*[\w.\[\]]+[ \t]*)*=(?![=>])[ \t]*"
@@ -118,7 +120,8 @@ _ANNOTATED_DEFAULT = re.compile(
 _PLACEHOLDER = re.compile(
     r"\$\w+|\$?\{+[^{}]*\}+|\$\(.*|%\(?\w*\)?[sdr]|<[^<>]*>|\*+|\.\.\.|…|[xX]{3,}"
 )
-_LITERALS = {"None", "True", "False", "null", "true", "false", "none", "nil", "undefined", "~"}
+_LITERALS = {"None", "True", "False", "null", "true", "false", "none", "nil", "undefined", "~",
+             "|", "|-", "|+", ">", ">-", ">+"}  # the last ones start a YAML block
 _NUMBER = re.compile(r"[-+]?(?:\d[\d_]*\.?\d*(?:[eE][-+]?\d+)?|\.\d+)")
 _WORDLIKE = re.compile(r"[A-Za-z_]+(?:\.[A-Za-z_]+)*")  # a variable, attribute or plain word
 _AUTH_SCHEMES = {"bearer", "basic", "token", "digest"}
