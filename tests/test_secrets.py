@@ -171,6 +171,12 @@ NEGATIVE = [
     "Password: then press enter. The token: see the vault.",
     "password: str\ntoken: Optional[str] = None",
     "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A\n-----END PUBLIC KEY-----",
+    '{"runs": [], "next_page_token": null}',
+    "usage: nbops runs [--page-token T] [--token TOKEN] [--password=PASSWORD]",
+    '407: ("proxy_authentication_required", "proxy_auth", "proxy_authentication"),',
+    "url = 'postgresql://ada:${DB_PASSWORD}@db/prod'\ntoken = 'ghp_...'",
+    'basic_auth_encoding: str = "latin-1"\nsecret_name: db-credentials',
+    'token = os.environ[TOKEN_VAR]\nSECRET_KEY_ENV_VAR = "MLFLOW_FLASK_SERVER_SECRET_KEY"',
 ]
 
 
@@ -203,13 +209,14 @@ def test_values_by_name_and_shape():
     assert r.value("db_password", "x") == R
     assert r.value("OAuthToken", "x") == R
     assert r.value("aws_secret_access_key", "x") == R
-    assert r.value("private_key_path", "/k") == R
     assert r.value("AZURE_STORAGE_CONNECTION_STRING", f"AccountName=a;AccountKey={AZURE_KEY}") \
         == f"AccountName=a;AccountKey={R}"
     assert r.value("DATABASE_URL", "postgresql://ada:pw@db/prod") == f"postgresql://ada:{R}@db/prod"
     assert r.value("note", f"see {AWS_ID}") == f"see {R}"
     for key, value in [("max_tokens", 512), ("token_count", 3), ("tokenizer", "bert-base"),
-                       ("author", "ada"), ("learning_rate", "0.1"), ("primary_key", "id")]:
+                       ("author", "ada"), ("learning_rate", "0.1"), ("primary_key", "id"),
+                       ("private_key_path", "/keys/id_rsa"), ("token_type", "bearer"),
+                       ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")]:
         assert r.value(key, value) == value
 
 

@@ -49,6 +49,10 @@ _SECRET_SUFFIXES = ("token", "secret", "secrets", "password", "passwd", "pwd", "
                     "credential", "credentials", "creds", "auth", "apikey")
 _SECRET_COMPOUNDS = {"authorization", "privatekey", "secretkey", "accesskey", "accountkey"}
 _SECRET_LAST_WORDS = {"pass", "pw", "pswd"}
+# ... unless its last word says the value describes the secret: token_type, password_file.
+_DESCRIPTORS = {"name", "names", "type", "mode", "kind", "usage", "length", "len", "count", "size",
+                "limit", "ttl", "timeout", "expiry", "path", "file", "dir", "env", "encoding",
+                "field", "column", "url", "uri", "endpoint"}
 _KEY_OWNERS = {"api", "access", "private", "secret", "account", "signing", "encryption", "master",
                "storage", "shared", "subscription", "license", "app", "session", "deploy", "ssh",
                "consumer", "client", "admin", "sas"}
@@ -88,7 +92,7 @@ _SHAPES = [
 _AZURE_KEY_END = re.compile(r"==(?![A-Za-z0-9+/=])")
 _AZURE_KEY_BODY = re.compile(r"[A-Za-z0-9+/]{86}")
 _BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
-_URL_PASSWORD = re.compile(r"(?P<head>://[^\s:/@\"'<>\\]*:)[^\s/?#\"'<>\\]+@")
+_URL_PASSWORD = re.compile(r"(?P<head>://[^\s:/@\"'<>\\]*:)(?P<password>[^\s/?#\"'<>\\]+)@")
 _SAS_SIGNATURE = re.compile(r"(?P<head>[?&;]sig=)[^&\s\"'<>;\\#]+")
 
 # -- name rule: finding candidates -------------------------------------------------------------
@@ -112,13 +116,16 @@ _FLAG_BEFORE = re.compile(r"(?<![\w\-])(?:--?[A-Za-z][\w\-]*|%{1,2}[A-Za-z]\w*|e
 _QUOTE = re.compile(r"(?P<prefix>[rRbBuUfF]{0,2})(?P<q>\\*[\"'])")
 # An unquoted value in code and config; "&" and ";" end it only before the next ``name=``
 # (a URL query, a connection string), so ``password: Tr0ub&dor;x`` is one value.
-_BARE = re.compile(r"(?:[^\s\"'`,;&()\[\]<>\\]|[&;](?![\w.\-]+=))+")
-_BARE_WIDE = re.compile(r"[^\s\"'`\\]+")  # an unquoted value on a command line or env line
+_BARE = re.compile(r"(?:\$\{[^{}\s]*\}|[^\s\"'`,;&()\[\]{}<>\\]|[&;](?![\w.\-]+=))+")
+# An unquoted value on a command line or an env line: up to a space, a quote or a bracket.
+_BARE_WIDE = re.compile(r"(?:\$\([^()\n]*\)|\$\{[^{}\s]*\}|[^\s\"'`\\\[\](){}])+")
+_METAVAR = re.compile(r"[A-Z][A-Z_\-]*")  # --token TOKEN, --password=VALUE: usage text
+_ENV_VAR_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")  # TOKEN_ENV = "GITHUB_TOKEN"
 _ANNOTATED_DEFAULT = re.compile(
     r"(?:\[[\w., \[\]|]*\])?[ \t]*(?:\|[ \t]*[\w.\[\]]+[ \t]*)*=(?![=>])[ \t]*"
 )
-_PLACEHOLDER = re.compile(
-    r"\$\w+|\$?\{+[^{}]*\}+|\$\(.*|%\(?\w*\)?[sdr]|<[^<>]*>|\*+|\.\.\.|…|[xX]{3,}"
+_PLACEHOLDER = re.compile(  # ${TOKEN}, $(cat f), {token}, %s, <your key>, ***, xxx, "ghp_..."
+    r"\$\w+|\$?\{+[^{}]*\}+|\$\(.*|%\(?\w*\)?[sdr]|<[^<>]*>|\*+|[xX]{3,}|.*(?:\.\.\.|…)"
 )
 _LITERALS = {"None", "True", "False", "null", "true", "false", "none", "nil", "undefined", "~",
              "|", "|-", "|+", ">", ">-", ">+"}  # the last ones start a YAML block
@@ -142,16 +149,13 @@ def _entropy(value: str) -> float:
 
 
 def _looks_random(value: str) -> bool:
-    """At least 8 characters, no spaces, letters mixed with digits, symbols or both cases."""
+    """8 to 512 characters without spaces mixing letters with digits or symbols (other than
+    ``_ - .``), not too repetitive: ``x9Yz8Wv7``, ``Tr0ub4dor&3``; not ``proxy_auth``, ``2024``."""
     if not 8 <= len(value) <= 512 or any(c.isspace() for c in value):
         return False
-    lower = any(c.islower() for c in value)
-    upper = any(c.isupper() for c in value)
-    digit = any(c.isdigit() for c in value)
-    other = any(not c.isalnum() for c in value)
-    if not (lower or upper) or lower + upper + digit + other < 2:
-        return False
-    return _entropy(value) >= 2.5
+    letter = any(c.isalpha() for c in value)
+    mixed = any(c.isdigit() or not (c.isalnum() or c in "_-.") for c in value)
+    return letter and mixed and _entropy(value) >= 2.5
 
 
 def _closing_quote(text: str, start: int, quote: str) -> int:
@@ -189,6 +193,12 @@ def _replace(text: str, spans: list[tuple[int, int]]) -> str:
         last = end
     out.append(text[last:])
     return "".join(out)
+
+
+def _url_password(m: re.Match[str]) -> str:
+    if _PLACEHOLDER.fullmatch(m["password"]):
+        return m[0]
+    return f"{m['head']}{REDACTED}@"
 
 
 def _shape(m: re.Match[str]) -> str:
@@ -250,9 +260,11 @@ class Redactor:
         if any(p.search(key) for p in self._deny):
             return True
         words = _words(key)
+        if not words or words[-1] in _DESCRIPTORS:
+            return False
         if any(w.endswith(_SECRET_SUFFIXES) or w in _SECRET_COMPOUNDS for w in words):
             return True
-        if words and words[-1] in _SECRET_LAST_WORDS:
+        if words[-1] in _SECRET_LAST_WORDS:
             return True
         return any(a in _KEY_OWNERS and b in ("key", "signature")
                    for a, b in zip(words, words[1:], strict=False))
@@ -277,7 +289,7 @@ class Redactor:
             return text
         text = _redact_shapes(text)
         if "://" in text:
-            text = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", text)
+            text = _URL_PASSWORD.sub(_url_password, text)
         if "sig=" in text:
             text = _SAS_SIGNATURE.sub(rf"\g<head>{REDACTED}", text)
         spans = self._named_values(text)
@@ -335,7 +347,7 @@ class Redactor:
             if body_end <= body_start:
                 return []
             body = text[body_start:body_end]
-            if (REDACTED in body or _PLACEHOLDER.fullmatch(body)
+            if (REDACTED in body or _PLACEHOLDER.fullmatch(body) or _ENV_VAR_NAME.fullmatch(body)
                     or ("f" in quote["prefix"].lower() and "{" in body)
                     or (strict and not _looks_random(body))):
                 return []
@@ -362,6 +374,6 @@ class Redactor:
                 return self._value_at(text, default.end(), "=", "code") if default else []
             if after in ("(", "[") or value[0] in "!%" or _WORDLIKE.fullmatch(value):
                 return []  # code: a call, a subscript, an IPython escape, a name
-        elif value.startswith("-"):
-            return []  # the next flag, not a value
+        elif value.startswith("-") or _METAVAR.fullmatch(value):
+            return []  # the next flag, or a metavar in usage text: --token TOKEN
         return [(pos, end)]
