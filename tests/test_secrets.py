@@ -118,6 +118,7 @@ POSITIVE = [
      f"conn = connect(host='db', user='ada', password='{R}')"),
     ("ODBC: Server=db;Uid=ada;Pwd=Tr0ub4dor;Database=prod",
      f"ODBC: Server=db;Uid=ada;Pwd={R};Database=prod"),
+    ("Pwd=Tr0ub&dor;", f"Pwd={R};"),
     # Python forms
     (f'aws_secret_access_key = "{AWS_SECRET}"', f'aws_secret_access_key = "{R}"'),
     ("os.environ['OPENAI_API_KEY'] = 'abc123'", f"os.environ['OPENAI_API_KEY'] = '{R}'"),

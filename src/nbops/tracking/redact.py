@@ -116,7 +116,8 @@ _FLAG_BEFORE = re.compile(r"(?<![\w\-])(?:--?[A-Za-z][\w\-]*|%{1,2}[A-Za-z]\w*|e
 _QUOTE = re.compile(r"(?P<prefix>[rRbBuUfF]{0,2})(?P<q>\\*[\"'])")
 # An unquoted value in code and config; "&" and ";" end it only before the next ``name=``
 # (a URL query, a connection string), so ``password: Tr0ub&dor;x`` is one value.
-_BARE = re.compile(r"(?:\$\{[^{}\s]*\}|[^\s\"'`,;&()\[\]{}<>\\]|[&;](?![\w.\-]+=))+")
+_BARE = re.compile(r"(?:\$\{[^{}\s]*\}|[^\s\"'`,;&()\[\]{}<>\\]"
+                   r"|[&;](?![\w.\-]+=)(?=[^\s\"'`,;&()\[\]{}<>\\]))+")
 # An unquoted value on a command line or an env line: up to a space, a quote or a bracket.
 _BARE_WIDE = re.compile(r"(?:\$\([^()\n]*\)|\$\{[^{}\s]*\}|[^\s\"'`\\\[\](){}])+")
 _METAVAR = re.compile(r"[A-Z][A-Z_\-]*")  # --token TOKEN, --password=VALUE: usage text
