@@ -119,6 +119,7 @@ POSITIVE = [
     ("ODBC: Server=db;Uid=ada;Pwd=Tr0ub4dor;Database=prod",
      f"ODBC: Server=db;Uid=ada;Pwd={R};Database=prod"),
     ("Pwd=Tr0ub&dor;", f"Pwd={R};"),
+    ("'lr = 0.1\\napi_key = \"x9Yz8Wv7\"\\n'", f"'lr = 0.1\\napi_key = \"{R}\"\\n'"),
     # Python forms
     (f'aws_secret_access_key = "{AWS_SECRET}"', f'aws_secret_access_key = "{R}"'),
     ("os.environ['OPENAI_API_KEY'] = 'abc123'", f"os.environ['OPENAI_API_KEY'] = '{R}'"),
@@ -178,6 +179,7 @@ NEGATIVE = [
     "url = 'postgresql://ada:${DB_PASSWORD}@db/prod'\ntoken = 'ghp_...'",
     'basic_auth_encoding: str = "latin-1"\nsecret_name: db-credentials',
     'token = os.environ[TOKEN_VAR]\nSECRET_KEY_ENV_VAR = "MLFLOW_FLASK_SERVER_SECRET_KEY"',
+    "-api_key = load_key()\n+api_key = vault.read(path)",
 ]
 
 

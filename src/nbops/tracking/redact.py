@@ -185,6 +185,21 @@ def _matching_bracket(text: str, start: int) -> int:
     return limit
 
 
+def _name_start(text: str, pos: int) -> int:
+    """Where the name holding ``text[pos]`` starts. An escape (``\\n`` in a string literal or
+    JSON) and a diff's ``-`` at the start of a line are not part of it."""
+    start, floor = pos, max(0, pos - _MAX_NAME)
+    while start > floor and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
+        if text[start - 1] in "nrt" and start - 2 >= 0 and text[start - 2] == "\\":
+            break
+        start -= 1
+    while text[start] == ".":
+        start += 1
+    if text[start] == "-" and text[start + 1] != "-" and (start == 0 or text[start - 1] == "\n"):
+        start += 1
+    return start
+
+
 def _replace(text: str, spans: list[tuple[int, int]]) -> str:
     out, last = [], 0
     for start, end in sorted(spans):
@@ -247,7 +262,14 @@ class Redactor:
         self._names: dict[str, bool] = {}
 
     def secret_name(self, key: str) -> bool:
-        """True when ``key`` names a secret under the name rule (after allow/deny)."""
+        """True when ``key`` names a secret under the name rule (after allow/deny).
+
+        >>> r = Redactor()
+        >>> [r.secret_name(k) for k in ("DB_PASSWORD", "clientSecret", "x-api-key", "smtp_pass")]
+        [True, True, True, True]
+        >>> [r.secret_name(k) for k in ("tokenizer", "author", "token_type", "private_key_path")]
+        [False, False, False, False]
+        """
         known = self._names.get(key)
         if known is None:
             known = self._secret_name(key)
@@ -313,12 +335,7 @@ class Redactor:
             sep = _SEP.match(text, end)
             if sep is None:
                 continue
-            start = hit_start
-            floor = max(0, start - _MAX_NAME)
-            while start > floor and (text[start - 1].isalnum() or text[start - 1] in "_.-"):
-                start -= 1
-            while text[start] == ".":
-                start += 1
+            start = _name_start(text, hit_start)
             name = text[start:end]
             if len(name) < _MAX_NAME and self.secret_name(name):
                 spans += self._value_after(text, start, name, sep)
