@@ -56,6 +56,12 @@ def _error(status: int, code: str, message: str, field: str, rid: str) -> Respon
                     media_type="application/json", headers={"x-request-id": rid})
 
 
+def _frame_json(feeds: dict[str, Any], columns: tuple[str, ...] | None) -> str:
+    rows = next(iter(feeds.values())).tolist()
+    return json.dumps({"dataframe_split": {"columns": list(columns) if columns else None,
+                                           "data": rows}}, separators=(",", ":"))
+
+
 def _tolist(out: Any) -> Any:
     if isinstance(out, list):
         return [np.asarray(o).tolist() for o in out]
@@ -77,7 +83,8 @@ class Service:
 
     # -- the predict path ------------------------------------------------------------------
 
-    async def _body(self, request: Request, rid: str) -> Any:
+    async def _body(self, request: Request) -> tuple[bytes, Any]:
+        """The raw body and its decoded JSON, or RequestError (too large, not JSON)."""
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > self.config.max_body:
             raise RequestError("body", f"is {int(size)} bytes, over the limit of "
@@ -89,8 +96,9 @@ class Service:
                 raise RequestError("body", f"is over the limit of {self.config.max_body} "
                                    "bytes; send smaller batches.", 413)
             chunks.append(chunk)
+        raw = b"".join(chunks)
         try:
-            return json.loads(b"".join(chunks))
+            return raw, json.loads(raw)
         except ValueError as exc:
             raise RequestError("body", f"is not valid JSON ({exc}). Send "
                                "{\"inputs\": [[...]]} with Content-Type: application/json.")\
@@ -103,45 +111,47 @@ class Service:
         record: dict[str, Any] = {"request_id": rid, "time": time.time() * 1000,
                                   "model": slot.name, "version": slot.version, "route": route}
         try:
-            feeds = slot.spec.parse(await self._body(request, rid))
+            raw, payload = await self._body(request)
+            feeds = slot.spec.parse(payload)
         except RequestError as exc:
-            self._write(record, start, exc.status, None, None, str(exc))
+            self._write(record, start, exc.status, "null", "null", str(exc))
             return _error(exc.status, "BAD_REQUEST" if exc.status == 400 else
                           "REQUEST_TOO_LARGE", str(exc), exc.field, rid)
+        # the log keeps the body as sent (no second encoding), dataframes as the model saw them
+        inputs = raw.decode() if "inputs" in payload or "instances" in payload else \
+            _frame_json(feeds, slot.spec.columns)
         try:
-            predictions = _tolist(slot.predict(feeds))
+            outputs = json.dumps(_tolist(slot.predict(feeds)), separators=(",", ":"))
         except Exception as exc:  # the model itself failed: say so, keep serving
             message = f"model {slot.name}/{slot.version} failed: {exc}"
-            self._write(record, start, 500, feeds, None, message)
+            self._write(record, start, 500, inputs, "null", message)
             return _error(500, "MODEL_ERROR", message, "", rid)
-        self._write(record, start, 200, feeds, predictions, "")
-        body = ({"request_id": rid, "model": slot.name, "version": slot.version,
-                 "route": route, "predictions": predictions} if nbops_form
-                else {"predictions": predictions})
+        self._write(record, start, 200, inputs, outputs, "")
+        head = _json({"request_id": rid, "model": slot.name, "version": slot.version,
+                      "route": route})[:-1] + b"," if nbops_form else b"{"
         shadow = self.deployment.slots["shadow"]
-        task = BackgroundTask(self._shadow, shadow, rid, feeds) if shadow is not None else None
-        return Response(_json(body), media_type="application/json", background=task,
+        task = BackgroundTask(self._shadow, shadow, rid, feeds, inputs) if shadow else None
+        return Response(head + b'"predictions":' + outputs.encode() + b"}",
+                        media_type="application/json", background=task,
                         headers={"x-request-id": rid, "x-nbops-version": slot.version,
                                  "x-nbops-route": route})
 
-    def _write(self, record: dict[str, Any], start: float, status: int, feeds: Any,
-               outputs: Any, error: str) -> None:
-        if feeds is not None:
-            values = list(feeds.values())
-            feeds = values[0].tolist() if len(values) == 1 else \
-                {k: v.tolist() for k, v in feeds.items()}
+    def _write(self, record: dict[str, Any], start: float, status: int, inputs: str,
+               outputs: str, error: str) -> None:
         record.update(status=status, latency_ms=(time.perf_counter() - start) * 1000,
-                      inputs=json.dumps(feeds), outputs=json.dumps(outputs), error=error)
+                      inputs=inputs, outputs=outputs, error=error)
         self.log.append(record)
 
-    def _shadow(self, slot: Any, rid: str, feeds: Any) -> None:
+    def _shadow(self, slot: Any, rid: str, feeds: Any, inputs: str) -> None:
         start = time.perf_counter()
         record = {"request_id": rid, "time": time.time() * 1000, "model": slot.name,
                   "version": slot.version, "route": "shadow"}
         try:
-            self._write(record, start, 200, feeds, _tolist(slot.predict(feeds)), "")
+            outputs = json.dumps(_tolist(slot.predict(feeds)), separators=(",", ":"))
         except Exception as exc:  # a failing challenger never affects the primary's answers
-            self._write(record, start, 500, feeds, None, f"shadow failed: {exc}")
+            self._write(record, start, 500, inputs, "null", f"shadow failed: {exc}")
+            return
+        self._write(record, start, 200, inputs, outputs, "")
 
     # -- the other routes ------------------------------------------------------------------
 
@@ -150,7 +160,7 @@ class Service:
 
         rid = uuid.uuid4().hex
         try:
-            payload = await self._body(request, rid)
+            _, payload = await self._body(request)
             if not isinstance(payload, dict) or "request_id" not in payload or \
                     "label" not in payload:
                 raise RequestError("body", "expected {\"request_id\": \"...\", \"label\": "

@@ -133,7 +133,7 @@ def seal(spool: Path, segment_dir: Path) -> Path:
 
     records = list(_read_lines(spool))
     target = segment_dir / f"{spool.stem}.parquet"
-    tmp = target.with_suffix(".parquet.tmp")
+    tmp = segment_dir / f".{spool.stem}.{os.getpid()}-{threading.get_ident()}.tmp"
     if spool.parent.name == "spool":
         table = pa.table({f: pa.array([r.get(f) for r in records], type=_type(f))
                           for f in FIELDS})
@@ -187,18 +187,25 @@ def read_records(folder: Path, kind: str = "spool") -> list[dict[str, Any]]:
     segment_dir = folder / ("segments" if kind == "spool" else f"{kind}-segments")
     records: list[dict[str, Any]] = []
     sealed = {p.stem for p in segment_dir.glob("*.parquet")} if segment_dir.is_dir() else set()
+    read: set[str] = set()  # spools read here; a writer may seal them meanwhile
     for spool in sorted(spool_dir.glob("*.jsonl")) if spool_dir.is_dir() else []:
         if spool.stem in sealed:
             spool.unlink(missing_ok=True)  # sealed before a crash stopped the deletion
             continue
         if _dead(spool.stem) and os.access(spool, os.W_OK):
             try:
-                sealed.add(seal(spool, segment_dir).stem)
+                seal(spool, segment_dir)
                 continue
             except (OSError, ValueError):
                 pass
-        records.extend(_read_lines(spool))
+        try:
+            records.extend(_read_lines(spool))
+        except FileNotFoundError:  # sealed by its writer since the listing: read the segment
+            continue
+        read.add(spool.stem)
     for segment in sorted(segment_dir.glob("*.parquet")) if segment_dir.is_dir() else []:
+        if segment.stem in read:
+            continue
         rows = pq.read_table(segment).to_pylist()
         if kind != "spool":
             rows = [{k: json.loads(v) for k, v in r.items() if v is not None} for r in rows]
@@ -251,6 +258,20 @@ def _window(value: Any, now: float) -> float | None:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000
 
 
+def _features(logged: Any) -> tuple[list, list[str] | None]:
+    """(rows, column names or None) from a logged request: the body as sent
+    (``{"inputs": ...}`` / ``{"instances": ...}``, named inputs: the first) or a
+    ``dataframe_split`` as the model received it."""
+    if isinstance(logged, dict) and "dataframe_split" in logged:
+        split = logged["dataframe_split"]
+        return split["data"], split.get("columns")
+    if isinstance(logged, dict):
+        logged = logged.get("inputs", logged.get("instances"))
+        if isinstance(logged, dict):
+            logged = next(iter(logged.values()), [])
+    return logged or [], None
+
+
 def read_log(model: str, since: Any = None, until: Any = None, *,
              routes: tuple[str, ...] = ("primary", "canary"), home: Path | None = None) -> Any:
     """The requests model ``model`` answered in a time window, one row per example.
@@ -278,17 +299,12 @@ def read_log(model: str, since: Any = None, until: Any = None, *,
     labels = {r["label_request_id"]: r["label"] for r in
               sorted(read_records(folder, "labels"), key=lambda r: r.get("label_time", 0))}
     rows: list[dict[str, Any]] = []
-    columns: list[str] | None = None
     for rec in sorted(read_records(folder), key=lambda r: r["time"]):
         if rec["status"] != 200 or rec["route"] not in routes:
             continue
         if (low is not None and rec["time"] < low) or (high is not None and rec["time"] >= high):
             continue
-        inputs = json.loads(rec["inputs"])
-        if isinstance(inputs, dict):  # named inputs: the first one holds the features
-            if columns is None and isinstance(inputs.get("_columns"), list):
-                columns = inputs["_columns"]
-            inputs = inputs.get("_features", next(iter(inputs.values())))
+        inputs, columns = _features(json.loads(rec["inputs"]))
         outputs = json.loads(rec["outputs"])
         truth = labels.get(rec["request_id"])
         for i, x in enumerate(inputs):

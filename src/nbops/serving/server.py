@@ -1,7 +1,7 @@
 """Starting servers: ``nbops serve`` in this process, ``nbops.serve(...)`` as a child process.
 
-The ASGI server is uvicorn (with uvloop and httptools), the server ``mlflow models serve`` uses
-too; each worker process loads the models and writes its own request-log spool.
+The ASGI server is uvicorn (with uvloop and httptools), which ``mlflow models serve`` uses
+too, chosen over granian by measurement (docs/serving.md#performance); each worker process loads the models and writes its own request-log spool.
 
 Example:
     >>> server = nbops.serve("churn@prod")       # doctest: +SKIP
@@ -52,6 +52,15 @@ def check(config: RouteConfig) -> None:
 
 def run(config: RouteConfig, host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> None:
     """Serve ``config`` until stopped (SIGTERM or Ctrl-C); blocks."""
+    import importlib
+
+    from nbops.exceptions import DependencyMissingError
+
+    for package in ("uvicorn", "starlette", "pyarrow"):
+        try:
+            importlib.import_module(package)
+        except ImportError as exc:
+            raise DependencyMissingError(package, "nbops serve", "serve") from exc
     import uvicorn
 
     from nbops.serving.app import CONFIG_ENV
@@ -62,8 +71,8 @@ def run(config: RouteConfig, host: str = "127.0.0.1", port: int = 5000, workers:
     os.environ[CONFIG_ENV] = json.dumps(asdict(config))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # quiet workers
     uvicorn.run("nbops.serving.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", access_log=False, loop="uvloop",
-                http="httptools", timeout_graceful_shutdown=10)
+                workers=workers, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=10)  # uvloop and httptools when installed
 
 
 class ServerHandle:
@@ -151,4 +160,5 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 0, workers: int = 1,
     with open(log_path, "wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
-    return ServerHandle(f"http://{host}:{port}", process, log_path)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return ServerHandle(f"http://{shown}:{port}", process, log_path)
