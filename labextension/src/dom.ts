@@ -24,7 +24,8 @@ export function button(
   onClick: () => void,
   attrs: Record<string, string> = {}
 ): HTMLButtonElement {
-  const b = h('button', { type: 'button', class: 'jp-Button nbops-button', ...attrs }, label);
+  const extra = (attrs.class ?? '').replace(/\b(jp-Button|nbops-button)\b/g, '').trim();
+  const b = h('button', { type: 'button', ...attrs, class: `jp-Button nbops-button ${extra}`.trim() }, label);
   b.addEventListener('click', event => {
     event.stopPropagation();
     onClick();

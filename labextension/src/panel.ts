@@ -125,11 +125,9 @@ export class RegistryPanel extends Panel {
       )
     });
     this.body = h('div', { class: 'nbops-body', 'aria-live': 'polite' });
-    const content = new Widget({ node: this.body });
-    content.addClass('nbops-content');
     this.addWidget(toolbar);
     this.addWidget(filters);
-    this.addWidget(content);
+    this.addWidget(new Widget({ node: this.body }));
   }
 
   /** Mark the opening of the panel (first paint is measured from here). */
@@ -385,7 +383,7 @@ export class RegistryPanel extends Panel {
       title: 'Back to the model list',
       'aria-label': 'Back to the model list'
     });
-    back.prepend(h('span', { class: 'nbops-back-arrow', 'aria-hidden': 'true' }, '‹ '));
+    back.prepend(h('span', { class: 'nbops-back-arrow', 'aria-hidden': 'true' }, '‹'));
     const head = h(
       'div',
       { class: 'nbops-model-head' },

@@ -11,6 +11,7 @@ Without Chromium they skip, except when ``CI`` is set: then a missing browser is
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from lab_helpers import (  # importing it puts tests/server on sys.path (registr
     stop_lab,
 )
 from registry_seed import seed_registry
+
+LONG_NAME = "customer-churn-gradient-boosted-classifier-eu-west-production"
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +45,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     os.chdir(root)  # artifacts and the audit lock live in the project
     try:
         seeded = seed_registry(client, base / "staging")
+        client.create_registered_model(LONG_NAME, description="A name longer than the sidebar")
     finally:
         os.chdir(old)
     proc, url = start_lab(root, {"NBOPS_TRACKING_URI": store_uri})
@@ -49,6 +53,25 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield Lab(url=url, token=TOKEN, root=root, store_uri=store_uri, seeded=seeded, proc=proc)
     finally:
         stop_lab(proc)
+
+
+@pytest.fixture(scope="session")
+def down_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """JupyterLab whose tracking server accepts connections and never answers."""
+    base = tmp_path_factory.mktemp("ui-down")
+    root = base / "proj"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'ui-down'\n")
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        store_uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        proc, url = start_lab(root, {"NBOPS_TRACKING_URI": store_uri})
+        try:
+            yield Lab(url=url, token=TOKEN, root=root, store_uri=store_uri, seeded=None,  # type: ignore[arg-type]
+                      proc=proc)
+        finally:
+            stop_lab(proc)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +89,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture()
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     p = context.new_page()
     p.set_default_timeout(30_000)
     yield p

@@ -99,8 +99,9 @@ def stop_lab(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
-def open_lab(page: Any, lab: Lab, path: str = "lab") -> None:
-    page.goto(f"{lab.url}/{path}?token={lab.token}")
+def open_lab(page: Any, lab: Lab, path: str = "lab", reset: bool = True) -> None:
+    """Open JupyterLab; ``reset`` starts from the default layout (no sidebar widened before)."""
+    page.goto(f"{lab.url}/{path}?token={lab.token}{'&reset' if reset else ''}")
     page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
 
 
@@ -113,6 +114,36 @@ def open_sidebar(page: Any) -> Any:
         tab.click()
     panel.wait_for(state="visible")
     return panel
+
+
+def set_theme(lab: Lab, theme: str) -> None:
+    """Choose JupyterLab's theme through its settings API (applies on the next page load)."""
+    url = f"{lab.url}/lab/api/settings/@jupyterlab/apputils-extension:themes"
+    body = json.dumps({"raw": json.dumps({"theme": theme})}).encode()
+    request = urllib.request.Request(url, data=body, method="PUT", headers={
+        "Authorization": f"token {lab.token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as r:
+        assert r.status in (200, 204)
+
+
+CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text()
+
+
+def contrasts(locator: Any) -> list[dict[str, Any]]:
+    """Contrast ratio of every visible text under ``locator``, worst first (see contrast.js)."""
+    return locator.evaluate(CONTRAST_JS)
+
+
+def outside(panel: Any, selector: str) -> list[str]:
+    """The visible elements matching ``selector`` that stick out of ``panel`` sideways."""
+    return panel.evaluate("""(root, selector) => {
+        const box = root.getBoundingClientRect();
+        return Array.from(root.querySelectorAll(selector))
+          .filter(e => e.getClientRects().length)
+          .filter(e => { const r = e.getBoundingClientRect();
+                         return r.left < box.left - 0.5 || r.right > box.right + 0.5; })
+          .map(e => (e.textContent || e.getAttribute('class') || '').trim().slice(0, 40));
+    }""", selector)
 
 
 def widen_sidebar(page: Any, width: int = 460) -> None:

@@ -115,6 +115,9 @@ class NbopsServer(ExtensionApp):
         self.state = ServerState(Path(self.serverapp.root_dir), self.store_timeout,
                                  max(1, self.workers))
         self.settings["nbops_state"] = self.state
+        # import MLflow and read the settings now, off the event loop, so that the first
+        # request's bounded wait is spent on the store, not on `import mlflow`
+        self.state.pool.submit(self.state.service)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes(""))

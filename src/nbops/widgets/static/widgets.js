@@ -73,12 +73,15 @@ function lineageSvg(graph) {
   }
   const width = Math.max(cols.size * (NODE_W + GAP_X) - GAP_X, 0), height = Math.max(rows * (NODE_H + GAP_Y) - GAP_Y, 0);
   const mk = (tag, attrs) => { const e = document.createElementNS(SVG, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v)); return e; };
-  const svg = mk("svg", { width: width + 2 * PAD, height: height + 2 * PAD, viewBox: `${-PAD} ${-PAD} ${width + 2 * PAD} ${height + 2 * PAD}`, class: "nbw-lineage-svg" });
+  const svg = mk("svg", { width: width + 2 * PAD, height: height + 2 * PAD, viewBox: `${-PAD} ${-PAD} ${width + 2 * PAD} ${height + 2 * PAD}`, class: "nbw-lineage-svg", role: "img" });
+  const marker = mk("marker", { id: "nbw-arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+  marker.append(mk("path", { d: "M 0 0 L 10 5 L 0 10 z", class: "nbw-arrow" }));
+  const defs = mk("defs", {}); defs.append(marker); svg.append(defs);
   for (const e of edges) {
     const a = pos.get(e.source), b = pos.get(e.target);
     if (!a || !b) continue;
     const x1 = a.x + NODE_W, y1 = a.y + NODE_H / 2, x2 = b.x, y2 = b.y + NODE_H / 2, mid = (x1 + x2) / 2;
-    const p = mk("path", { d: `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`, class: "nbw-edge" });
+    const p = mk("path", { d: `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`, class: "nbw-edge", "marker-end": "url(#nbw-arrow)" });
     const t = mk("title", {}); t.textContent = e.relation || ""; p.append(t);
     svg.append(p);
   }
@@ -104,7 +107,7 @@ function lineageBox(graph) {
 
 function renderRegistry(model, el) {
   const root = h("div", { class: "nbw-registry" });
-  const search = h("input", { type: "search", placeholder: "Search models", class: "nbw-search" });
+  const search = h("input", { type: "search", placeholder: "Search models", class: "nbw-search jp-mod-styled", "aria-label": "Search models by name" });
   search.value = model.get("search");
   let timer = 0;
   search.addEventListener("input", () => {
@@ -122,7 +125,7 @@ function renderRegistry(model, el) {
     const parts = [];
     if (error) parts.push(h("div", { class: "nbw-error", role: "alert" }, error));
     if (selected && detail && detail.name === selected) {
-      const back = h("button", { class: "nbw-back" }, "← Models");
+      const back = h("button", { class: "nbw-button nbw-back", type: "button", title: "Back to the model list" }, "‹ Models");
       back.addEventListener("click", () => select(""));
       const rows = (detail.versions || []).map(v => h("tr", { "data-version": v.version },
         h("td", {}, `v${v.version}`),
@@ -147,11 +150,12 @@ function renderRegistry(model, el) {
         parts.push(h("p", { class: "nbw-muted nbw-empty" }, model.get("search") ? `No model matches "${model.get("search")}".` : "No registered models yet. Register one with nbops.log_model(model, name=\"my-model\")."));
       }
       parts.push(h("ul", { class: "nbw-list" }, ...models.map(m => {
-        const li = h("li", { class: "nbw-item", "data-model": m.name },
+        const li = h("li", { class: "nbw-item", "data-model": m.name, tabindex: "0", role: "button" },
           h("span", { class: "nbw-name" }, m.name), " ", statusBadge(m.status), " ",
           ...Object.entries(m.aliases || {}).map(([a, v]) => badge(`${a} → v${v}`, "nbw-alias")),
           h("span", { class: "nbw-muted" }, m.latest_version ? ` latest v${m.latest_version}` : " no versions"));
         li.addEventListener("click", () => select(m.name));
+        li.addEventListener("keydown", e => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(m.name); } });
         return li;
       })));
     }
