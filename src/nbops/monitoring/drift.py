@@ -409,7 +409,13 @@ def _test_text(name: str, ref: ColumnProfile, cur: _Current, threshold: float | 
             f"Column {name!r} is free text in the current data, but the reference profile kept "
             "neither texts nor exact value counts for it; it is not tested. Re-profile the "
             "reference with this version of nbops.")]
-    auc, drifted, method = text_drift_score(ref_texts, cur.texts or [], ref.count, threshold)
+    try:
+        auc, drifted, method = text_drift_score(ref_texts, cur.texts or [], ref.count, threshold)
+    except ValueError as e:  # e.g. too few texts or words for the classifier
+        return None, [*findings, Finding(
+            "untestable_column", name, "warning",
+            f"Column {name!r} (free text) could not be tested: the text classifier failed "
+            f"({e}); evidently fails on it too. Give it more rows or exclude the column.")]
     thr = TEXT_THRESHOLDS[method] if threshold is None else threshold
     return ColumnDrift(name, "text", method, DISPLAY_NAMES[method], auc, thr, drifted,
                        ref.count, cur.count), findings
