@@ -83,3 +83,61 @@ def test_errors_say_what_to_do():
         p.merge(profile(pd.DataFrame({"other": [1.0]})))
     with pytest.raises(UsageError, match="format"):
         Profile.from_json('{"format": "x"}')
+
+
+def test_histogram_keeps_its_resolution_under_sentinels():
+    """A handful of far values must not coarsen the bins of the bulk of the data: the score
+    stays within the stated bound of the exact Wasserstein distance, and that bound is tiny."""
+    from scipy.stats import wasserstein_distance
+
+    from nbops.monitoring import drift
+    from nbops.monitoring.stattests import wasserstein_error
+
+    rng = np.random.default_rng(3)
+    ref = rng.normal(10, 1, 200_000)
+    ref[:20] = -99999.0  # sentinels in the reference too
+    cur = rng.normal(10.05, 1, 150_000)
+    cur[:7] = 99999.0
+    p_ref, p_cur = profile(pd.DataFrame({"x": ref})), profile(pd.DataFrame({"x": cur}))
+    assert p_ref["x"].numeric.bin_width < 0.01 and p_cur["x"].numeric.bin_width < 0.01
+    exact = wasserstein_distance(ref, cur) / np.std(ref)
+    got = drift(pd.DataFrame({"x": cur}), p_ref)["x"]
+    bound = wasserstein_error(p_ref["x"].numeric, p_cur["x"].numeric)
+    assert abs(got.score - exact) <= bound < 1e-4
+
+
+def test_heavy_tails_within_the_stated_bound():
+    from scipy.stats import wasserstein_distance
+
+    from nbops.monitoring.stattests import wasserstein_error, wasserstein_sketch
+
+    rng = np.random.default_rng(4)
+    ref, cur = rng.standard_t(1.5, 300_000), rng.standard_t(1.5, 300_000) * 1.1
+    a, b = profile(pd.DataFrame({"x": ref}))["x"].numeric, profile(pd.DataFrame({"x": cur}))["x"].numeric
+    exact = wasserstein_distance(ref, cur) / np.std(ref)
+    assert abs(wasserstein_sketch(a, b) - exact) <= wasserstein_error(a, b)
+
+
+def test_categories_past_the_cap_merge_and_count_distinct():
+    rng = np.random.default_rng(6)
+    s = pd.Series([f"u{x}" for x in rng.integers(0, 30_000, 60_000)])
+    whole = profile(s.to_frame("c"), max_categories=500)["c"].categorical
+    parts = [profile(s.iloc[i:i + 20_000].to_frame("c"), max_categories=500)["c"].categorical
+             for i in (0, 20_000, 40_000)]
+    merged = parts[0].merge(parts[1]).merge(parts[2])
+    exact = s.nunique()
+    for sk in (whole, merged):
+        assert sk.overflowed and len(sk.counts) == 500 and sk.count == 60_000
+        assert abs(sk.n_distinct - exact) < 0.03 * exact
+        assert sum(sk.counts.values()) + sk.other == 60_000
+
+
+def test_text_columns_keep_a_sample_in_row_order_then_a_stable_bottom_k():
+    texts = pd.Series([f"review number {i}" for i in range(12_000)], dtype="str")
+    small = profile(texts.iloc[:300].to_frame("t"))["t"].categorical.texts
+    assert small.texts == texts.iloc[:300].tolist() and not small.sampled
+    whole = profile(texts.to_frame("t"))["t"].categorical.texts
+    merged = (profile(texts.iloc[:7000].to_frame("t"))["t"].categorical
+              .merge(profile(texts.iloc[7000:].to_frame("t"))["t"].categorical)).texts
+    assert whole.sampled and len(whole.texts) == 5000
+    assert sorted(whole.texts) == sorted(merged.texts)
