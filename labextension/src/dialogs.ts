@@ -6,24 +6,7 @@ import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import { PromoteRequest, RollbackRequest } from './contract';
 import { h } from './dom';
-
-export const ALIAS_PATTERN = '[A-Za-z_][A-Za-z0-9_\\-]*';
-const ALIAS_RE = new RegExp(`^${ALIAS_PATTERN}$`);
-
-/** The problem with an alias typed in the promote dialog, or '' when it is fine. */
-export function aliasProblem(alias: string): string {
-  if (!alias) {
-    return 'Give the alias to move, e.g. champion.';
-  }
-  if (!ALIAS_RE.test(alias)) {
-    return 'An alias uses letters, digits, "_" or "-" and starts with a letter, e.g. champion.';
-  }
-  return '';
-}
-
-export function reasonProblem(reason: string): string {
-  return reason ? '' : 'Give a reason: it is recorded in the audit trail.';
-}
+import { ALIAS_PATTERN, aliasProblem, reasonProblem } from './format';
 
 function field(
   label: string,

@@ -1,5 +1,12 @@
 /** Pure formatting and ordering logic of the sidebar (unit-tested without JupyterLab). */
-import { AuditEntry, ErrorBody, ModelSummary, MonitorStatus, VersionInfo } from './contract';
+import {
+  AuditEntry,
+  ErrorBody,
+  ModelSummary,
+  MonitorStatus,
+  NotebookSnapshot,
+  VersionInfo
+} from './contract';
 
 export const STATUS_SEVERITY: Record<string, number> = { error: 3, drift: 2, warning: 1, ok: 0 };
 
@@ -141,4 +148,45 @@ export function errorMessage(status: number, body: unknown, fallback = ''): stri
 /** The version an alias is on, or '' when unset (for PromoteRequest.expected_current). */
 export function currentOf(aliases: Record<string, string>, alias: string): string {
   return Object.prototype.hasOwnProperty.call(aliases, alias) ? aliases[alias] : '';
+}
+
+// -- dialogs ----------------------------------------------------------------------------
+export const ALIAS_PATTERN = '[A-Za-z_][A-Za-z0-9_\\-]*';
+const ALIAS_RE = new RegExp(`^${ALIAS_PATTERN}$`);
+
+/** The problem with an alias typed in the promote dialog, or '' when it is fine. */
+export function aliasProblem(alias: string): string {
+  if (!alias) {
+    return 'Give the alias to move, e.g. champion.';
+  }
+  if (!ALIAS_RE.test(alias)) {
+    return 'An alias uses letters, digits, "_" or "-" and starts with a letter, e.g. champion.';
+  }
+  return '';
+}
+
+export function reasonProblem(reason: string): string {
+  return reason ? '' : 'Give a reason: it is recorded in the audit trail.';
+}
+
+// -- snapshots --------------------------------------------------------------------------
+export const SNAPSHOT_DIR = 'nbops-snapshots';
+
+/** The notebook JSON with every cell marked read-only (nbformat's `editable`/`deletable`). */
+export function readOnlyNotebook(snap: NotebookSnapshot): NotebookSnapshot['notebook'] {
+  const nb = JSON.parse(JSON.stringify(snap.notebook)) as NotebookSnapshot['notebook'];
+  for (const cell of nb.cells as { metadata?: Record<string, unknown> }[]) {
+    cell.metadata = { ...(cell.metadata ?? {}), editable: false, deletable: false };
+  }
+  nb.metadata = {
+    ...(nb.metadata ?? {}),
+    nbops: { snapshot_of_run: snap.run_id, artifact: snap.path }
+  };
+  return nb;
+}
+
+/** Where a snapshot is saved: `nbops-snapshots/<run id>-<file>.ipynb`. */
+export function snapshotPath(snap: NotebookSnapshot): string {
+  const file = snap.path.split('/').pop() ?? 'history.ipynb';
+  return `${SNAPSHOT_DIR}/${snap.run_id}-${file}`;
 }

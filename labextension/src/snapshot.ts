@@ -2,28 +2,8 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Widget } from '@lumino/widgets';
 import { NotebookSnapshot } from './contract';
+import { readOnlyNotebook, SNAPSHOT_DIR, snapshotPath } from './format';
 import { requestAPI } from './request';
-
-export const SNAPSHOT_DIR = 'nbops-snapshots';
-
-/** The notebook JSON with every cell marked read-only (nbformat's `editable`/`deletable`). */
-export function readOnlyNotebook(snap: NotebookSnapshot): NotebookSnapshot['notebook'] {
-  const nb = JSON.parse(JSON.stringify(snap.notebook)) as NotebookSnapshot['notebook'];
-  for (const cell of nb.cells as { metadata?: Record<string, unknown> }[]) {
-    cell.metadata = { ...(cell.metadata ?? {}), editable: false, deletable: false };
-  }
-  nb.metadata = {
-    ...(nb.metadata ?? {}),
-    nbops: { snapshot_of_run: snap.run_id, artifact: snap.path }
-  };
-  return nb;
-}
-
-/** `nbops-snapshots/<run id>-<file>.ipynb` */
-export function snapshotPath(snap: NotebookSnapshot): string {
-  const file = snap.path.split('/').pop() ?? 'history.ipynb';
-  return `${SNAPSHOT_DIR}/${snap.run_id}-${file}`;
-}
 
 interface Changed {
   name: string;

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { ModelSummary, VersionInfo } from '../src/contract';
 import {
   aliasBadges,
+  aliasProblem,
   aliasOrder,
   auditLine,
   currentOf,
@@ -10,11 +11,14 @@ import {
   formatMetric,
   formatTime,
   metricSummary,
+  readOnlyNotebook,
+  reasonProblem,
+  snapshotPath,
   sortModels,
   sortVersions,
   statusBadge
 } from '../src/format';
-import { layers, layout } from '../src/layout';
+import { GUTTER, labelRoom, layers, layout, stackedLayout } from '../src/layout';
 
 function model(name: string, status: string | null, updated: string | null = null): ModelSummary {
   return {
@@ -114,4 +118,52 @@ test('lineage layers follow edges and survive cycles', () => {
   assert.equal(l.nodes.length, 4);
   assert.equal(l.edges.length, 4);
   assert.ok(l.width > 0 && l.height > 0);
+});
+
+test('the promote dialog names what is missing', () => {
+  assert.equal(aliasProblem(''), 'Give the alias to move, e.g. champion.');
+  assert.match(aliasProblem('9lives'), /starts with a letter/);
+  assert.match(aliasProblem('has space'), /letters, digits/);
+  assert.equal(aliasProblem('champion'), '');
+  assert.equal(aliasProblem('prod_eu-2'), '');
+  assert.equal(reasonProblem(''), 'Give a reason: it is recorded in the audit trail.');
+  assert.equal(reasonProblem('better recall'), '');
+});
+
+test('snapshots are saved read-only under the full run id', () => {
+  const snap = {
+    run_id: 'a'.repeat(32),
+    path: 'notebook/train.ipynb',
+    notebook: { cells: [{ cell_type: 'code', metadata: { tags: ['x'] }, source: '%time 1' }], metadata: {} }
+  };
+  assert.equal(snapshotPath(snap), `nbops-snapshots/${'a'.repeat(32)}-train.ipynb`);
+  const nb = readOnlyNotebook(snap);
+  assert.deepEqual(nb.cells[0], {
+    cell_type: 'code',
+    metadata: { tags: ['x'], editable: false, deletable: false },
+    source: '%time 1'
+  });
+  assert.deepEqual(snap.notebook.cells[0], { cell_type: 'code', metadata: { tags: ['x'] }, source: '%time 1' });
+});
+
+test('the stacked lineage fits the width: one full-width row per node, sources first', () => {
+  const graph = {
+    nodes: [
+      { id: 'm', kind: 'model_version', label: 'churn/2' },
+      { id: 'r', kind: 'run', label: 'train' },
+      { id: 'd', kind: 'dataset', label: 'customers@' + 'x'.repeat(60) }
+    ],
+    edges: [
+      { source: 'd', target: 'r', relation: 'input' },
+      { source: 'r', target: 'm', relation: 'produced' }
+    ]
+  };
+  const l = stackedLayout(graph, 220);
+  assert.equal(l.width, 220);
+  assert.deepEqual(l.nodes.map(n => n.id), ['d', 'r', 'm']);
+  assert.ok(l.nodes.every(n => n.x === GUTTER));
+  assert.equal(new Set(l.nodes.map(n => n.y)).size, 3);
+  assert.equal(l.edges.length, 2);
+  assert.ok(layout(graph).width > 220, 'the layered layout would not fit');
+  assert.equal(labelRoom(220 - GUTTER), 27);
 });
