@@ -104,9 +104,9 @@ class NbopsMagics(Magics):
         overrides = _key_values(args.param, "--param")
 
         shell = self.shell
-        count = shell.execution_count
+        count = _current_execution_count(shell)
         try:
-            code = self._compile(cell)
+            code = self._compile(cell, count)
         except SyntaxError:
             shell.showsyntaxerror()
             raise IPyUsageError("%%track: the cell has a syntax error (shown above); no run was "
@@ -153,14 +153,14 @@ class NbopsMagics(Magics):
         self._end(run, "FINISHED", None, figures, notebook, skip, warnings)
         return result
 
-    def _compile(self, cell: str) -> tuple[Any, Any]:
+    def _compile(self, cell: str, count: int) -> tuple[Any, Any]:
         shell = self.shell
         source = shell.transform_cell(cell)
         tree = shell.transform_ast(shell.compile.ast_parse(source))
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr):
             last = ast.Expression(tree.body.pop().value)
-        filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+        filename = shell.compile.cache(source, count, raw_code=cell)
         body = shell.compile(tree, filename, "exec")
         return body, (shell.compile(last, filename, "eval") if last is not None else None)
 
@@ -174,17 +174,29 @@ class NbopsMagics(Magics):
     def _end(self, run: Run, status: str, error: BaseException | None,
              figures: _FigureCapture | None, notebook: Any, skip: frozenset[str],
              warnings: list[str]) -> None:
-        # Nothing here may raise: the user's own exception (if any) must surface unchanged.
+        # Nothing here may raise: the user's own exception (if any) must surface unchanged, and
+        # the run always ends (a later cell must never become its child).
         try:
             if figures is not None:
                 figures.finish()
-            ns = self.shell.user_ns
-            self.tracker.capture_end(run, notebook, list(ns.get("In", [])),
-                                     dict(ns.get("Out", {})), skip)
-            run.end(status, error=error if status != "FINISHED" else None)
-            self._show(run, warnings)
         except Exception as exc:  # noqa: BLE001 - tracking never breaks the cell
-            print(f"nbops: could not finish run {run.name!r}: {exc}")
+            warnings.append(f"figures not captured: {type(exc).__name__}: {exc}")
+        try:
+            ns = self.shell.user_ns
+            self.tracker.capture_end(run, notebook, _raw_inputs(self.shell),
+                                     dict(ns.get("Out", {})), skip)
+        except Exception as exc:  # noqa: BLE001
+            warnings.append(f"notebook not captured: {type(exc).__name__}: {exc}")
+        try:
+            run.end(status, error=error if status != "FINISHED" else None)
+        except Exception as exc:  # noqa: BLE001
+            run.ended = run.ended or time.time()
+            self.tracker.discard(run)
+            warnings.append(f"run not ended cleanly: {type(exc).__name__}: {exc}")
+        try:
+            self._show(run, warnings)
+        except Exception as exc:  # noqa: BLE001
+            print(f"nbops: run {run.name!r} ended; its summary could not be shown: {exc}")
 
     def _show(self, run: Run, warnings: list[str]) -> None:
         from IPython.display import display
@@ -232,6 +244,24 @@ def status_text(tracker: Tracker) -> str:
                   sessions=sessions or ["none yet (created by the first %%track cell)"])
 
 
+def _current_execution_count(shell: Any) -> int:
+    """The number the user sees as In[n] for the running cell (IPython 9 increments
+    ``execution_count`` before the cell runs; ``In`` already holds the cell)."""
+    inputs = shell.user_ns.get("In")
+    if isinstance(inputs, list) and len(inputs) > 1:
+        return len(inputs) - 1
+    return shell.execution_count
+
+
+def _raw_inputs(shell: Any) -> list[str]:
+    """The cells exactly as the user typed them (``In`` holds IPython's transformed source)."""
+    manager = getattr(shell, "history_manager", None)
+    raw = getattr(manager, "input_hist_raw", None)
+    if isinstance(raw, list) and raw:
+        return list(raw)
+    return list(shell.user_ns.get("In", []))
+
+
 def _log_variables(run: Run, ns: dict[str, Any], names: list[str]) -> list[str]:
     warnings = []
     for name in names:
@@ -270,6 +300,11 @@ class _FigureCapture:
         self.hooked = hasattr(self.pub, "register_hook")
         if self.hooked:
             self.pub.register_hook(self._hook)
+        import sys
+
+        plt = sys.modules.get("matplotlib.pyplot")
+        # Figures open before the cell: saved again only if the cell changes them.
+        self.before = {num: plt.figure(num) for num in plt.get_fignums()} if plt else {}
 
     def _hook(self, msg: dict) -> dict:
         try:
@@ -291,8 +326,11 @@ class _FigureCapture:
         if plt is None:
             return
         for num in plt.get_fignums():
+            fig = plt.figure(num)
+            if self.before.get(num) is fig and not getattr(fig, "stale", True):
+                continue  # left open by an earlier cell and not touched by this one
             self.count += 1
-            self.run.log_artifact(plt.figure(num), f"figures/figure-{self.count}.png")
+            self.run.log_artifact(fig, f"figures/figure-{self.count}.png")
 
 
 def load_ipython_extension(ipython: Any) -> None:

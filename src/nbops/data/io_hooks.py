@@ -51,7 +51,7 @@ from nbops.data._hashing import DEFAULT_ALGORITHM, check_algorithm
 from nbops.data.fingerprint import Fingerprint, fingerprint
 from nbops.exceptions import UsageError
 
-__all__ = ["HOOKED_FUNCTIONS", "IOCapture", "IOEvent", "capture_io"]
+__all__ = ["HOOKED_FUNCTIONS", "IOCapture", "IOEvent", "capture_io", "suspended"]
 
 Direction = Literal["input", "output"]
 
@@ -175,10 +175,10 @@ class _Hooks:
         for target in _targets():
             qual = f"{target.library}.{target.qualname}"
             module = sys.modules.get(target.library)
-            if module is None or qual in done:
-                continue
-            owner = getattr(module, target.owner) if target.owner else module
-            original = getattr(owner, target.name, None)
+            if module is None or qual in done or _still_importing(module):
+                continue  # a module another thread is importing is hooked by a later block
+            owner = getattr(module, target.owner, None) if target.owner else module
+            original = getattr(owner, target.name, None) if owner is not None else None
             if original is None:
                 continue
             own = target.name in vars(owner)
@@ -238,6 +238,25 @@ class _Hooks:
 
 
 _HOOKS = _Hooks()
+
+
+def _still_importing(module: Any) -> bool:
+    """True while ``module`` is being imported (by any thread): patching it then would race
+    the import and break the user's next use of it."""
+    spec = getattr(module, "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
+
+
+@contextmanager
+def suspended() -> Iterator[None]:
+    """Calls made in this block (on this thread) are never reported: nbops' own reads and
+    writes (staged artifacts, monitoring references) are not lineage events."""
+    local = _HOOKS.local
+    previous, local.busy = local.busy, True
+    try:
+        yield
+    finally:
+        local.busy = previous
 
 
 def _locate(
@@ -316,7 +335,12 @@ def capture_io(
     hooks = _HOOKS
     sub = _Subscriber(on_event, algorithm)
     with hooks.lock:
-        hooks.install_missing()
+        try:
+            hooks.install_missing()
+        except Exception as exc:  # noqa: BLE001 - hooking must never break the block
+            warnings.warn(f"nbops could not hook data I/O functions ({type(exc).__name__}: "
+                          f"{exc}); file lineage of this block may be incomplete.",
+                          RuntimeWarning, stacklevel=3)
         hooks.subscribers = (*hooks.subscribers, sub)
         hooked = tuple(qual for *_, qual in hooks.installed)
     try:

@@ -136,22 +136,39 @@ def _known_dataset_names(client: Any, exp_ids: list[str]) -> set[str]:
 
 def io_recorder(run: Any) -> Callable[[Any], None]:
     """An ``on_event`` callback for :func:`nbops.data.capture_io` that records each file a
-    tracked cell read or wrote as a dataset version of ``run``; hashing happens in the
-    tracking worker thread, never in the cell."""
+    tracked cell read or wrote as a dataset version of ``run``.
+
+    A file the cell reads is fingerprinted right there, in the read hook, so a cell that later
+    overwrites it records what it actually read; files it writes are hashed in the tracking
+    worker. Datasets are named by their path relative to the project root (two ``data.csv`` in
+    different folders stay apart), or by their absolute path outside it.
+    """
     logger = run.tracker.logger
+    root = run.tracker.settings.project_root
 
     def on_event(event: Any) -> None:
-        name = Path(event.path).name or event.path
+        name = _dataset_name(event.path, root)
         context = "input" if event.direction == "input" else "output"
+        if event.fingerprint_fn is None:  # a URL: an edge with no content hash
+            run.set_tags({f"nbops.dataset.{name}.source": event.path,
+                          f"nbops.dataset.{name}.context": context})
+            return
+        if context == "input":
+            run.log_dataset(event.fingerprint(), name, source=event.path, context=context)
+            return
 
         def job() -> list[tuple] | None:
-            fp = event.fingerprint()
-            if fp is None:  # a URL: an edge with no content hash
-                return [(run.uid, "tags", {f"nbops.dataset.{name}.source": event.path,
-                                            f"nbops.dataset.{name}.context": context})]
-            run.log_dataset(fp, name, source=event.path, context=context)
+            run.log_dataset(event.fingerprint(), name, source=event.path, context=context)
             return None
 
         logger.submit_job(run.uid, job)
 
     return on_event
+
+
+def _dataset_name(path: str, root: Path) -> str:
+    """``path`` relative to the project ``root`` when inside it, else as given."""
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path

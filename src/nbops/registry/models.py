@@ -126,9 +126,11 @@ def log_model(
 
     reference = training_data_for(run)
     if reference is not None:
+        from nbops.data.io_hooks import suspended
         from nbops.monitoring.model_check import store_reference
 
-        store_reference(run, reference)
+        with suspended():  # the reference sample is nbops' own file, not a user output
+            store_reference(run, reference)
     run.wait(run_wait_timeout)  # tags and dataset inputs logged so far, for the version's tags
     uri = run.tracker.settings.tracking_uri
     client = client_for_uri(uri)

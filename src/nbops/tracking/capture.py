@@ -287,25 +287,31 @@ def find_notebook_path(user_ns: dict[str, Any] | None = None) -> Path | None:
 
 
 def history_notebook(inputs: list[str], outputs: dict[int, Any], redactor: Redactor) -> str:
-    """A notebook of the session's cells in execution order, with their results (nbformat v4).
+    """A notebook of the session's cells in execution order, with their results (nbformat 4.5).
 
-    ``inputs`` is IPython's ``In`` (index = execution count), ``outputs`` its ``Out``.
+    ``inputs`` are the cells as the user typed them (index = execution count), ``outputs``
+    IPython's ``Out``. Written as JSON directly: importing nbformat costs seconds (its schema
+    validator), and this runs at the end of every tracked cell.
     """
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["nbops"] = {"kind": "executed-history"}
+    cells = []
     for count, source in enumerate(inputs):
         if count == 0 or not source.strip():
             continue
-        cell = nbformat.v4.new_code_cell(redactor.text(source), execution_count=count)
+        cell_outputs = []
         if count in outputs:
             try:
                 text = repr(outputs[count])
             except Exception:  # noqa: BLE001 - a broken __repr__ must not break capture
                 text = "<unrepresentable>"
-            cell.outputs.append(nbformat.v4.new_output(
-                "execute_result", data={"text/plain": redactor.text(text[:10_000])},
-                execution_count=count))
-        nb.cells.append(cell)
-    return nbformat.writes(nb)
+            cell_outputs.append({"output_type": "execute_result", "execution_count": count,
+                                 "data": {"text/plain": redactor.text(text[:10_000])},
+                                 "metadata": {}})
+        cells.append({"cell_type": "code", "id": f"cell-{count}", "execution_count": count,
+                      "metadata": {}, "outputs": cell_outputs,
+                      "source": redactor.text(source).splitlines(keepends=True)})
+    nb = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+          "metadata": {"nbops": {"kind": "executed-history"},
+                       "kernelspec": {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"},
+                       "language_info": {"name": "python"}}}
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"

@@ -83,6 +83,7 @@ class DurableLogger:
         self.settings = settings
         self.spool = Spool(settings.home)
         self.owner = self.spool.register_owner(role)
+        self.role = role
         self.queue: deque[tuple] = deque()
         self.jobs: deque[tuple[str, Callable[[], list[tuple] | None]]] = deque()
         self.series: dict[str, dict[str, MetricSeries]] = {}
@@ -219,7 +220,8 @@ class DurableLogger:
         _remove_empty_folders(self.settings.home / "staging")
         try:
             self.drain()
-            self._store_for(self.settings.tracking_uri).warm_up()
+            if self.role != "sync":  # a replay opens only the stores its runs belong to
+                self._store_for(self.settings.tracking_uri).warm_up()
         except Exception as exc:  # noqa: BLE001 - a dead store is retried like any failure
             self._set_problem(exc)
         while not self._stop:

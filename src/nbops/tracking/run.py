@@ -226,7 +226,10 @@ class Run:
             raise UsageError(f"artifact name {artifact_file!r} must not contain '..'.")
         target = self.tracker.staging_dir(self.uid) / uuid.uuid4().hex[:8] / artifact_file
         target.parent.mkdir(parents=True, exist_ok=True)
-        writer(target)
+        from nbops.data.io_hooks import suspended
+
+        with suspended():  # nbops' own write, not a lineage event of the user's cell
+            writer(target)
         parent = str(Path(artifact_file).parent)
         self._queue.append(("ev", self.uid, "artifact", {
             "path": str(target), "artifact_path": None if parent == "." else parent,
@@ -391,12 +394,18 @@ class Tracker:
         _active_runs.append(run)
         return run
 
-    def _finish(self, run: Run) -> None:
-        logger = self.logger
-        logger.submit(("end", run.uid, run.status, run.ended))
-        logger.drain()
+    def discard(self, run: Run) -> None:
+        """Make sure ``run`` is no longer the active run (after a failure while ending it)."""
         if run in _active_runs:
             _active_runs.remove(run)
+
+    def _finish(self, run: Run) -> None:
+        try:
+            logger = self.logger
+            logger.submit(("end", run.uid, run.status, run.ended))
+            logger.drain()
+        finally:
+            self.discard(run)
 
     def session_run(self, experiment: str | None, notebook: str | None) -> Run:
         """The one notebook-session run of this kernel for ``experiment`` (created on first use)."""

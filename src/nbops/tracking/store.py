@@ -113,6 +113,8 @@ class MlflowStore:
         self.settings = settings
         self.client = MlflowClient(tracking_uri=settings.tracking_uri)
         self._experiments: dict[str, str] = {}
+        self._remote = urlparse(settings.tracking_uri).scheme in ("http", "https")
+        self._probed_at = 0.0
 
     def warm_up(self) -> None:
         """Touch the store once (connect, check the schema) now, in the background."""
@@ -195,12 +197,22 @@ class MlflowStore:
         self._call(self.client.set_terminated, run_id, status=status, end_time=int(ended * 1000))
 
     # -- error policy ------------------------------------------------------------------------
-    @staticmethod
-    def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Call MLflow; a 4xx verdict becomes PermanentStoreError, anything else propagates
-        (and is retried by the shipper)."""
+        (and is retried by the shipper).
+
+        A server that refuses connections is found by one TCP connect (at most once a second)
+        before MLflow's own HTTP retries, which take minutes to give up, can start.
+        """
         from mlflow.exceptions import MlflowException
 
+        if self._remote and time.monotonic() - self._probed_at > 1.0:
+            from nbops.tracking.logger import probe_server
+
+            problem = probe_server(self.settings)
+            if problem:
+                raise ConnectionRefusedError(problem)
+            self._probed_at = time.monotonic()
         try:
             return fn(*args, **kwargs)
         except MlflowException as exc:
