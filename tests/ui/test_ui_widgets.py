@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lab_helpers import Lab, open_lab, shot
+from lab_helpers import Lab, contrasts, open_lab, shot
 from playwright.sync_api import expect
 
 CELLS = [
@@ -39,3 +39,6 @@ def test_widgets_render_and_sync_both_ways(page, lab: Lab):
     lineage = page.locator(".nbw-lineage-widget")
     expect(lineage.locator("svg .nbw-node").first).to_be_visible(timeout=60_000)
     shot(page.locator(".jp-NotebookPanel:visible .jp-Cell").first, "widget-registry.png")
+    measured = contrasts(registry)
+    assert measured and [c for c in measured if c["ratio"] < 4.5] == []
+    expect(registry.locator(".nbw-back")).to_have_css("cursor", "pointer")
