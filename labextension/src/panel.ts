@@ -63,12 +63,13 @@ export class RegistryPanel extends Panel {
   private models: ModelSummary[] = [];
   private nextToken: string | null = null;
   private current: string | null = null;
-  private detail: ModelDetail | null = null;
   private lineage: LineageView | null = null;
   private timer = 0;
   private searchTimer = 0;
   private openedAt = 0;
   private painted = false;
+  /** What the body shows now: a refresh keeps a list or a model view in place. */
+  private shown: 'loading' | 'list' | 'model' | 'error' = 'loading';
   /** The one request in flight; refreshes wait for it instead of overlapping. */
   private inflight: Promise<void> | null = null;
 
@@ -136,11 +137,11 @@ export class RegistryPanel extends Panel {
       this.openedAt = performance.now();
       performance.mark('nbops:panel-open');
     }
-    void this.refresh(this.painted);
+    void this.refresh();
     window.clearInterval(this.timer);
     this.timer = window.setInterval(() => {
       if (this.isVisible && !this.inflight && !document.querySelector('.jp-Dialog')) {
-        void this.refresh(true);
+        void this.refresh();
       }
     }, REFRESH_MS);
   }
@@ -156,12 +157,15 @@ export class RegistryPanel extends Panel {
     super.dispose();
   }
 
-  /** Reload what is shown; `quiet` keeps the content (pages, scroll) and hides errors if any. */
-  refresh(quiet = false): Promise<void> {
+  /**
+   * Re-read what is shown, keeping the pages loaded with "Load more" and the scroll position.
+   * A refresh asked for while a request is pending joins it: refreshes never overlap.
+   */
+  refresh(): Promise<void> {
     if (this.inflight) {
       return this.inflight;
     }
-    return this.current ? this.loadModel(this.current, quiet) : this.loadList(quiet);
+    return this.current ? this.loadModel(this.current, 'keep') : this.loadList('keep');
   }
 
   /** Run `work` as the one request in flight, with the loading state on the panel. */
@@ -181,6 +185,7 @@ export class RegistryPanel extends Panel {
   }
 
   private showLoading(text: string): void {
+    this.shown = 'loading';
     this.body.replaceChildren(
       h('div', { class: 'nbops-loading', role: 'status' }, h('span', { class: 'nbops-spinner' }), text)
     );
@@ -197,6 +202,7 @@ export class RegistryPanel extends Panel {
           : status >= 400
             ? `Request refused (${status})`
             : 'No answer from the Jupyter server';
+    this.shown = 'error';
     const retryButton = button('Retry', retry, { class: 'jp-Button nbops-button nbops-mod-primary nbops-retry' });
     this.body.replaceChildren(
       h(
@@ -217,17 +223,20 @@ export class RegistryPanel extends Panel {
   }
 
   // -- list ------------------------------------------------------------------------------
-  /** The model list; `quiet` re-reads every loaded page and keeps the scroll position. */
-  loadList(quiet = false, append = false): Promise<void> {
+  /**
+   * The model list. `reset`: the first page, from the top (a new search, back from a model);
+   * `keep`: every page loaded so far, at the same scroll position; `more`: the next page.
+   */
+  loadList(mode: 'reset' | 'keep' | 'more' = 'reset'): Promise<void> {
     return this.exclusive(async () => {
-      const wasOpen = this.current !== null;
+      const keep = mode === 'keep' && this.shown === 'list';
       this.current = null;
-      this.detail = null;
-      if (!quiet && !append) {
+      if (mode === 'reset' || (mode === 'keep' && !keep)) {
         this.showLoading('Loading models…');
       }
       const scroll = this.body.scrollTop;
-      const size = quiet && !wasOpen ? Math.min(Math.max(this.models.length, PAGE_SIZE), MAX_PAGE) : PAGE_SIZE;
+      const size = keep ? Math.min(Math.max(this.models.length, PAGE_SIZE), MAX_PAGE) : PAGE_SIZE;
+      const append = mode === 'more';
       try {
         const page = await requestAPI<ModelPage>(
           'models' +
@@ -243,11 +252,13 @@ export class RegistryPanel extends Panel {
         this.models = append ? [...this.models, ...page.models] : page.models;
         this.nextToken = page.next_page_token;
         this.renderList();
-        if (quiet || append) {
+        if (keep || append) {
           this.body.scrollTop = scroll;
         }
       } catch (error) {
-        if (!quiet || !this.models.length) {
+        if (keep) {
+          this.notify(`Refresh failed: ${describe(error).message}`, 'error');
+        } else {
           this.showError(error, () => void this.loadList());
         }
       }
@@ -258,6 +269,7 @@ export class RegistryPanel extends Panel {
     if (this.current) {
       return;
     }
+    this.shown = 'list';
     const searching = this.searchInput.value.trim() !== '';
     if (!this.models.length) {
       this.body.replaceChildren(
@@ -283,7 +295,7 @@ export class RegistryPanel extends Panel {
     const list = h('ul', { class: 'nbops-model-list', 'aria-label': 'Registered models' }, ...items);
     list.addEventListener('keydown', e => this.arrowKeys(e, list));
     const more = this.nextToken
-      ? button('Load more', () => void this.loadList(false, true), {
+      ? button('Load more', () => void this.loadList('more'), {
           class: 'jp-Button nbops-button nbops-more'
         })
       : null;
@@ -349,11 +361,12 @@ export class RegistryPanel extends Panel {
   }
 
   // -- model view ------------------------------------------------------------------------
-  loadModel(modelName: string, quiet = false): Promise<void> {
+  /** A model's view; `keep` (a refresh, after an action) keeps the scroll position. */
+  loadModel(modelName: string, mode: 'reset' | 'keep' = 'reset'): Promise<void> {
     return this.exclusive(async () => {
-      const same = this.current === modelName && this.detail !== null;
+      const same = mode === 'keep' && this.shown === 'model' && this.current === modelName;
       this.current = modelName;
-      if (!quiet && !same) {
+      if (!same) {
         this.showLoading(`Loading ${modelName}…`);
       }
       const scroll = this.body.scrollTop;
@@ -362,13 +375,14 @@ export class RegistryPanel extends Panel {
         if (this.current !== modelName) {
           return;
         }
-        this.detail = detail;
         this.renderModel(detail);
         if (same) {
           this.body.scrollTop = scroll;
         }
       } catch (error) {
-        if (!quiet || !this.detail) {
+        if (same) {
+          this.notify(`Refresh failed: ${describe(error).message}`, 'error');
+        } else {
           this.showError(error, () => void this.loadModel(modelName));
         }
       }
@@ -376,6 +390,7 @@ export class RegistryPanel extends Panel {
   }
 
   private renderModel(d: ModelDetail): void {
+    this.shown = 'model';
     const versions = sortVersions(d.versions);
     const lineageBox = h('div', { class: 'nbops-lineage' }, h('p', { class: 'nbops-muted' }, 'Loading lineage…'));
     const back = button('Models', () => void this.loadList(), {
@@ -555,10 +570,10 @@ export class RegistryPanel extends Panel {
         method: 'POST',
         body: JSON.stringify(body)
       });
-      await this.loadModel(d.name, true);
+      await this.loadModel(d.name, 'keep');
       this.notify(`${change.alias} → v${change.version} (audited)`, 'ok');
     } catch (error) {
-      await this.loadModel(d.name, true);
+      await this.loadModel(d.name, 'keep');
       this.notify(describe(error).message, 'error');
     }
   }
@@ -578,10 +593,10 @@ export class RegistryPanel extends Panel {
         `models/${encodeURIComponent(d.name)}/aliases/${encodeURIComponent(alias)}/rollback`,
         { method: 'POST', body: JSON.stringify(result.value ?? {}) }
       );
-      await this.loadModel(d.name, true);
+      await this.loadModel(d.name, 'keep');
       this.notify(`${change.alias} rolled back to v${change.version} (audited)`, 'ok');
     } catch (error) {
-      await this.loadModel(d.name, true);
+      await this.loadModel(d.name, 'keep');
       this.notify(describe(error).message, 'error');
     }
   }

@@ -203,3 +203,41 @@ def test_unreachable_store_shows_an_error_with_retry_within_10_s(page, down_lab:
     retry.click()
     expect(panel.locator(".nbops-loading")).to_be_visible()
     expect(panel.locator('.nbops-error[data-status="503"]')).to_be_visible(timeout=10_000)
+
+
+def test_refresh_keeps_pages_and_scroll_and_never_overlaps(page, lab: Lab):
+    client = lab.client()
+    names = [f"bulk-{i:02d}" for i in range(60)]
+    for n in names:
+        client.create_registered_model(n)
+    try:
+        open_lab(page, lab)
+        panel = open_sidebar(page)
+        panel.locator(".nbops-search").fill("bulk-")
+        items = panel.locator(".nbops-model-item")
+        expect(items).to_have_count(50)
+        panel.locator(".nbops-more").click()
+        expect(items).to_have_count(60)
+        body = panel.locator(".nbops-body")
+        body.evaluate("b => { b.scrollTop = b.scrollHeight; }")
+        scrolled = body.evaluate("b => b.scrollTop")
+        assert scrolled > 0
+        events: list[tuple[int, str]] = []  # (+1 sent / -1 answered, url)
+        watched = lambda r: "/nbops/api/models" in r.url  # noqa: E731
+        page.on("request", lambda r: events.append((1, r.url)) if watched(r) else None)
+        page.on("requestfinished", lambda r: events.append((-1, r.url)) if watched(r) else None)
+        page.on("requestfailed", lambda r: events.append((-1, r.url)) if watched(r) else None)
+        refresh = panel.locator(".nbops-refresh button, button.nbops-refresh").first
+        for _ in range(3):  # clicks while a refresh is pending join it
+            refresh.click()
+        page.wait_for_function("!document.querySelector('#nbops-registry')"
+                               ".classList.contains('nbops-mod-busy')")
+        page.wait_for_timeout(300)
+        in_flight = [sum(d for d, _ in events[:i + 1]) for i in range(len(events))]
+        assert events and max(in_flight) == 1, events
+        assert all("max_results=60" in url for _, url in events)
+        expect(items).to_have_count(60)
+        assert body.evaluate("b => b.scrollTop") == scrolled
+    finally:
+        for n in names:
+            client.delete_registered_model(n)
