@@ -345,20 +345,31 @@ class NumericSketch:
 # categorical sketch
 
 
-def _top(keys: np.ndarray, counts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` most frequent keys (ties broken by a stable hash of the key, so the cut is
-    the same whatever the row order)."""
+def _key_hashes(keys: Any) -> np.ndarray:
+    """Stable 64-bit hashes of category keys (by their text)."""
     from nbops.monitoring.sketches import hash_values
 
-    h = hash_values(np.array([str(x) for x in keys], dtype=object))
+    arr = np.asarray(keys, dtype=object)
+    if not all(isinstance(x, str) for x in arr):
+        arr = np.array([str(x) for x in arr], dtype=object)
+    return hash_values(arr)
+
+
+def _top(keys: np.ndarray, counts: np.ndarray, k: int,
+         hashes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` most frequent keys (ties broken by a stable hash of the key, so the cut is
+    the same whatever the row order)."""
+    h = _key_hashes(keys) if hashes is None else hashes
     order = np.lexsort((h, -counts))[:k]
     return keys[order], counts[order]
 
 
-def _hll_of(keys: Any) -> HyperLogLog:
+def _hll_of(keys: Any, hashes: np.ndarray | None = None) -> HyperLogLog:
     from nbops.monitoring.sketches import HyperLogLog
 
-    return HyperLogLog.from_values(np.array([str(x) for x in keys], dtype=object))
+    h = HyperLogLog()
+    h.add_hashes(_key_hashes(list(keys)) if hashes is None else hashes)
+    return h
 
 
 @dataclass
@@ -411,8 +422,9 @@ class CategoricalSketch:
         sk = cls(count=int(cnt.sum()), missing=int(s.isna().sum()),
                  max_categories=max_categories)
         if keys.size > max_categories:
-            sk.hll = _hll_of(keys)
-            keys, cnt = _top(keys, cnt, max_categories)
+            hashes = _key_hashes(keys)
+            sk.hll = _hll_of(keys, hashes)
+            keys, cnt = _top(keys, cnt, max_categories, hashes)
             sk.other = sk.count - int(cnt.sum())
         for k, v in zip(keys.tolist(), cnt.tolist(), strict=True):
             key = norm_key(k)

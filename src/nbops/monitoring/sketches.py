@@ -94,7 +94,11 @@ class TextSample:
 
     @classmethod
     def from_values(cls, values: np.ndarray, size: int = TEXT_SAMPLE_SIZE) -> TextSample:
-        return cls([str(v) for v in values], False, size)._cap()
+        values = np.asarray(values, dtype=object)
+        if values.size <= size:
+            return cls([str(v) for v in values], False, size)
+        keep = np.argsort(hash_values(values), kind="stable")[:size]
+        return cls([str(v) for v in values[keep]], True, size)
 
     def _cap(self) -> TextSample:
         if len(self.texts) > self.size:
