@@ -48,3 +48,35 @@ def test_schedule_commands(nbdir):
     assert bad.exit_code == 2 and "cron expression 'nope'" in bad.output
     assert runner.invoke(app, ["schedule", "remove", "nightly"]).exit_code == 0
     assert runner.invoke(app, ["schedule", "remove", "nightly"]).exit_code == 2
+
+
+def test_ctrl_c_exits_130_and_marks_the_running_step_killed(nbdir, project, client):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    spec = write_spec(nbdir, "name: interrupted\nsteps:\n  hang:\n    notebook: hang.ipynb\n"
+                             "    parameters: {seconds: 120}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "nbops", "run", str(spec)], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        step = None
+        deadline = time.monotonic() + 120
+        while step is None and time.monotonic() < deadline:
+            exp = client.get_experiment_by_name("interrupted")
+            runs = client.search_runs([exp.experiment_id], "tags.`nbops.step` = 'hang'") \
+                if exp else []
+            step = runs[0] if runs else None
+            time.sleep(0.5)
+        assert step is not None, "the step run was never created"
+        time.sleep(2)  # the notebook is running now
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted: the running steps were stopped" in err
+    run = client.get_run(step.info.run_id)
+    assert run.info.status == "KILLED"
+    assert run.data.tags["nbops.step.status"] == "killed"

@@ -5,7 +5,7 @@
     app.command("scheduler")(scheduler_command)
 
 Exit codes: 0 success; 1 a pipeline (or a step) failed; 2 a usage or spec error (the message,
-on stderr, names what was wrong and what to do).
+on stderr, names what was wrong and what to do); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -65,6 +65,11 @@ def run_command(
                               executor=executor, scheduler_address=scheduler)
     except NbopsError as exc:
         _fail(exc)
+    except KeyboardInterrupt:
+        typer.secho("interrupted: the running steps were stopped and their MLflow runs marked "
+                    "KILLED (nbops.step.status=killed); finished steps keep their runs.",
+                    fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(130) from None
     raise typer.Exit(result.exit_code)
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from nbops.exceptions import UsageError
-from nbops.pipeline.report import Failure
+from nbops.pipeline.report import Failure, running_cell
 
 __all__ = [
     "EXECUTORS",
@@ -131,12 +131,16 @@ def execute_step(task: StepTask, pool: Any = None) -> StepOutcome:
             execution_timeout=int(task.timeout) + 1 if task.timeout else None)
         finalize(kernel)
     except papermill.PapermillExecutionError as exc:
-        failure = Failure.from_papermill(exc)
+        failure = Failure.from_papermill(exc, _read(out_path), task.notebook_json)
         _finalize_quietly(kernel)
     except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError) as exc:
         if fired.is_set() or isinstance(exc, CellTimeoutError):
+            index, source = running_cell(_read(out_path), task.notebook_json)
+            where = f" while running cell {index}" if index is not None else ""
             failure = Failure(kind="timeout", message=f"the step ran past its timeout of "
-                              f"{task.timeout:g}s and was stopped ({type(exc).__name__}).")
+                              f"{task.timeout:g}s and was stopped{where} "
+                              f"({type(exc).__name__}); the outputs it had so far are in the "
+                              "notebook.", cell_index=index, source=source)
         elif isinstance(exc, DeadKernelError):
             tail = kernel.log_tail() if kernel else ""
             failure = Failure(kind="dead_kernel", message="the kernel died while running the "
@@ -155,13 +159,17 @@ def execute_step(task: StepTask, pool: Any = None) -> StepOutcome:
             shutdown(kernel)
     from nbops.pipeline.outputs import read_outputs
 
-    executed = out_path.read_text(encoding="utf-8") if out_path.is_file() else None
+    executed = _read(out_path)
     outcome = StepOutcome(task_id=task.id, step=task.step, attempt=task.attempt,
                           notebook_json=executed, outputs=read_outputs(outputs_file),
                           failure=failure, duration=time.monotonic() - started,
                           warm_kernel=bool(kernel and kernel.warm))
     shutil.rmtree(work, ignore_errors=True)
     return outcome
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def _finalize_quietly(kernel: Any) -> None:

@@ -253,7 +253,9 @@ class Session:
             fut.result()
         self.recorder.shutdown(wait=True)
         for name, run in list(self.runs.items()):  # interrupted while running
+            run.set_tags({"nbops.step.status": "killed" if exc else "failed"})
             self._end_step(name, run, "KILLED" if exc else "FAILED")
+            self.results[name].status = "killed" if exc else "failed"
         summary = {n: {"status": r.status, "run_id": r.run_id, "reason": r.reason,
                        "attempts": r.attempts, "duration": round(r.duration, 3),
                        "outputs": r.outputs} for n, r in self.results.items()}
@@ -372,6 +374,7 @@ class Session:
         run.log_text(json.dumps(failure.to_dict(), indent=2), f"{prefix}failure/report.json")
         if outcome.notebook_json:
             run.log_text(outcome.notebook_json, f"{prefix}notebook/{step.notebook.name}")
+            self._log_html(step, run, outcome.notebook_json, prefix)
         self.display.failure(step.name, failure,
                              f"attempt {outcome.attempt}/{step.retries + 1}; the failed notebook "
                              f"and this report are artifacts of MLflow run "
@@ -414,23 +417,26 @@ class Session:
     def _log_notebook_and_end(self, step: Step, run: Any, outcome: StepOutcome,
                               status: str) -> None:
         if outcome.notebook_json:
-            notebook_json = outcome.notebook_json
-            run.log_text(notebook_json, f"notebook/{step.notebook.name}")
-
-            def html() -> list[tuple]:  # rendered by the tracking worker, off the step's path
-                try:
-                    page = render_html(notebook_json)
-                except Exception as exc:  # noqa: BLE001 - a rendering problem never fails a step
-                    return [(run.uid, "tags", {"nbops.html_error":
-                                               f"{type(exc).__name__}: {exc}"[:500]})]
-                return self.tracker.artifact_events(
-                    run, {}, [(f"notebook/{step.notebook.stem}.html", page)])
-
-            self.tracker.logger.submit_job(run.uid, html)
+            run.log_text(outcome.notebook_json, f"notebook/{step.notebook.name}")
+            self._log_html(step, run, outcome.notebook_json)
         run.end(status)
         mlflow_id = run.require_mlflow_id()
         if status == "FINISHED":
             self.index.put(self.keys[step.name], mlflow_id)
+
+    def _log_html(self, step: Step, run: Any, notebook_json: str, prefix: str = "") -> None:
+        """Log the notebook rendered as HTML; the tracking worker renders it, off the step's
+        path."""
+        def html() -> list[tuple]:
+            try:
+                page = render_html(notebook_json)
+            except Exception as exc:  # noqa: BLE001 - a rendering problem never fails a step
+                return [(run.uid, "tags", {"nbops.html_error":
+                                           f"{type(exc).__name__}: {exc}"[:500]})]
+            return self.tracker.artifact_events(
+                run, {}, [(f"{prefix}notebook/{step.notebook.stem}.html", page)])
+
+        self.tracker.logger.submit_job(run.uid, html)
 
     def _end_step(self, name: str, run: Any, status: str) -> None:
         self.runs.pop(name, None)
