@@ -3,7 +3,9 @@
 Run:  python benchmarks/bench_serve.py > serve.json      (needs wrk: apt-get install wrk)
 Prints one JSON document. The model is the demo's shape (16 features → 32 → 2), packaged to ONNX
 by nbops; both servers get the same body (one example, batch 1, MLflow's ``inputs`` format)
-from wrk on loopback: 8 connections, 2 threads, 10 s per run after a 2 s warm-up.
+from wrk on loopback: 8 connections, 2 threads. All servers run at once; three rounds of one 5 s
+run per server (after a 2 s warm-up each), interleaved so that load from other jobs on the
+machine falls on every server alike; medians are reported, with each run's requests/s.
 
 Rows: mlflow models serve (its default: 1 uvicorn worker), nbops serve (1 worker, request log
 on), nbops serve with a shadow (the challenger gets a copy of each request), nbops serve with 2
@@ -28,8 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import emit, fresh_project, machine  # noqa: E402
 
-BODY = {"inputs": [[0.1 * i for i in range(16)]]}
-DURATION = 10
+BODY = {"inputs": [[round(0.1 * i, 1) for i in range(16)]]}
+DURATION = 5
+ROUNDS = 3
 
 
 def build_store(root: Path) -> None:
@@ -108,13 +111,29 @@ def nbops_args(port: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "nbops", "serve", "churn@prod", "--port", str(port), *extra]
 
 
-def measure(args: list[str], root: Path, port: int, env: dict | None = None) -> dict:
-    proc = start(args, root, port, env)
+def measure(servers: dict[str, tuple[list[str], int, dict | None]], root: Path,
+            rounds: int) -> dict:
+    """All servers up at once, then ``rounds`` rounds of one wrk run per server, interleaved so
+    that the load other jobs put on the machine falls on each server alike; medians reported."""
+    import statistics
+
+    procs = [start(args, root, port, env) for args, port, env in servers.values()]
     try:
-        wrk(port, 2)  # warm-up
-        return wrk(port, DURATION)
+        for _, port, _ in servers.values():
+            wrk(port, 2)  # warm-up
+        runs: dict[str, list[dict]] = {name: [] for name in servers}
+        for _ in range(rounds):
+            for name, (_, port, _) in servers.items():
+                runs[name].append(wrk(port, DURATION))
     finally:
-        stop(proc)
+        for proc in procs:
+            stop(proc)
+    return {name: {"requests_per_s": statistics.median(r["requests_per_s"] for r in rs),
+                   "p50_ms": statistics.median(r["p50_ms"] for r in rs),
+                   "p99_ms": statistics.median(r["p99_ms"] for r in rs),
+                   "failed": sum(r["failed"] for r in rs),
+                   "runs_requests_per_s": [r["requests_per_s"] for r in rs]}
+            for name, rs in runs.items()}
 
 
 def swap_under_load(root: Path, port: int) -> dict:
@@ -156,24 +175,24 @@ def main() -> None:
 
     uri = load_settings(root).tracking_uri
     mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
-    rows = {
-        "mlflow models serve (1 worker)": measure(
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    rows = measure({
+        "mlflow models serve (1 worker)": (
             [mlflow_bin, "models", "serve", "-m", "models:/churn-onnx/1", "--env-manager",
-             "local", "--workers", "1", "-p", "5811"], root, 5811,
-            {"MLFLOW_TRACKING_URI": uri,  # mlflow runs `uvicorn` from PATH
-             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}),
-        "nbops serve (1 worker, request log on)": measure(nbops_args(5812), root, 5812),
-        "nbops serve + shadow (1 worker)": measure(
-            nbops_args(5813, "--shadow", "challenger"), root, 5813),
-        "nbops serve (2 workers)": measure(nbops_args(5814, "--workers", "2"), root, 5814),
-    }
+             "local", "--workers", "1", "-p", "5811"], 5811,
+            {"MLFLOW_TRACKING_URI": uri, "PATH": path}),  # mlflow runs `uvicorn` from PATH
+        "nbops serve (1 worker, request log on)": (nbops_args(5812), 5812, None),
+        "nbops serve + shadow (1 worker)": (nbops_args(5813, "--shadow", "challenger"), 5813,
+                                            None),
+        "nbops serve (2 workers)": (nbops_args(5814, "--workers", "2"), 5814, None),
+    }, root, ROUNDS)
     base = rows["mlflow models serve (1 worker)"]
     ours = rows["nbops serve (1 worker, request log on)"]
     shadow = rows["nbops serve + shadow (1 worker)"]
     emit({
         "machine": machine(),
         "load": {"tool": "wrk", "connections": 8, "threads": 2, "seconds": DURATION,
-                 "body": BODY, "route": "/invocations"},
+                 "rounds": ROUNDS, "body": BODY, "route": "/invocations"},
         "servers": rows,
         "throughput_ratio_vs_mlflow": round(ours["requests_per_s"] / base["requests_per_s"], 2),
         "shadow_p50_overhead": round(shadow["p50_ms"] / ours["p50_ms"] - 1, 3),
