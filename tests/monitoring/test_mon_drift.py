@@ -50,3 +50,21 @@ def test_html_report(tmp_path, frame_factory):
     out = html_report(cur, ref, tmp_path / "r" / "drift.html", sample=400, preset=False)
     text = out.read_text(encoding="utf-8")
     assert out.stat().st_size > 10_000 and "<html" in text.lower()
+
+
+def test_folded_categories_never_score_above_the_exact_score():
+    """Past max_categories both sides fold onto the reference's kept categories: the score is
+    a lower bound of the exact one, so folding cannot raise a false alarm."""
+    rng = np.random.default_rng(8)
+    p = 1.0 / np.arange(1, 3001) ** 1.1
+    labels = np.array([f"c{i}" for i in range(3000)])
+    ref = pd.DataFrame({"c": rng.choice(labels, 200_000, p=p / p.sum())})
+    same = pd.DataFrame({"c": rng.choice(labels, 100_000, p=p / p.sum())})
+    tilted = pd.DataFrame({"c": rng.choice(labels, 100_000, p=p[::-1] / p.sum())})
+    exact_ref, folded_ref = profile(ref), profile(ref, max_categories=1000)
+    assert not exact_ref["c"].categorical.overflowed and folded_ref["c"].categorical.overflowed
+    for cur in (same, tilted):
+        exact, folded = drift(cur, exact_ref)["c"], drift(cur, folded_ref)["c"]
+        assert folded.score <= exact.score + 1e-12
+    assert not drift(same, folded_ref)["c"].drifted
+    assert drift(tilted, folded_ref)["c"].drifted
