@@ -123,3 +123,27 @@ def test_render_keeps_types_for_whole_templates():
     ctx = {"params": {"n": 3}, "steps": {"a": {"outputs": {"p": [1, 2]}}}}
     assert render({"x": "{{ params.n }}", "y": "f-{{ params.n }}",
                    "z": ["{{ steps.a.outputs.p }}"]}, ctx) == {"x": 3, "y": "f-3", "z": [[1, 2]]}
+
+
+def test_declared_parameters_match_papermill_without_importing_it(nbdir):
+    import json
+    import subprocess
+    import sys
+
+    import papermill
+
+    from nbops.pipeline.spec import declared_parameters
+
+    typed = json.loads((nbdir / "produce.ipynb").read_text())
+    typed["cells"][0]["source"] = "n: int = 3\nout_path = 'numbers.txt'  # where\nimport os\n"
+    (nbdir / "typed.ipynb").write_text(json.dumps(typed))
+    for notebook in sorted(nbdir.glob("*.ipynb")):
+        assert declared_parameters(notebook) == list(papermill.inspect_notebook(str(notebook)))
+
+    code = ("import sys; from nbops.pipeline.spec import load_pipeline; "
+            f"load_pipeline({str(nbdir / 'p.yaml')!r}); "
+            "print(sorted(m for m in ('papermill', 'nbformat', 'jsonschema') if m in sys.modules))")
+    (nbdir / "p.yaml").write_text("steps:\n  a: {notebook: produce.ipynb, parameters: {n: 2}}\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[]"

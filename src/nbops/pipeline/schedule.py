@@ -329,10 +329,10 @@ def _run_job(store: _Store, fire: _Fire, tracker: Any, quiet: bool,
                   "duration": round(result.duration, 3)})
 
 
-def _notebook_params(notebook: str) -> dict[str, Any]:
-    from papermill import inspect_notebook
+def _notebook_params(notebook: str) -> list[str]:
+    from nbops.pipeline.spec import declared_parameters
 
-    return inspect_notebook(notebook)
+    return declared_parameters(notebook)
 
 
 def _trigger(cron: str, timezone: str | None) -> Any:

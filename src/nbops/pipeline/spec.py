@@ -28,6 +28,7 @@ Parameters a notebook's ``parameters`` cell does not define are warnings
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -41,6 +42,7 @@ __all__ = [
     "Pipeline",
     "Step",
     "TEMPLATE",
+    "declared_parameters",
     "load_pipeline",
     "notebook_pipeline",
     "references",
@@ -388,10 +390,8 @@ def _check_parameters(doc: _Doc, at: tuple[str, ...], notebook: Path, parameters
                       warnings: list[str]) -> None:
     if not parameters:
         return
-    from papermill import inspect_notebook
-
     try:
-        declared = inspect_notebook(str(notebook))
+        declared = declared_parameters(notebook)
     except Exception as exc:  # noqa: BLE001 - papermill raises many types for a bad notebook
         raise doc.error((*at, "notebook"), f"cannot read {notebook.name}: {exc}") from None
     for key in parameters:
@@ -401,6 +401,33 @@ def _check_parameters(doc: _Doc, at: tuple[str, ...], notebook: Path, parameters
                 f"{key}: {notebook.name} has no {key!r} in its parameters cell"
                 f"{' (none tagged `parameters`)' if not declared else ''}.{closest(key, declared)}"
                 " papermill injects it anyway; add it to the cell tagged `parameters`.")
+
+
+def declared_parameters(notebook: str | Path) -> list[str]:
+    """The names the notebook's cell tagged ``parameters`` assigns (what papermill's
+    ``inspect_notebook`` reports). A Python notebook is read with :mod:`ast`, so loading a spec
+    does not import papermill (and nbformat, jsonschema: seconds); other languages go through
+    papermill."""
+    path = Path(notebook)
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    language = ((nb.get("metadata") or {}).get("kernelspec") or {}).get("language", "python")
+    cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"
+             and "parameters" in ((c.get("metadata") or {}).get("tags") or [])]
+    source = "".join(cells[0].get("source", "")) if cells else ""
+    try:
+        tree = ast.parse(source) if language == "python" else None
+    except SyntaxError:
+        tree = None
+    if tree is None:
+        from papermill import inspect_notebook
+
+        return list(inspect_notebook(str(path)))
+    names: list[str] = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+    return names
 
 
 def _topological(doc: _Doc, steps: dict[str, Step]) -> list[str]:
