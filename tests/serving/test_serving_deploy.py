@@ -135,3 +135,25 @@ def test_blue_green_swap_and_rollback_under_load(start_server):
     assert swaps[-2:] == [("1", "2"), ("2", "1")]
     assert "requests in flight finished on v1" in [
         r.reason for r in history("tiny", "prod") if r.action == "serve"][-2]
+
+
+def test_an_alias_deleted_while_serving_is_reported_and_the_old_version_keeps_serving(
+        start_server):
+    from nbops.registry import delete_alias
+
+    server = start_server("tiny@prod", canary="challenger=50%", poll=0.3)
+    try:
+        delete_alias("tiny", "challenger", reason="withdrawn")
+        with httpx.Client(base_url=server.url) as http:
+            deadline = time.time() + 30
+            status = http.get("/nbops/v1/status").json()
+            while not status["last_error"] and time.time() < deadline:
+                time.sleep(0.2)
+                status = http.get("/nbops/v1/status").json()
+            assert "canary tiny@challenger: kept v2" in status["last_error"]
+            assert "no alias 'challenger'" in status["last_error"]
+            answers = [http.post("/invocations", json={"inputs": [ROW]}) for _ in range(40)]
+            assert {a.status_code for a in answers} == {200}
+            assert {a.headers["x-nbops-version"] for a in answers} == {"1", "2"}
+    finally:
+        set_alias("tiny", "challenger", 2, reason="restored")
