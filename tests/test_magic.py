@@ -156,12 +156,17 @@ def test_metrics_flag_with_missing_variable_warns_but_keeps_the_cell(ip, tracker
     assert "'nope' is not defined" in capsys.readouterr().out
 
 
-def test_papermill_parameters_are_params(ip, tracker, client):
+def test_parameters_cell_values_are_params_only_when_read_with_the_value_read(ip, tracker,
+                                                                                 client):
     ip.run_cell("# Parameters\nepochs = 7\nname = 'x'\n", store_history=True)
-    ip.run_cell("%%track pm\ny = 1", store_history=True)
+    ip.run_cell("epochs = 9", store_history=True)  # an untracked cell changes it
+    ip.run_cell("%%track pm\ny = epochs * 2", store_history=True)
+    ip.run_cell("%%track other\nz = 1", store_history=True)
     tracker.logger.flush(60)
     (run,) = _runs(client, "pm")
-    assert run.data.params["epochs"] == "7"
+    assert run.data.params["epochs"] == "9" and "name" not in run.data.params
+    (other,) = _runs(client, "other")
+    assert "epochs" not in other.data.params  # never read: not a param of this run
 
 
 def test_figures_left_open_are_captured(ip, tracker, client):
@@ -194,3 +199,10 @@ def test_log_model_flag_registers_the_variable(ip, tracker, client):
     assert version.run_id == run.info.run_id
     bad = ip.run_cell("%%track --log-model missing\nx = 1")
     assert bad.success  # the cell itself succeeded; the summary says what went wrong
+
+
+def test_params_parse_in_cells_with_ipython_syntax(ip, tracker, client):
+    ip.run_cell("%%track ipy\n%env NBOPS_TEST_FLAG=1\nlr = 0.25\n!true", store_history=True)
+    tracker.logger.flush(60)
+    (run,) = _runs(client, "ipy")
+    assert run.data.params["lr"] == "0.25"

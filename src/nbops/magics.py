@@ -7,15 +7,18 @@
 
 Each execution of a tracked cell is a new MLflow run, the child of this kernel's
 notebook-session run. Params, later ones winning: scalars the cell reads from earlier cells
-(their values when it starts), the parameters papermill injected, the cell's own top-level
-literal assignments, then ``--param`` values. ``%%track?`` prints the flags.
+(their values when it starts: a parameters cell, papermill's injected values), the cell's own
+top-level literal assignments, then ``--param`` values. ``%%track?`` prints the flags.
 """
 
 from __future__ import annotations
 
 import ast
 import base64
+import hashlib
+import io
 import time
+import weakref
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -48,7 +51,11 @@ def _csv(value: str | None) -> list[str]:
 
 
 def default_run_name(cell: str, count: int) -> str:
-    """The cell's first comment line, else ``cell-<execution count>``."""
+    """The text of the cell's first line when it is a comment, else ``cell-<execution count>``.
+
+    >>> default_run_name("# Train the baseline\nlr = 0.1", 3)
+    'Train the baseline'
+    """
     for line in cell.splitlines():
         stripped = line.strip()
         if not stripped:
@@ -69,6 +76,9 @@ class NbopsMagics(Magics):
         super().__init__(shell)
         self.tracker = tracker
         self.cell_id: str | None = None
+        # figure -> digest of the PNG last saved of it: a figure left open is saved again only
+        # by a cell that changes it
+        self.figure_digests: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     # -- %%track ---------------------------------------------------------------------------------
     @magic_arguments()
@@ -112,9 +122,8 @@ class NbopsMagics(Magics):
             raise IPyUsageError("%%track: the cell has a syntax error (shown above); no run was "
                                 "started. Fix the cell and run it again.") from None
 
-        history = shell.user_ns.get("In", [])
-        params = {**capture.used_values(cell, shell.user_ns),
-                  **capture.papermill_params(history[:-1]), **capture.literal_params(cell),
+        python = shell.transform_cell(cell)  # `%env`, `!cmd` lines as Python: params still parse
+        params = {**capture.used_values(python, shell.user_ns), **capture.literal_params(python),
                   **overrides}
         notebook = capture.find_notebook_path(shell.user_ns)
         notebook_name = str(notebook) if notebook else None
@@ -130,7 +139,7 @@ class NbopsMagics(Magics):
             no_capture=no_capture,
         )
         skip = self.tracker.settings.no_capture | no_capture
-        figures = None if "figures" in skip else _FigureCapture(shell, run)
+        figures = None if "figures" in skip else _FigureCapture(shell, run, self.figure_digests)
         warnings: list[str] = []
         try:
             if "io" in skip:
@@ -291,20 +300,18 @@ def _log_model_variable(ns: dict[str, Any], spec: str) -> list[str]:
 
 
 class _FigureCapture:
-    """Save figures the cell shows (images sent to the frontend) and figures left open."""
+    """Save the figures a cell shows (images sent to the frontend) and the figures left open at
+    its end that it created or changed (a figure an earlier cell left open, unchanged, is not
+    saved again)."""
 
-    def __init__(self, shell: Any, run: Run) -> None:
+    def __init__(self, shell: Any, run: Run, digests: weakref.WeakKeyDictionary) -> None:
         self.run = run
+        self.digests = digests
         self.count = 0
         self.pub = getattr(shell, "display_pub", None)
         self.hooked = hasattr(self.pub, "register_hook")
         if self.hooked:
             self.pub.register_hook(self._hook)
-        import sys
-
-        plt = sys.modules.get("matplotlib.pyplot")
-        # Figures open before the cell: saved again only if the cell changes them.
-        self.before = {num: plt.figure(num) for num in plt.get_fignums()} if plt else {}
 
     def _hook(self, msg: dict) -> dict:
         try:
@@ -327,10 +334,15 @@ class _FigureCapture:
             return
         for num in plt.get_fignums():
             fig = plt.figure(num)
-            if self.before.get(num) is fig and not getattr(fig, "stale", True):
-                continue  # left open by an earlier cell and not touched by this one
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=100)
+            png = buffer.getvalue()
+            digest = hashlib.blake2b(png, digest_size=16).digest()
+            if self.digests.get(fig) == digest:
+                continue  # left open by an earlier cell, unchanged by this one
+            self.digests[fig] = digest
             self.count += 1
-            self.run.log_artifact(fig, f"figures/figure-{self.count}.png")
+            self.run.log_artifact(png, f"figures/figure-{self.count}.png")
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -17,73 +17,21 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from first_contact_support import (
+    artifacts_of,
+    embedded_uri,
+    kernel,
+    nbops_cli,
+    run_in_kernel,
+    runs_in,
+    tiny_notebook,
+)
+from first_contact_support import (
+    env_without_nbops as _env,
+)
 from nbops_test_support import MlflowServer, free_port
 
 pytestmark = pytest.mark.slow
-
-CLEAN_ENV = ("MLFLOW_TRACKING_URI", "NBOPS_TRACKING_URI", "NBOPS_HOME", "NBOPS_EXPERIMENT",
-             "NBOPS_NO_CAPTURE", "NBOPS_PARENT_RUN_ID", "NBOPS_NOTEBOOK_PATH",
-             "NBOPS_FLUSH_TIMEOUT")
-
-
-@pytest.fixture()
-def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A new project folder: a pyproject.toml and nothing else (no store, no spool)."""
-    root = tmp_path / "newproj"
-    root.mkdir()
-    (root / "pyproject.toml").write_text("[project]\nname = 'newproj'\n")
-    for var in CLEAN_ENV:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(root)
-    return root
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
-    env.update(extra)
-    return env
-
-
-def nbops_cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
-              timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nbops", *args], cwd=cwd, env=env or _env(),
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def runs_in(uri: str) -> list:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(uri)
-    return [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
-
-
-def artifacts_of(uri: str, run_id: str) -> set[str]:
-    from mlflow import MlflowClient
-
-    client = MlflowClient(uri)
-    out: set[str] = set()
-    todo = [None]
-    while todo:
-        for item in client.list_artifacts(run_id, todo.pop()):
-            (todo.append(item.path) if item.is_dir else out.add(item.path))
-    return out
-
-
-def embedded_uri(root: Path) -> str:
-    return f"sqlite:///{root / '.nbops' / 'mlflow.db'}"
-
-
-def tiny_notebook(path: Path, track_line: str = "%%track") -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nb.cells = [
-        nbformat.v4.new_code_cell("%load_ext nbops"),
-        nbformat.v4.new_code_cell(f"{track_line}\nimport nbops\nnbops.log(m=1.0)"),
-        nbformat.v4.new_code_cell("import time; time.sleep(0.5)"),
-    ]
-    nbformat.write(nb, path)
-
 
 # -- 1. the first headless run never leaves a half-made store -----------------------------------
 
@@ -171,51 +119,24 @@ def test_a_script_exits_at_once_and_its_run_arrives(fresh: Path) -> None:
 # -- 3./4. a dead server at start: the cell runs, everything arrives later ----------------------
 
 
-def _kernel(cwd: Path, env: dict[str, str]):
-    from jupyter_client.manager import KernelManager
-
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(cwd=str(cwd), env=env)
-    kc = km.client()
-    kc.start_channels()
-    kc.wait_for_ready(timeout=120)
-    return km, kc
-
-
-def _run(kc, code: str, timeout: float = 120) -> str:
-    out: list[str] = []
-
-    def hook(msg: dict) -> None:
-        content = msg["content"]
-        if msg["msg_type"] == "stream":
-            out.append(content["text"])
-        elif msg["msg_type"] in ("execute_result", "display_data"):
-            out.append(content["data"].get("text/plain", ""))
-        elif msg["msg_type"] == "error":
-            out.append("ERROR " + content["ename"] + ": " + content["evalue"])
-
-    kc.execute_interactive(code, timeout=timeout, output_hook=hook)
-    return "".join(out)
-
-
 def test_dead_server_at_start_runs_the_cell_and_sync_delivers_everything(fresh: Path,
                                                                           tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = _env(MLFLOW_TRACKING_URI=url)
-    km, kc = _kernel(fresh, env)
+    km, kc = kernel(fresh, env)
     try:
-        loaded = _run(kc, "%load_ext nbops")
+        loaded = run_in_kernel(kc, "%load_ext nbops")
         assert "unreachable" in loaded and "ERROR" not in loaded
-        cell = _run(kc, "%%track offline\nimport nbops\nlr = 0.1\nfor i in range(5):\n"
+        cell = run_in_kernel(kc, "%%track offline\nimport nbops\nlr = 0.1\nfor i in range(5):\n"
                         "    nbops.log(loss=1.0 / (i + 1))\nprint('CELL RAN')")
         assert "CELL RAN" in cell and "ERROR" not in cell
         assert "unreachable" in cell  # the one warning, in the run summary
-        status = _run(kc, "%nbops status")
+        status = run_in_kernel(kc, "%nbops status")
         assert "ERROR" not in status and "unreachable" in status
     finally:
         kc.stop_channels()
-        km.shutdown_kernel(now=False)
+        km.shutdownkernel(now=False)
     server = MlflowServer(tmp_path / "server", port=port)
     server.start()
     try:
@@ -236,9 +157,9 @@ def test_dead_server_at_start_runs_the_cell_and_sync_delivers_everything(fresh: 
 
 
 def test_killed_kernel_keeps_what_it_logged_and_captured(fresh: Path) -> None:
-    km, kc = _kernel(fresh, _env())
+    km, kc = kernel(fresh, _env())
     try:
-        _run(kc, "%load_ext nbops")
+        run_in_kernel(kc, "%load_ext nbops")
         kc.execute("%%track doomed\nimport nbops, time\nfor i in range(20):\n"
                    "    nbops.log(v=float(i))\ntime.sleep(600)")
         from nbops.config import load_settings
@@ -260,7 +181,7 @@ def test_killed_kernel_keeps_what_it_logged_and_captured(fresh: Path) -> None:
     finally:
         os.kill(km.provisioner.process.pid, signal.SIGKILL)
         kc.stop_channels()
-        km.shutdown_kernel(now=True)
+        km.shutdownkernel(now=True)
     sync = nbops_cli("sync", cwd=fresh)
     assert sync.returncode == 0, sync.stderr
     (run,) = [r for r in runs_in(embedded_uri(fresh)) if r.info.run_name == "doomed"]

@@ -156,6 +156,7 @@ def io_recorder(run: Any) -> Callable[[Any], None]:
         if context == "input":
             run.log_dataset(event.fingerprint(), name, source=event.path, context=context)
             return
+        run.dataset_used(name, context)  # ordered now; hashed in the worker below
 
         def job() -> list[tuple] | None:
             run.log_dataset(event.fingerprint(), name, source=event.path, context=context)

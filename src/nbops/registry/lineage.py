@@ -67,7 +67,7 @@ TAG_SOURCE_RUN = "nbops.source_run"
 TAG_PARENT = "mlflow.parentRunId"
 _DIGEST_TAG = re.compile(r"^nbops\.dataset\.(.+)\.digest$")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-_HEX = re.compile(r"^[0-9a-f]{6,}$")
+_HEX = re.compile(r"^[0-9a-f]{4,}$")  # a digest prefix, git-style: 4 hex or more
 
 
 # -- graph objects ----------------------------------------------------------------------------
@@ -478,6 +478,7 @@ def run_datasets(run: Run) -> list[tuple[DatasetVersion, str]]:
     tags when the name matches and the digest is a prefix)."""
     tags = run.data.tags
     found: dict[str, tuple[DatasetVersion, str]] = {}
+    extra_contexts: list[tuple[DatasetVersion, str]] = []
     for key, digest in tags.items():
         match = _DIGEST_TAG.match(key)
         if not match:
@@ -487,8 +488,10 @@ def run_datasets(run: Run) -> list[tuple[DatasetVersion, str]]:
         attrs = {k[len(prefix):]: v for k, v in tags.items()
                  if k.startswith(prefix) and k[len(prefix):] in
                  ("algorithm", "kind", "rows", "size_bytes", "source")}
-        context = tags.get(prefix + "context", "input")
-        found[name] = (DatasetVersion(name, digest, attrs), context)
+        contexts = tags.get(prefix + "context", "input").split(",")
+        found[name] = (DatasetVersion(name, digest, attrs), contexts[0])
+        for later in contexts[1:]:  # written then read back in one run: both edges
+            extra_contexts.append((DatasetVersion(name, digest, attrs), later))
     inputs = run.inputs.dataset_inputs if run.inputs is not None else []
     extra: list[tuple[DatasetVersion, str]] = []
     for item in inputs:
@@ -501,7 +504,7 @@ def run_datasets(run: Run) -> list[tuple[DatasetVersion, str]]:
         extra.append((DatasetVersion(ds.name, ds.digest, {"source": ds.source,
                                                            "source_type": ds.source_type}),
                       context))
-    return [*found.values(), *extra]
+    return [*found.values(), *extra_contexts, *extra]
 
 
 def _run_label(run: Run) -> str:
@@ -738,6 +741,10 @@ def _find_datasets(q: Query, name: str | None, prefix: str) -> list[DatasetVersi
         runs = runs + q.search_runs(f"dataset.name = {quote(name)} AND dataset.digest LIKE {like}")
     else:
         runs = q.search_runs(f"dataset.digest LIKE {like}")
+        if not any(ds.digest.startswith(prefix) for r in runs for ds, _ in run_datasets(r)):
+            # Data a run only wrote is recorded as tags, which MLflow cannot search by a
+            # wildcard key: look at every run that carries an nbops tag.
+            runs = runs + q.search_runs("tags.`nbops.version` LIKE '%'")
     found: dict[tuple[str, str], DatasetVersion] = {}
     for run in runs:
         for ds, _ in run_datasets(run):
@@ -763,8 +770,7 @@ def _dataset_root(q: Query, ref: str, text: str) -> Node:
         where = f" named {name!r}" if name else ""
         raise NotFoundError(
             f"No run recorded a dataset{where} with a digest starting {prefix!r}. Check the "
-            "digest with nbops.data.fingerprint(...).digest; data a run wrote (context "
-            "'output') is found only with its name: 'dataset:<name>@<digest>'.")
+            "digest with nbops.data.fingerprint(...).digest or `nbops.datasets(name)`.")
     if len(found) > 1:
         listed = ", ".join(f"dataset:{d.name}@{d.digest[:12]}" for d in found[:8])
         raise UsageError(f"{ref!r} matches {len(found)} dataset versions: {listed}. Give more "

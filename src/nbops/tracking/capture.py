@@ -29,7 +29,6 @@ __all__ = [
     "literal_params",
     "used_values",
     "package_list",
-    "papermill_params",
 ]
 
 GIT_TIMEOUT = 5.0
@@ -108,17 +107,6 @@ def used_values(source: str, namespace: dict[str, Any]) -> dict[str, Any]:
                                                         and len(value) <= 250):
                 out[name] = value
     return out
-
-
-PAPERMILL_HEADER = "# Parameters"
-
-
-def papermill_params(history: Iterable[str]) -> dict[str, Any]:
-    """Params papermill injected: the literals of the latest executed ``# Parameters`` cell."""
-    for source in reversed(list(history)):
-        if source.lstrip().startswith(PAPERMILL_HEADER):
-            return literal_params(source)
-    return {}
 
 
 def param_value(value: Any) -> str:

@@ -88,6 +88,7 @@ class Run:
         self._queue = tracker.logger.queue
         self._steps: dict[str, int] = {}
         self._keys: set[str] = set()
+        self._dataset_contexts: dict[str, list[str]] = {}
 
     def __repr__(self) -> str:
         return f"<nbops.Run {self.name!r} uid={self.uid[:8]} status={self.status}>"
@@ -200,7 +201,7 @@ class Run:
         dataset outputs). Tags ``nbops.dataset.<name>.*`` carry digest, schema, rows and size.
         """
         tags = fp.to_tags(name)
-        tags[f"nbops.dataset.{name}.context"] = context
+        tags[f"nbops.dataset.{name}.context"] = ",".join(self.dataset_used(name, context))
         if source:
             tags[f"nbops.dataset.{name}.source"] = self.tracker.redactor.text(str(source))
         self._queue.append(("ev", self.uid, "tags", tags))
@@ -215,6 +216,15 @@ class Run:
                 "profile": json.dumps({"rows": fp.rows, "size_bytes": fp.size_bytes}),
             }))
         self.datasets.append((name, context, fp.digest))
+
+    def dataset_used(self, name: str, context: str) -> list[str]:
+        """Note that this run used dataset ``name`` as ``context`` (in the order calls happen);
+        return every context it has used it in: a file written then read back in one cell has
+        the context ``output,input``, both lineage edges in order."""
+        seen = self._dataset_contexts.setdefault(name, [])
+        if context not in seen:
+            seen.append(context)
+        return seen
 
     def log_text(self, text: str, artifact_file: str) -> str:
         """Log ``text`` as the artifact ``artifact_file`` (e.g. ``"notes/summary.md"``)."""
