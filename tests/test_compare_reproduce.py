@@ -139,3 +139,15 @@ def test_whole_histories_and_a_history_notebook_without_kernelspec(project, clie
     assert "the notebook names no kernel, so the interpreter that recorded the run" in text
     assert "≠ loss: 0 -> 0 (2 points); first differs at step 0: 1 -> 2" in text
     assert (tmp_path / "count.txt").read_text() == "2"  # it really ran again
+
+
+def test_the_report_lists_model_versions_the_re_execution_registered(project, tracker,
+                                                                      client):
+    step_run = _step_run(project, tracker, "registers.ipynb", "{}")
+    versions = client.search_model_versions("name = 'repro-model'")
+    assert [str(v.version) for v in versions] == ["1"]
+    report = reproduce(step_run)
+    assert report.equal, report.to_text()
+    assert report.registered == ["repro-model/2"]
+    assert "registry: the re-executed notebook registered 1 model version(s): repro-model/2" \
+        in report.to_text()

@@ -102,6 +102,7 @@ class ReproduceReport:
     kernel: str = ""
     compared_runs: int = 0
     unmatched: list[str] = field(default_factory=list)  # original runs with no new twin
+    registered: list[str] = field(default_factory=list)  # model versions the re-run created
 
     @property
     def differing(self) -> list[MetricCheck]:
@@ -141,6 +142,9 @@ class ReproduceReport:
             lines.extend(f"  {item}" for item in items[:20])
             if len(items) > 20:
                 lines.append(f"  … {len(items) - 20} more")
+        if self.registered:
+            lines.append(f"registry: the re-executed notebook registered {len(self.registered)} "
+                         f"model version(s): {', '.join(self.registered)}")
         return "\n".join(lines)
 
 
@@ -210,6 +214,7 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
             report.unmatched = [old.info.run_name for old, new in pairs
                                 if new is None and old.data.metrics]
             report.compared_runs = sum(1 for _, new in pairs if new is not None)
+            report.registered = _registered_by(client, reproduced)
             first_new = next((new for _, new in pairs if new is not None), None)
             if first_new is not None:
                 report.new_run = first_new.info.run_id
@@ -369,6 +374,18 @@ def _metric_checks(client: Any, old: Any, new: Any | None, label: bool) -> list[
         checks.append(MetricCheck(key, history(old, key), reproduced,
                                   old.info.run_name if label else ""))
     return checks
+
+
+def _registered_by(client: Any, runs: list[Any]) -> list[str]:
+    """``name/version`` of the model versions created from ``runs``."""
+    found = []
+    for run in runs:
+        try:
+            versions = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+        except Exception:  # noqa: BLE001 - a store without a registry has none to report
+            return found
+        found += [f"{v.name}/{v.version}" for v in versions]
+    return found
 
 
 def _read_artifact(client: Any, run_id: str, path: str) -> str | None:
