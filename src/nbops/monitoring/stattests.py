@@ -167,12 +167,14 @@ def wasserstein_sketch(ref: NumericSketch, cur: NumericSketch) -> float:
     W1 = ∫|F_ref − F_cur| dx with each CDF linear inside a histogram bin, within
     :func:`wasserstein_error` of the exact score.
     """
-    from scipy.stats import wasserstein_distance
-
     norm = max(ref.std, 0.001)
     if ref.values is not None and cur.values is not None:
+        from scipy.stats import wasserstein_distance
+
         return float(wasserstein_distance(ref.values, cur.values) / norm)
     if ref.distinct is not None and cur.distinct is not None:
+        from scipy.stats import wasserstein_distance
+
         (ru, rw), (cu, cw) = (
             (np.array(list(d), dtype=np.float64), np.array(list(d.values()), dtype=np.float64))
             for d in (ref.distinct, cur.distinct))
