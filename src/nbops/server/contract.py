@@ -19,9 +19,16 @@ __all__ = [
     "ModelSummary",
     "MonitorStatus",
     "NotebookSnapshot",
+    "PipelineInfo",
+    "PipelineList",
+    "PipelineRun",
+    "PipelineStep",
     "RunComparison",
     "RunPage",
+    "RunStarted",
     "RunSummary",
+    "ScheduleInfo",
+    "StepRun",
     "VersionInfo",
     "to_json",
 ]
@@ -163,3 +170,75 @@ def to_json(obj: Any) -> Any:
     if isinstance(obj, list):
         return [to_json(o) for o in obj]
     return asdict(obj)
+
+
+# -- pipelines --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineStep:
+    """One step of a pipeline spec."""
+
+    name: str
+    notebook: str  # relative to the spec's folder
+    depends_on: list[str]
+
+
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """A cron schedule of the pipeline (``nbops schedule``), with its last and next run."""
+
+    name: str
+    cron: str
+    timezone: str | None
+    next_run: str | None
+    last_run: str | None
+    last_event: str | None  # started | finished | failed | missed
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """How one step of a pipeline run went (its MLflow child run)."""
+
+    name: str
+    status: str  # running | succeeded | cached | failed | killed
+    run_id: str
+    failure: str | None  # "ZeroDivisionError: division by zero (cell 3)" for a failed step
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    """One run of a pipeline: the MLflow parent run and its steps."""
+
+    run_id: str
+    status: str  # running | succeeded | failed (nbops.pipeline.status, else MLflow's status)
+    start_time: str | None
+    end_time: str | None
+    steps: list[StepRun]
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    """``GET pipelines``: one pipeline spec found under the server's root."""
+
+    path: str  # relative to the Jupyter root
+    name: str
+    experiment: str
+    steps: list[PipelineStep]
+    schedules: list[ScheduleInfo]
+    runs: list[PipelineRun]  # newest first
+    error: str | None = None  # the spec does not load: why
+
+
+@dataclass(frozen=True)
+class PipelineList:
+    pipelines: list[PipelineInfo]
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """``POST pipelines/run``: the ``nbops run`` process started for the pipeline."""
+
+    path: str
+    pid: int
+    log: str  # where the process writes its output, relative to the Jupyter root

@@ -155,6 +155,35 @@ class LineageHandler(_Handler):
         await self._respond(lambda s: s.lineage(ref, direction, depth))
 
 
+class PipelinesHandler(_Handler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        root = self.settings["nbops_state"].root_dir
+        await self._respond(lambda s: _pipelines(root, s).list_pipelines())
+
+
+class PipelineRunHandler(_Handler):
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        body = self._body()
+        root = self.settings["nbops_state"].root_dir
+
+        def call(s: RegistryService) -> Any:
+            params = body.get("params") or {}
+            if not isinstance(params, dict):
+                raise UsageError("'params' must be a JSON object of pipeline params, "
+                                 'e.g. {"n_rows": 500}.')
+            return _pipelines(root, s).run_now(_text(body, "path", True) or "", params)
+
+        await self._respond(call, status=202)
+
+
+def _pipelines(root: Any, service: RegistryService) -> Any:
+    from nbops.server.pipelines import PipelineService
+
+    return PipelineService(root, service.client)
+
+
 def routes(base_url: str) -> list[tuple[str, type[APIHandler]]]:
     """URL patterns under ``<base_url>nbops/api/``; path segments are URL-decoded by tornado."""
     seg = r"([^/]+)"
@@ -171,4 +200,6 @@ def routes(base_url: str) -> list[tuple[str, type[APIHandler]]]:
         (url("runs", "compare"), CompareHandler),
         (url("runs", seg, "notebook"), NotebookHandler),
         (url("lineage"), LineageHandler),
+        (url("pipelines"), PipelinesHandler),
+        (url("pipelines", "run"), PipelineRunHandler),
     ]
