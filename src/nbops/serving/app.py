@@ -241,7 +241,7 @@ def _audit_recorder(service: Service) -> Any:
 
     def record(route: str, before: Any, after: Any) -> None:
         from nbops.registry._store import call, client_for
-        from nbops.registry.audit import new_record
+        from nbops.registry.audit import last_millis, new_record, writer_lock
         from nbops.registry.resolve import parse_ref
 
         alias = parse_ref(after.ref).alias
@@ -250,8 +250,12 @@ def _audit_recorder(service: Service) -> Any:
         client = client_for()
         reason = (f"nbops serve {service.config.url} ({route}) swapped to v{after.version} "
                   f"after the alias moved; requests in flight finished on v{before.version}")
-        rec = new_record(alias, before.version, after.version, "serve", reason)
-        call(client, f"recording the serving swap of {after.name!r}",
-             client.set_registered_model_tag, after.name, rec.key, rec.to_json())
+        with writer_lock(service.home):  # ordered with alias changes, as the registry does
+            model = call(client, f"reading model {after.name!r}", client.get_registered_model,
+                         after.name)
+            rec = new_record(alias, before.version, after.version, "serve", reason,
+                             last_millis(model.tags))
+            call(client, f"recording the serving swap of {after.name!r}",
+                 client.set_registered_model_tag, after.name, rec.key, rec.to_json())
 
     return record
