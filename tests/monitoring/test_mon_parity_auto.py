@@ -169,6 +169,12 @@ def test_typing_follows_the_current_data():
     assert profile(ref)["k"].kind == "numeric"
     ours = assert_same_as_evidently(cur, ref)
     assert ours["k"].kind == "categorical" and ours["m"].kind == "numeric"
+    # a wide int column turned categorical: the reference counts come from its histogram,
+    # which holds one whole number per bin
+    ref = pd.DataFrame({"w": rng.integers(-10**6, 10**6, 3000)})
+    cur = pd.DataFrame({"w": rng.integers(0, 3, 2000) * 1000})
+    assert profile(ref)["w"].numeric.distinct is None
+    assert assert_same_as_evidently(cur, ref)["w"].kind == "categorical"
 
 
 def test_skipped_dtypes_are_tested_apart_on_request():
