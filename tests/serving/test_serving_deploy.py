@@ -157,3 +157,28 @@ def test_an_alias_deleted_while_serving_is_reported_and_the_old_version_keeps_se
             assert {a.headers["x-nbops-version"] for a in answers} == {"1", "2"}
     finally:
         set_alias("tiny", "challenger", 2, reason="restored")
+
+
+def test_two_workers_swap_and_record_each_swap_once(start_server):
+    server = start_server("tiny@prod", workers=2, poll=0.3)
+    started = len([r for r in history("tiny", "prod") if r.action == "serve"])
+
+    def settle(version: str) -> None:
+        deadline = time.time() + 60
+        streak = 0
+        with httpx.Client(base_url=server.url) as http:
+            while streak < 40 and time.time() < deadline:  # both workers answer with it
+                resp = http.post("/invocations", json={"inputs": [ROW]},
+                                 headers={"Connection": "close"})
+                assert resp.status_code == 200
+                streak = streak + 1 if resp.headers["x-nbops-version"] == version else 0
+        assert streak >= 40, f"the workers did not all move to v{version}"
+
+    set_alias("tiny", "prod", 2, reason="promote")
+    settle("2")
+    rollback("tiny", "prod", reason="roll back")
+    settle("1")
+    time.sleep(1.0)  # a second worker's record, if it wrongly wrote one, would land by now
+    swaps = [(r.from_version, r.to_version) for r in history("tiny", "prod")
+             if r.action == "serve"][started:]
+    assert swaps == [("1", "2"), ("2", "1")]

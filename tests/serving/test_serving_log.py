@@ -54,6 +54,11 @@ def test_requests_and_labels_are_logged_and_monitoring_reads_them(start_server):
     assert (frame["latency_ms"] > 0).all() and str(frame["time"].dt.tz) == "UTC"
     assert nbops.serve.read_log("tiny", since="1s", until=since - 60).empty
 
+    batch = httpx.post(f"{server.url}/nbops/v1/predict", json={"inputs": _rows(3, 2)}).json()
+    nbops.serve.label(batch["request_id"], [0, 1, 1], model="tiny")
+    rows = nbops.serve.read_log("tiny", since=since).query("request_id == @batch['request_id']")
+    assert rows["row"].tolist() == [0, 1, 2] and rows["label"].tolist() == [0, 1, 1]
+
     reference = pd.DataFrame(_rows(400, 1), columns=[f"f{j}" for j in range(FEATURES)])
     report = nbops.monitor.run_check("tiny@prod", frame.drop(columns=["scores"]),
                                      reference=reference, label_column="label",
