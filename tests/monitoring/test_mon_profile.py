@@ -141,3 +141,29 @@ def test_text_columns_keep_a_sample_in_row_order_then_a_stable_bottom_k():
               .merge(profile(texts.iloc[7000:].to_frame("t"))["t"].categorical)).texts
     assert whole.sampled and len(whole.texts) == 5000
     assert sorted(whole.texts) == sorted(merged.texts)
+
+
+V1_PROFILE = (  # written by nbops' format 1 (dense histograms): stored references keep working
+    '{"format": "nbops.profile", "version": 1, "name": "old", "rows": 4, "created_at": '
+    '"2026-11-01T00:00:00+00:00", "columns": {"x": {"dtype": "float64", "family": "float", '
+    '"kind": "numeric", "numeric": {"count": 4, "missing": 0, "infinite": 0, "mean": 1.625, '
+    '"m2": 3.1875, "min": 0.5, "max": 3.0, "shift": -11, "offset": 1024, "counts": '
+    '"eJztzrENAAAIwzDK/0ez8AMSspesSQEAAAAAAAAAAAAAAAAAAADX+noAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAey'
+    'HYAAEYABQ==", "distinct": [[0.5, 1], [1.5, 2], [3, 1]], "values": '
+    '"eJxjYACBB/ZgiuEHGs3hAAA+3QPW", "max_bins": 8192, "exact_limit": 1000}, "categorical": '
+    'null}, "c": {"dtype": "str", "family": "string", "kind": "text", "numeric": null, '
+    '"categorical": {"count": 3, "missing": 1, "counts": [["a", 2], ["b", 1]], "other": 0, '
+    '"max_categories": 1000, "distinct_seen": 2}}}}')
+
+
+def test_format_1_profiles_are_upgraded_on_load():
+    from nbops.monitoring import drift
+
+    old = Profile.from_json(V1_PROFILE)
+    new = profile(pd.DataFrame({"x": [0.5, 1.5, 1.5, 3.0], "c": ["a", "b", "a", None]}))
+    x_old, x_new = old["x"].numeric, new["x"].numeric
+    assert x_old.counts.sum() == 4 and x_old.values.tolist() == x_new.values.tolist()
+    assert old["c"].category_counts() == new["c"].category_counts() == {"a": 2, "b": 1}
+    assert old.to_dict()["version"] == 2 and old["c"].rows == 4
+    cur = pd.DataFrame({"x": [0.5, 1.5, 3.0] * 10, "c": ["a", "b", "a"] * 10})
+    assert drift(cur, old)["x"].score == drift(cur, new)["x"].score

@@ -659,6 +659,8 @@ class Profile:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Profile:
+        if d.get("format") == "nbops.profile" and d.get("version") == 1:
+            d = _upgrade_v1(d)
         if d.get("format") != "nbops.profile" or d.get("version") != FORMAT_VERSION:
             raise UsageError(
                 f"Not an nbops profile of format version {FORMAT_VERSION} "
@@ -692,6 +694,33 @@ class Profile:
     def load(cls, path: str | Path) -> Profile:
         """Read a profile written by :meth:`save`."""
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+_V1_FAMILIES = {"float": "numeric", "int": "numeric", "bool": "categorical",
+                "category": "categorical", "string": "string"}
+
+
+def _upgrade_v1(d: dict[str, Any]) -> dict[str, Any]:
+    """A format-1 profile (dense histograms, categories capped at 1,000) as format 2: the same
+    counts, a sparse histogram, no HyperLogLog or texts (text columns are then compared on
+    their value counts)."""
+    columns = {}
+    for name, c in d["columns"].items():
+        num, cat = c["numeric"], c["categorical"]
+        if num is not None:
+            dense = _unb64(num["counts"], "<i8")
+            occupied = np.flatnonzero(dense)
+            num = {**num, "index": _b64((occupied + num["offset"]).astype("<i8")),
+                   "counts": _b64(dense[occupied].astype("<i8")),
+                   "integral": False}
+        if cat is not None:
+            cat = {k: cat[k] for k in ("count", "missing", "counts", "other", "max_categories")}
+            cat |= {"hll": None, "texts": None}
+        sk = num or cat or {"count": 0, "missing": 0}
+        columns[name] = {"dtype": c["dtype"], "family": _V1_FAMILIES.get(c["family"], "other"),
+                         "rows": sk["count"] + sk["missing"] + sk.get("infinite", 0),
+                         "numeric": num, "categorical": cat}
+    return {**d, "version": FORMAT_VERSION, "columns": columns}
 
 
 def profile(
