@@ -146,3 +146,55 @@ export interface LineageGraph {
   truncated?: boolean;
   [key: string]: unknown;
 }
+
+/** GET pipelines: the pipeline specs under the Jupyter root. */
+export interface PipelineStep {
+  name: string;
+  notebook: string;
+  depends_on: string[];
+}
+
+export interface ScheduleInfo {
+  name: string;
+  cron: string;
+  timezone: string | null;
+  next_run: string | null;
+  last_run: string | null;
+  last_event: string | null;
+}
+
+export interface StepRun {
+  name: string;
+  status: string;
+  run_id: string;
+  failure: string | null;
+}
+
+export interface PipelineRun {
+  run_id: string;
+  status: string;
+  start_time: string | null;
+  end_time: string | null;
+  steps: StepRun[];
+}
+
+export interface PipelineInfo {
+  path: string;
+  name: string;
+  experiment: string;
+  steps: PipelineStep[];
+  schedules: ScheduleInfo[];
+  runs: PipelineRun[];
+  error: string | null;
+}
+
+export interface PipelineList {
+  pipelines: PipelineInfo[];
+}
+
+/** POST pipelines/run: the `nbops run` process started. */
+export interface RunStarted {
+  path: string;
+  pid: number;
+  log: string;
+}

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))  # registry_seed, pipeline_seed
 from registry_seed import Seeded  # noqa: E402
 
 CHROMIUM = os.environ.get("NBOPS_CHROMIUM", "/usr/bin/chromium")
