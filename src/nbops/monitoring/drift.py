@@ -272,7 +272,9 @@ def _reference_texts(ref: ColumnProfile) -> list[str] | None:
     keys = np.empty(len(cat.counts), dtype=object)
     keys[:] = [str(k) for k in cat.counts]
     expanded = np.repeat(keys, np.fromiter(cat.counts.values(), dtype=np.int64))
-    return [str(t) for t in _bottom_k(expanded, TEXT_SAMPLE_SIZE)]
+    if expanded.size > TEXT_SAMPLE_SIZE:  # duplicates abound here: sample rows, not hashes
+        expanded = np.random.default_rng(0).choice(expanded, TEXT_SAMPLE_SIZE, replace=False)
+    return [str(t) for t in expanded]
 
 
 def _test_column(name: str, ref: ColumnProfile, cur: _Current, method: str | None,

@@ -6,7 +6,8 @@ register-wise maximum, so chunks and separately built profiles combine in any or
 
 :class:`TextSample` keeps the texts of a column while there are at most ``size`` of them, in
 row order; past that it keeps the ``size`` texts with the smallest hashes (a bottom-k sample):
-the same rows whatever the chunking or merge order, a uniform sample of the rows.
+the same texts whatever the chunking or merge order, a uniform sample of the distinct texts
+(copies of one text are kept or dropped together).
 
 Example:
     >>> import numpy as np
