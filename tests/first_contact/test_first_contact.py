@@ -264,3 +264,21 @@ def test_runs_are_named_with_the_execution_count_the_user_sees(fresh: Path) -> N
     assert executed.cells[1].execution_count == 2
     assert run.info.run_name == "cell-2"
     assert run.data.tags["nbops.execution_count"] == "2"
+
+
+@pytest.mark.parametrize("args", [
+    ("lineage", "churn@prod"),
+    ("monitor", "churn@prod", "--current", "current.csv"),
+    ("reproduce", "0123456789abcdef0123456789abcdef"),
+    ("runs", "some-experiment"),
+])
+def test_a_store_outage_is_never_reported_as_not_found(fresh: Path, args: tuple) -> None:
+    (fresh / "current.csv").write_text("x\n1\n")
+    url = f"http://127.0.0.1:{free_port()}"
+    done = nbops_cli(*args, cwd=fresh, env=_env(MLFLOW_TRACKING_URI=url,
+                                                MLFLOW_HTTP_REQUEST_MAX_RETRIES="0"))
+    text = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "not found" not in text.lower() and "no run with id" not in text.lower(), text
+    assert "No model" not in text and "Traceback" not in text, text
+    assert url in text or "reach" in text or "unavailable" in text.lower(), text

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbops.exceptions import MonitoringError, UsageError
+from nbops.exceptions import MonitoringError, StoreUnavailableError, UsageError
+from nbops.registry._store import store_errors
 
 __all__ = ["DEFAULT_RULES", "MonitorReport", "load_reference", "run_check", "store_reference"]
 
@@ -87,8 +88,11 @@ def load_reference(client: Any, version: Any) -> tuple[Any, Any | None]:
         prof_path = None
         for run_id in candidates:
             try:
-                prof_path = client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
+                with store_errors(f"reading the reference profile of run {run_id}", client):
+                    prof_path = client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
                 break
+            except StoreUnavailableError:
+                raise  # an outage is never "no profile"
             except Exception:  # noqa: BLE001 - MLflow raises several types for a missing file
                 continue
         if prof_path is None:
@@ -99,7 +103,10 @@ def load_reference(client: Any, version: Any) -> tuple[Any, Any | None]:
             )
         prof = Profile.from_json(Path(prof_path).read_text())
         try:
-            sample = pd.read_parquet(client.download_artifacts(run_id, SAMPLE_ARTIFACT, tmp))
+            with store_errors(f"reading the reference sample of run {run_id}", client):
+                sample = pd.read_parquet(client.download_artifacts(run_id, SAMPLE_ARTIFACT, tmp))
+        except StoreUnavailableError:
+            raise
         except Exception:  # noqa: BLE001 - the sample is optional (no HTML report without it)
             sample = None
     return prof, sample

@@ -434,10 +434,11 @@ class Query:
             by_version: dict[str, list[str]] = {}
             self.calls += 1
             try:
-                model = self.client.get_registered_model(name)
+                model = call(self.client, f"reading model {name}",
+                             self.client.get_registered_model, name)
                 for alias, v in model.aliases.items():
                     by_version.setdefault(str(v), []).append(str(alias))
-            except MlflowException:
+            except MlflowException:  # no such model (an outage raised StoreUnavailableError)
                 pass
             self._aliases[name] = by_version
         return sorted(self._aliases[name].get(str(version), []))

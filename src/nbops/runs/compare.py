@@ -25,15 +25,19 @@ def _client(tracking_uri: str | None) -> Any:
 def search(experiment_or_runs: str | Sequence[str], *, tracking_uri: str | None = None,
            max_results: int = 100, include_sessions: bool = False) -> list[Any]:
     """MLflow runs of an experiment (newest first), or the runs with the given ids."""
+    from nbops.registry._store import call, error_code
+
     client = _client(tracking_uri)
     if isinstance(experiment_or_runs, str):
-        exp = client.get_experiment_by_name(experiment_or_runs)
+        exp = call(client, "reading experiments", client.get_experiment_by_name,
+                   experiment_or_runs)
         if exp is None:
-            known = [e.name for e in client.search_experiments()]
+            known = [e.name for e in call(client, "listing experiments",
+                                          client.search_experiments)]
             raise NotFoundError(f"No experiment named {experiment_or_runs!r}."
                                 f"{closest(experiment_or_runs, known)} Known: {sorted(known)}")
-        runs = client.search_runs([exp.experiment_id], max_results=max_results,
-                                  order_by=["attributes.start_time DESC"])
+        runs = call(client, "searching runs", client.search_runs, [exp.experiment_id],
+                    max_results=max_results, order_by=["attributes.start_time DESC"])
         if not include_sessions:
             runs = [r for r in runs if r.data.tags.get("nbops.session") != "true"]
         return runs
@@ -42,8 +46,10 @@ def search(experiment_or_runs: str | Sequence[str], *, tracking_uri: str | None 
     out = []
     for run_id in experiment_or_runs:
         try:
-            out.append(client.get_run(run_id))
-        except MlflowException:
+            out.append(call(client, f"reading run {run_id}", client.get_run, run_id))
+        except MlflowException as exc:
+            if error_code(exc) not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                raise
             raise NotFoundError(f"No run with id {run_id!r} in {client.tracking_uri}.") from None
     return out
 
