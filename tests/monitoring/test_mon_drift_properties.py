@@ -1,4 +1,5 @@
-"""Properties of drift that hold for any data: identical data never drifts."""
+"""Properties that hold for any data: identical data never drifts; histograms do not depend on
+how the data was chunked."""
 
 from __future__ import annotations
 
@@ -70,3 +71,27 @@ def test_identical_data_never_drifts(kinds, n, distinct, missing, outliers, chun
         if r.score_kind == "distance":
             assert r.score < 1e-9, r
     assert not res.dataset_drift
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.sampled_from(["normal", "lognormal", "integers", "sentinels", "few", "cauchy"]),
+    n=st.integers(1, 20_000),
+    max_bins=st.sampled_from([16, 256, 8192]),
+    chunk_size=st.integers(1, 20_000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_histogram_does_not_depend_on_chunking(shape, n, max_bins, chunk_size, seed):
+    rng = np.random.default_rng(seed)
+    x = {"normal": lambda: rng.normal(size=n), "lognormal": lambda: rng.lognormal(0, 2, n),
+         "integers": lambda: rng.integers(-1000, 1000, n).astype(float),
+         "sentinels": lambda: np.where(rng.uniform(size=n) < 0.001, 99999.0, rng.normal(size=n)),
+         "few": lambda: rng.choice([0.1, 0.25, 7.5], n),
+         "cauchy": lambda: rng.standard_cauchy(n) * 1e-5}[shape]()
+    df = pd.DataFrame({"x": x})
+    whole = profile(df, max_bins=max_bins)["x"].numeric
+    chunked = profile(df, max_bins=max_bins, chunk_size=chunk_size)["x"].numeric
+    assert whole.shift == chunked.shift
+    assert whole.index.tolist() == chunked.index.tolist()
+    assert whole.counts.tolist() == chunked.counts.tolist()
+    assert whole.index.size <= max_bins and whole.counts.sum() == n
