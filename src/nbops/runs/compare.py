@@ -117,10 +117,16 @@ def metric_plot(runs: Sequence[Any], metric: str, *, tracking_uri: str | None = 
 
 
 def _show(fig: Any) -> None:
+    """Show ``fig`` in a notebook as a PNG, whether or not pyplot (and its inline backend, which
+    registers IPython's figure formatter) was imported first."""
     try:
         from IPython import get_ipython
-        from IPython.display import display
+        from IPython.display import Image, display
     except ImportError:
         return
     if get_ipython() is not None:
-        display(fig)
+        import io
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        display(Image(data=buffer.getvalue(), format="png"))
