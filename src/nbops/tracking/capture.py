@@ -266,10 +266,11 @@ def find_notebook_path(user_ns: dict[str, Any] | None = None) -> Path | None:
     for c in candidates:
         if c and str(c).endswith(".ipynb"):
             p = Path(c)
-            if not p.is_absolute():
-                p = Path.cwd() / p
-            if p.is_file():
-                return p
+            # JPY_SESSION_NAME is relative to the server's root, and the kernel runs in the
+            # notebook's folder: try the path as given, then its name in the working directory.
+            for option in ((p,) if p.is_absolute() else (Path.cwd() / p, Path.cwd() / p.name)):
+                if option.is_file():
+                    return option
     return None
 
 
