@@ -278,6 +278,13 @@ def wait_for_background_sync(folder: Path) -> None:
                    capture_output=True, text=True, timeout=300)
 
 
+def process_wall(code: str, cwd: Path) -> float:
+    t0 = time.time()
+    subprocess.run([sys.executable, "-c", code], cwd=cwd, env=clean_env(), check=True,
+                   capture_output=True, timeout=300)
+    return time.time() - t0
+
+
 def summary(samples: list[dict]) -> dict:
     out: dict = {}
     for key in ("wall_s", "last_line_to_exit_s", "exit_to_data_s"):
@@ -294,6 +301,7 @@ def summary(samples: list[dict]) -> dict:
 
 def short_scripts(repeat: int) -> dict:
     nbops_new, nbops_existing, mlflow_new, mlflow_existing = [], [], [], []
+    floor_import, floor_open = [], []
     stray_nbops_home = 0  # plain-MLflow folders in which a .nbops/ appeared (nothing should)
     for _ in range(repeat):
         folder = fresh_project()
@@ -302,6 +310,12 @@ def short_scripts(repeat: int) -> dict:
         wait_for_background_sync(folder)
         nbops_existing.append(one_script(folder, "short2.py", NBOPS_SCRIPT, db))
         wait_for_background_sync(folder)
+        # The floor of exit-to-data once the writing process is gone: a new process must
+        # import mlflow and open the store before it can write anything.
+        floor_import.append(process_wall("import mlflow", folder))
+        floor_open.append(process_wall(
+            f"import mlflow\nmlflow.MlflowClient({f'sqlite:///{db}'!r}).search_experiments()",
+            folder))
 
         folder = fresh_project()
         db = folder / "mlflow.db"
@@ -315,6 +329,8 @@ def short_scripts(repeat: int) -> dict:
         "nbops_store_exists": summary(nbops_existing),
         "plain_mlflow_new_store": summary(mlflow_new),
         "plain_mlflow_store_exists": summary(mlflow_existing),
+        "floor_new_process_import_mlflow_s": round(statistics.median(floor_import), 3),
+        "floor_new_process_import_mlflow_and_open_store_s": round(statistics.median(floor_open), 3),
         "plain_mlflow_folders_with_a_nbops_home": stray_nbops_home,
         "goal_exit_s": 2.0,
         "goal_exit_to_data_s": 1.0,
