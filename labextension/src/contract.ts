@@ -176,6 +176,7 @@ export interface PipelineRun {
   start_time: string | null;
   end_time: string | null;
   steps: StepRun[];
+  params: Record<string, string>;
 }
 
 export interface PipelineInfo {
@@ -186,6 +187,7 @@ export interface PipelineInfo {
   schedules: ScheduleInfo[];
   runs: PipelineRun[];
   error: string | null;
+  params: Record<string, unknown>;
 }
 
 export interface PipelineList {

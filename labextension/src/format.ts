@@ -190,3 +190,35 @@ export function snapshotPath(snap: NotebookSnapshot): string {
   const file = snap.path.split('/').pop() ?? 'history.ipynb';
   return `${SNAPSHOT_DIR}/${snap.run_id}-${file}`;
 }
+
+// -- pipeline params ----------------------------------------------------------------------
+/** `KEY=VALUE` lines from params (values as JSON, strings bare). */
+export function paramsText(params: Record<string, unknown>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join('\n');
+}
+
+/** Params from `KEY=VALUE` lines (a value that parses as JSON is that value); throws an Error
+ * naming the first bad line. */
+export function parseParams(text: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line) {
+      return;
+    }
+    const eq = line.indexOf('=');
+    const key = eq === -1 ? '' : line.slice(0, eq).trim();
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      throw new Error(`Line ${i + 1} "${line}": write KEY=VALUE with a name such as n_rows.`);
+    }
+    const value = line.slice(eq + 1).trim();
+    try {
+      out[key] = JSON.parse(value);
+    } catch {
+      out[key] = value;
+    }
+  });
+  return out;
+}

@@ -1,11 +1,12 @@
 /** The "Pipelines" sidebar: the pipeline specs of the project, their steps, schedules and
  * recent runs (each step's notebook opens read-only), and "Run now". */
 import { JupyterFrontEnd } from '@jupyterlab/application';
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { refreshIcon, Toolbar, ToolbarButton } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 import { PipelineInfo, PipelineList, PipelineRun, RunStarted, StepRun } from './contract';
 import { button, h } from './dom';
-import { formatTime } from './format';
+import { formatTime, paramsText, parseParams } from './format';
 import { ApiError, requestAPI } from './request';
 import { openSnapshot } from './snapshot';
 
@@ -25,6 +26,42 @@ export function runStatusClass(status: string): string {
 
 function message(error: unknown): string {
   return error instanceof ApiError ? error.message : String(error);
+}
+
+/** The body of "Run with parameters": one KEY=VALUE per line, checked as you type. */
+class ParamsBody extends Widget implements Dialog.IBodyWidget<Record<string, unknown>> {
+  private readonly input: HTMLTextAreaElement;
+  private readonly hint: HTMLElement;
+
+  constructor(p: PipelineInfo) {
+    super();
+    this.addClass('nbops-dialog');
+    this.input = h('textarea', {
+      class: 'jp-mod-styled nbops-params',
+      rows: String(Math.max(3, Object.keys(p.params).length + 1)),
+      'aria-label': 'Pipeline params, one KEY=VALUE per line'
+    });
+    this.input.value = paramsText(p.params);
+    this.hint = h('div', { class: 'nbops-field-hint' }, 'One KEY=VALUE per line; values are JSON or text.');
+    this.input.addEventListener('input', () => {
+      try {
+        parseParams(this.input.value);
+        this.hint.textContent = 'One KEY=VALUE per line; values are JSON or text.';
+        this.hint.classList.remove('nbops-mod-error', 'jp-mod-error');
+      } catch (error) {
+        this.hint.textContent = (error as Error).message;
+        this.hint.classList.add('nbops-mod-error', 'jp-mod-error'); // jp-mod-error: Dialog refuses
+      }
+    });
+    this.node.append(
+      h('p', {}, `Run ${p.path} with these params (the spec's defaults shown).`),
+      h('label', { class: 'nbops-field' }, h('span', { class: 'nbops-field-label' }, 'Params'), this.input, this.hint)
+    );
+  }
+
+  getValue(): Record<string, unknown> {
+    return parseParams(this.input.value);
+  }
 }
 
 export class PipelinesPanel extends Panel {
@@ -135,6 +172,10 @@ export class PipelinesPanel extends Panel {
       class: 'nbops-mod-primary nbops-run-now',
       title: `Run ${p.path} with its default params (nbops run)`
     });
+    const withParams = button('Run with params…', () => void this.runWithParams(p), {
+      class: 'nbops-run-params',
+      title: `Run ${p.path} with other params`
+    });
     return h(
       'li',
       { class: 'nbops-pipeline nbops-version-card', 'data-path': p.path },
@@ -152,7 +193,7 @@ export class PipelinesPanel extends Panel {
           s.last_event ? ` · last ${s.last_event} ${formatTime(s.last_run)}` : ''
         )
       ),
-      p.error ? null : h('div', { class: 'nbops-card-actions' }, run),
+      p.error ? null : h('div', { class: 'nbops-card-actions' }, run, withParams),
       p.runs.length
         ? h('ul', { class: 'nbops-plain-list nbops-runs', 'aria-label': `Recent runs of ${p.name}` }, ...p.runs.map(r => this.runItem(r)))
         : h('p', { class: 'nbops-muted' }, 'No runs yet.')
@@ -169,6 +210,9 @@ export class PipelinesPanel extends Panel {
         h('span', { class: runStatusClass(r.status) }, r.status),
         h('span', { class: 'nbops-muted' }, formatTime(r.start_time))
       ),
+      Object.keys(r.params).length
+        ? h('div', { class: 'nbops-run-params-used nbops-ellipsis', title: paramsText(r.params) }, paramsText(r.params).replace(/\n/g, ', '))
+        : null,
       h('div', { class: 'nbops-step-runs' }, ...r.steps.map(s => this.stepButton(s))),
       ...r.steps.filter(s => s.failure).map(s => h('p', { class: 'nbops-error-message nbops-step-failure' }, `${s.name}: ${s.failure}`))
     );
@@ -189,11 +233,23 @@ export class PipelinesPanel extends Panel {
     window.setTimeout(() => note.remove(), 8000);
   }
 
-  private async runNow(p: PipelineInfo): Promise<void> {
+  private async runWithParams(p: PipelineInfo): Promise<void> {
+    const result = await showDialog<Record<string, unknown>>({
+      title: `Run ${p.name}`,
+      body: new ParamsBody(p),
+      focusNodeSelector: '.nbops-params',
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Run' })]
+    });
+    if (result.button.accept && result.value) {
+      await this.runNow(p, result.value);
+    }
+  }
+
+  private async runNow(p: PipelineInfo, params?: Record<string, unknown>): Promise<void> {
     try {
       const started = await requestAPI<RunStarted>('pipelines/run', {
         method: 'POST',
-        body: JSON.stringify({ path: p.path })
+        body: JSON.stringify({ path: p.path, params })
       });
       this.started = Date.now();
       await this.refresh();

@@ -11,6 +11,8 @@ import {
   formatMetric,
   formatTime,
   metricSummary,
+  paramsText,
+  parseParams,
   readOnlyNotebook,
   reasonProblem,
   snapshotPath,
@@ -166,4 +168,12 @@ test('the stacked lineage fits the width: one full-width row per node, sources f
   assert.equal(l.edges.length, 2);
   assert.ok(layout(graph).width > 220, 'the layered layout would not fit');
   assert.equal(labelRoom(220 - GUTTER), 27);
+});
+
+test('pipeline params round-trip through KEY=VALUE lines', () => {
+  const text = paramsText({ n: 4, name: 'eu', flags: [1, 2] });
+  assert.equal(text, 'n=4\nname=eu\nflags=[1,2]');
+  assert.deepEqual(parseParams(text + '\n\n'), { n: 4, name: 'eu', flags: [1, 2] });
+  assert.throws(() => parseParams('n 4'), /Line 1 "n 4": write KEY=VALUE/);
+  assert.throws(() => parseParams('ok=1\n2x=3'), /Line 2/);
 });

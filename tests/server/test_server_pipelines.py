@@ -43,7 +43,8 @@ async def wait_for_run(jp_fetch, path: str, timeout: float = 240) -> dict:
     raise AssertionError(f"no finished run of {path} within {timeout} s")
 
 
-async def test_pipelines_are_listed_with_their_steps(jp_fetch, specs, project):
+async def test_pipelines_are_listed_with_steps_and_schedules(jp_fetch, specs, project,
+                                                            jp_root_dir):
     listing = await get(jp_fetch, "pipelines")
     assert [p["path"] for p in listing["pipelines"]] == ["broken/pipeline.yaml",
                                                          "numbers/pipeline.yaml"]
@@ -53,6 +54,19 @@ async def test_pipelines_are_listed_with_their_steps(jp_fetch, specs, project):
     assert [(s["name"], s["notebook"], s["depends_on"]) for s in numbers["steps"]] == [
         ("produce", "produce.ipynb", []), ("consume", "consume.ipynb", ["produce"])]
     assert numbers["runs"] == [] and numbers["schedules"] == []
+    assert numbers["params"] == {"n": 4}
+
+    from nbops.config import load_settings
+    from nbops.pipeline import schedule
+
+    schedule.add("nightly", "0 2 * * *", jp_root_dir / specs[0], timezone="UTC",
+                 settings=load_settings(jp_root_dir))
+    listing = await get(jp_fetch, "pipelines")
+    [nightly] = listing["pipelines"][1]["schedules"]
+    assert (nightly["name"], nightly["cron"], nightly["timezone"]) == ("nightly", "0 2 * * *",
+                                                                       "UTC")
+    assert nightly["next_run"].endswith("T02:00:00+00:00")
+    assert nightly["last_event"] is None
 
 
 async def test_run_now_runs_the_pipeline_and_its_steps_open(jp_fetch, specs, project,
@@ -66,6 +80,7 @@ async def test_run_now_runs_the_pipeline_and_its_steps_open(jp_fetch, specs, pro
     assert run["status"] == "succeeded", log
     assert [(s["name"], s["status"]) for s in run["steps"]] == [
         ("produce", "succeeded"), ("consume", "succeeded")]
+    assert run["params"] == {"n": "5"}
     consume = run["steps"][1]["run_id"]
     snap = await get(jp_fetch, "runs", consume, "notebook")
     assert snap["path"] == "notebook/consume.ipynb"

@@ -219,9 +219,12 @@ def test_refresh_keeps_pages_and_scroll_and_never_overlaps(page, lab: Lab):
         panel.locator(".nbops-more").click()
         expect(items).to_have_count(60)
         body = panel.locator(".nbops-body")
-        body.evaluate("b => { b.scrollTop = b.scrollHeight; }")
+        page.wait_for_function("""() => {
+            const b = document.querySelector('#nbops-registry .nbops-body');
+            b.scrollTop = b.scrollHeight;
+            return b.scrollTop > 0;
+        }""")
         scrolled = body.evaluate("b => b.scrollTop")
-        assert scrolled > 0
         events: list[tuple[int, str]] = []  # (+1 sent / -1 answered, url)
         watched = lambda r: "/nbops/api/models" in r.url  # noqa: E731
         page.on("request", lambda r: events.append((1, r.url)) if watched(r) else None)

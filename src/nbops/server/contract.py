@@ -215,6 +215,7 @@ class PipelineRun:
     start_time: str | None
     end_time: str | None
     steps: list[StepRun]
+    params: dict[str, str] = field(default_factory=dict)  # the pipeline params of this run
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ class PipelineInfo:
     schedules: list[ScheduleInfo]
     runs: list[PipelineRun]  # newest first
     error: str | None = None  # the spec does not load: why
+    params: dict[str, Any] = field(default_factory=dict)  # the spec's default params
 
 
 @dataclass(frozen=True)

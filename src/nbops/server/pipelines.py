@@ -105,7 +105,8 @@ class PipelineService:
                               depends_on=list(s.depends_on)) for s in pipeline.steps.values()]
         return PipelineInfo(path=rel, name=pipeline.name, experiment=pipeline.experiment,
                             steps=steps, schedules=self._schedules(spec),
-                            runs=self._runs(pipeline.experiment, spec))
+                            runs=self._runs(pipeline.experiment, spec),
+                            params=dict(pipeline.params))
 
     def _schedules(self, spec: Path) -> list[ScheduleInfo]:
         from nbops.config import load_settings
@@ -155,7 +156,8 @@ class PipelineService:
             status=p.data.tags.get("nbops.pipeline.status")
             or {"RUNNING": "running", "FINISHED": "succeeded"}.get(p.info.status, "failed"),
             start_time=_iso_ms(p.info.start_time), end_time=_iso_ms(p.info.end_time),
-            steps=steps.get(p.info.run_id, [])) for p in parents]
+            steps=steps.get(p.info.run_id, []), params=dict(p.data.params or {}))
+            for p in parents]
 
     # -- run now ------------------------------------------------------------------------------
     def run_now(self, path: str, params: Mapping[str, Any] | None = None) -> RunStarted:
