@@ -63,8 +63,8 @@ def _frame_json(feeds: dict[str, Any], columns: tuple[str, ...] | None) -> str:
 
 
 def _tolist(out: Any) -> Any:
-    if isinstance(out, list):
-        return [np.asarray(o).tolist() for o in out]
+    if isinstance(out, dict):  # several outputs, by name
+        return {k: np.asarray(v).tolist() for k, v in out.items()}
     return np.asarray(out).tolist()
 
 
@@ -80,6 +80,7 @@ class Service:
         self.deployment = Deployment(config, home / "serving" / "cache")
         self.log = LogWriter(log_dir(config.model, home))
         self.started = time.time()
+        self.audit_lock: Any = None  # the lock file of the worker that writes audit records
 
     # -- the predict path ------------------------------------------------------------------
 
@@ -211,6 +212,7 @@ def build_app(config: RouteConfig) -> Starlette:
         Route("/nbops/v1/label", service.label, methods=["POST"]),
         Route("/nbops/v1/status", service.status, methods=["GET"]),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -234,10 +236,14 @@ def _audit_recorder(service: Service) -> Any:
         import fcntl
 
         handle = open(lock_path, "a+b")  # noqa: SIM115 - held for the process' lifetime
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        service._audit_lock = handle
-    except (ImportError, BlockingIOError, OSError):
+    except (ImportError, OSError):
         return None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # another worker of this server records
+        handle.close()
+        return None
+    service.audit_lock = handle
 
     def record(route: str, before: Any, after: Any) -> None:
         from nbops.registry._store import call, client_for

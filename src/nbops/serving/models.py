@@ -154,7 +154,14 @@ def _onnx_slot(ref: str, name: str, version: str, folder: Path, package: str) ->
         TensorInput(i.name, np.dtype(_ONNX_TYPES.get(i.type, "float32")),
                     tuple(d if isinstance(d, int) and d > 0 else -1 for d in i.shape))
         for i in predictor.session.get_inputs())
-    return Slot(ref, name, version, "onnx", package, InputSpec(inputs), predictor.predict)
+    predict = predictor.predict
+    if len(predictor.output_names) > 1:  # answered by output name, as MLflow's onnx flavor does
+        names = predictor.output_names
+
+        def predict(feeds: dict[str, np.ndarray]) -> Any:
+            return dict(zip(names, predictor.predict(feeds), strict=True))
+
+    return Slot(ref, name, version, "onnx", package, InputSpec(inputs), predict)
 
 
 def _pyfunc_slot(ref: str, name: str, version: str, folder: Path) -> Slot:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import threading
 import time
@@ -104,12 +105,17 @@ class LogWriter:
                     self._count and time.monotonic() - self._opened >= SEAL_SECONDS)
                 dirty, self._dirty = self._dirty, False
                 fd = self._fd
-            if full:
-                old = self._rotate()
-                if old is not None:
-                    seal(old, self.segment_dir)
-            elif dirty:
-                os.fsync(fd)
+            try:
+                if full:
+                    old = self._rotate()
+                    if old is not None:
+                        seal(old, self.segment_dir)
+                elif dirty:
+                    os.fsync(fd)
+            except (OSError, ValueError) as exc:  # e.g. disk full: the spool stays readable
+                logging.getLogger("nbops.serving").error(
+                    "request log %s: could not sync or seal (%s); records stay in the spool, "
+                    "which readers read and seal later", self.folder, exc)
 
     def close(self) -> None:
         """Seal what was written; the writer cannot be used afterwards."""
@@ -306,6 +312,8 @@ def read_log(model: str, since: Any = None, until: Any = None, *,
             continue
         inputs, columns = _features(json.loads(rec["inputs"]))
         outputs = json.loads(rec["outputs"])
+        if isinstance(outputs, dict):  # several outputs by name: the first is the prediction
+            outputs = next(iter(outputs.values()), [])
         truth = labels.get(rec["request_id"])
         for i, x in enumerate(inputs):
             flat = np.asarray(x, dtype=float).ravel()
