@@ -1,4 +1,5 @@
-"""nbops' verdicts must equal evidently 0.7.23's own, column by column (no mocks)."""
+"""nbops' verdicts equal evidently 0.7.23's when evidently is handed an explicit DataDefinition
+(no mocks). Its auto mode, where evidently types the columns itself, is test_mon_parity_auto.py."""
 
 from __future__ import annotations
 
