@@ -14,24 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from serving_helpers import FEATURES, make_model
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 pytest.importorskip("uvicorn")
 
-FEATURES = 8
-
-
-def make_model(seed: int):
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(FEATURES, 16), torch.nn.ReLU(),
-                               torch.nn.Linear(16, 2)).eval()
-
 
 @pytest.fixture(scope="session")
-def served_project(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Iterator[Path]:
-    """The project folder; the working directory and nbops settings point at it for the session."""
+def served_project(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Path:
+    """The project folder, built once; tests enter it through ``project_dir``."""
     import nbops.tracking.run as run_module
     from nbops.config import load_settings
     from nbops.packaging.publish import onnx
@@ -60,8 +53,7 @@ def served_project(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) 
         set_alias("tiny", "prod", 1, reason="first")
         set_alias("tiny", "challenger", 2, reason="candidate")
         set_alias("tiny", "raw", 3, reason="not packaged")
-        yield root
-    finally:
+    finally:  # the rest of the suite keeps its own working directory and settings
         run_module._default = previous
         tracker.close()
         if tracker._logger is not None:
@@ -70,6 +62,7 @@ def served_project(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) 
         for key, value in saved_env.items():
             if value is not None:
                 os.environ[key] = value
+    return root
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ import sys
 import httpx
 import numpy as np
 import pytest
-from conftest import FEATURES, make_model
+from serving_helpers import FEATURES, make_model
 
 from nbops.serving.spec import InputSpec, RequestError, TensorInput
 

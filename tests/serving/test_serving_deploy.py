@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
-from conftest import FEATURES, make_model
+from serving_helpers import FEATURES, make_model
 
 import nbops
 from nbops.registry import history, rollback, set_alias

@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import FEATURES
+from serving_helpers import FEATURES
 
 import nbops
 from nbops.exceptions import NotFoundError, UsageError
