@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.nbops-installed
 # jlpm (from jupyter-builder) builds the JupyterLab extension during the install.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo test lint docs unit-tests ts-tests ui-tests ui-deps benchmarks clean
+.PHONY: demo test lint docs unit-tests ts-tests ui-tests ui-deps pg-deps benchmarks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,13 @@ define pytest_checked
 	  exit $$rc
 endef
 
-unit-tests: $(STAMP)
+# Debian's PostgreSQL backs the real mlflow server of the team-setup tests (tests/team); the
+# tests start their own server in a temp folder. With CI set, a missing PostgreSQL fails them.
+pg-deps:
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || \
+	  (apt-get update && apt-get install -y postgresql)
+
+unit-tests: $(STAMP) pg-deps
 	$(call pytest_checked,)
 
 ts-tests: $(STAMP)

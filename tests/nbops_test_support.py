@@ -19,19 +19,22 @@ def free_port() -> int:
 
 
 class MlflowServer:
-    """A real ``mlflow server`` subprocess on 127.0.0.1 (SQLite backend, local artifacts)."""
+    """A real ``mlflow server`` subprocess on 127.0.0.1 (SQLite or PostgreSQL backend, proxied
+    artifacts in a local folder)."""
 
-    def __init__(self, root: Path, port: int | None = None) -> None:
+    def __init__(self, root: Path, port: int | None = None,
+                 backend_store_uri: str | None = None) -> None:
         self.root = root
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
+        self.backend_store_uri = backend_store_uri or f"sqlite:///{root / 'server.db'}"
 
     def start(self, timeout: float = 90.0) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port",
-             str(self.port), "--backend-store-uri", f"sqlite:///{self.root / 'server.db'}",
+             str(self.port), "--backend-store-uri", self.backend_store_uri,
              "--artifacts-destination", str(self.root / "artifacts"), "--workers", "1"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
@@ -61,3 +64,69 @@ def run_python(code: str, cwd: Path, env: dict[str, str] | None = None,
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+class PostgresServer:
+    """A real PostgreSQL server from Debian's package, in a temp folder, on 127.0.0.1.
+
+    ``make test`` installs the package (`apt-get install -y postgresql`). As root the server
+    runs as the ``postgres`` user (PostgreSQL refuses to run as root).
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        import tempfile
+
+        # Its own folder under /tmp: the postgres user must be able to reach it (pytest's
+        # tmp_path is private to root).
+        self.root = Path(tempfile.mkdtemp(prefix="nbops-pg-"))
+        self.root.chmod(0o755)
+        self.port = port or free_port()
+        self.proc: subprocess.Popen | None = None
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/mlflow"
+
+    @staticmethod
+    def bindir() -> Path | None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+        return found[-1].parent if found else None
+
+    def start(self, timeout: float = 60.0) -> None:
+        bindir = self.bindir()
+        if bindir is None:
+            raise RuntimeError("PostgreSQL is not installed: run `apt-get install -y postgresql`"
+                               " (make test does).")
+        user = {"user": "postgres"} if os.geteuid() == 0 else {}
+        data = self.root / "pgdata"
+        if os.geteuid() == 0:
+            import shutil
+
+            shutil.chown(self.root, "postgres")
+        subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+                        "--auth=trust", "-E", "UTF8", "--no-sync"], check=True,
+                       capture_output=True, **user)
+        self.proc = subprocess.Popen(
+            [str(bindir / "postgres"), "-D", str(data), "-p", str(self.port), "-k",
+             str(self.root), "-h", "127.0.0.1", "-c", "fsync=off"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            **user)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p",
+                                   str(self.port), "-U", "postgres", "mlflow"],
+                                  capture_output=True, text=True)
+            if done.returncode == 0:
+                return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"postgres exited with {self.proc.returncode}")
+            time.sleep(0.3)
+        raise RuntimeError("PostgreSQL did not accept connections in time")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+        import shutil
+
+        shutil.rmtree(self.root, ignore_errors=True)
