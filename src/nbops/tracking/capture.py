@@ -256,12 +256,15 @@ def find_notebook_path(user_ns: dict[str, Any] | None = None) -> Path | None:
     """The path of the running notebook when it can be found, else None (never raises).
 
     Sources, in order: ``NBOPS_NOTEBOOK_PATH`` (set by ``nbops run`` for pipeline steps),
-    VS Code's ``__vsc_ipynb_file__``, and ``JPY_SESSION_NAME`` (set by jupyter_server for
-    kernels it starts for a notebook).
+    VS Code's ``__vsc_ipynb_file__``, papermill's ``PAPERMILL_INPUT_PATH`` (injected with
+    ``--inject-paths``), and ``JPY_SESSION_NAME`` (set by jupyter_server for kernels it starts
+    for a notebook). Plain papermill and nbconvert tell the kernel nothing: the run's source is
+    then the kernel process.
     """
     candidates = [os.environ.get("NBOPS_NOTEBOOK_PATH")]
     if user_ns:
         candidates.append(user_ns.get("__vsc_ipynb_file__"))
+        candidates.append(user_ns.get("PAPERMILL_INPUT_PATH"))  # papermill --inject-paths
     candidates.append(os.environ.get("JPY_SESSION_NAME"))
     for c in candidates:
         if c and str(c).endswith(".ipynb"):
