@@ -44,19 +44,25 @@ class ParamsBody extends Widget implements Dialog.IBodyWidget<Record<string, unk
     this.input.value = paramsText(p.params);
     this.hint = h('div', { class: 'nbops-field-hint' }, 'One KEY=VALUE per line; values are JSON or text.');
     this.input.addEventListener('input', () => {
-      try {
-        parseParams(this.input.value);
-        this.hint.textContent = 'One KEY=VALUE per line; values are JSON or text.';
-        this.hint.classList.remove('nbops-mod-error', 'jp-mod-error');
-      } catch (error) {
-        this.hint.textContent = (error as Error).message;
-        this.hint.classList.add('nbops-mod-error', 'jp-mod-error'); // jp-mod-error: Dialog refuses
-      }
+      this.check();
+      // the Dialog checked validity before this listener ran: let it look again
+      this.node.dispatchEvent(new Event('input', { bubbles: true }));
     });
     this.node.append(
       h('p', {}, `Run ${p.path} with these params (the spec's defaults shown).`),
       h('label', { class: 'nbops-field' }, h('span', { class: 'nbops-field-label' }, 'Params'), this.input, this.hint)
     );
+  }
+
+  private check(): void {
+    try {
+      parseParams(this.input.value);
+      this.hint.textContent = 'One KEY=VALUE per line; values are JSON or text.';
+      this.hint.classList.remove('nbops-mod-error', 'jp-mod-error');
+    } catch (error) {
+      this.hint.textContent = (error as Error).message;
+      this.hint.classList.add('nbops-mod-error', 'jp-mod-error'); // jp-mod-error: Dialog refuses
+    }
   }
 
   getValue(): Record<string, unknown> {

@@ -42,6 +42,22 @@ def test_run_now_then_open_a_step_notebook(page, lab: Lab):
     expect(notebook.locator(".jp-Toolbar-kernelName")).to_contain_text("No Kernel")
     expect(page.locator(".jp-Dialog")).to_have_count(0)
 
+    # run with params: the spec's defaults shown, a bad line refused, the params recorded
+    numbers.get_by_role("button", name="Run with params…").click()
+    dialog = page.locator(".jp-Dialog")
+    params = dialog.locator(".nbops-params")
+    expect(params).to_have_value("n=4")
+    expect(params).to_be_focused()
+    params.fill("n 5")
+    expect(dialog.locator(".nbops-mod-error")).to_contain_text('Line 1 "n 5": write KEY=VALUE')
+    expect(dialog.locator(".jp-Dialog-button.jp-mod-accept")).to_be_disabled()
+    params.fill("n=5")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    latest = numbers.locator(".nbops-pipeline-run").first
+    expect(latest.locator(".nbops-run-params-used")).to_have_text("n=5", timeout=60_000)
+    expect(latest).to_have_attribute("data-status", "succeeded", timeout=240_000)
+    expect(numbers.locator(".nbops-pipeline-run")).to_have_count(2)
+
     broken = panel.locator('.nbops-pipeline[data-path="broken/pipeline.yaml"]')
     broken.get_by_role("button", name="Run now").click()
     failed = broken.locator(".nbops-pipeline-run").first
