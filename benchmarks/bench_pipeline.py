@@ -1,17 +1,21 @@
-"""Pipeline runner figures (prints JSON; see docs/pipelines.md):
+"""Pipeline runner figures, whole processes as a user types them (prints JSON; see
+docs/benchmarks.md):
 
-* per-step overhead of ``nbops run`` vs ``papermill.execute_notebook`` on the same 3-cell
-  notebook, in the same process (5 chained steps vs 5 papermill calls);
-* a fully cached re-run of a 4-step pipeline;
-* 8 independent steps on 2 workers vs 1.
+* a 6-step chain of 3-cell notebooks: ``nbops run chain.yaml`` against one Python process
+  running the same six notebooks through papermill's API (the tool nbops wraps);
+* a fully cached re-run of that chain (``nbops run chain.yaml`` again);
+* 8 independent steps, ``--workers 1`` against ``--workers 2`` (``--force``);
+* ``nbops --help``, ``nbops run --help`` and ``nbops status``.
+
+Every figure is the median of ``REPEAT`` runs, each a fresh process.
 
     .venv/bin/python benchmarks/bench_pipeline.py
 """
 
 from __future__ import annotations
 
-import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,7 +23,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import emit, fresh_project, machine  # noqa: E402
 
-STEPS = 5
+STEPS = 6
+REPEAT = 3
+NBOPS = [sys.executable, "-m", "nbops"]
+PAPERMILL = """
+import sys, papermill
+for i in range(int(sys.argv[1])):
+    papermill.execute_notebook("three.ipynb", "out.ipynb", parameters={"x": i},
+                               progress_bar=False)
+"""
 
 
 def _notebook(path: Path) -> None:
@@ -44,64 +56,43 @@ def _spec(root: Path, name: str, n: int, chained: bool) -> Path:
     return path
 
 
+def _timed(cmd: list[str], cwd: Path, check: bool = True) -> float:
+    """Median wall time of ``REPEAT`` runs of ``cmd``, each a new process."""
+    times = []
+    for _ in range(REPEAT):
+        t = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, check=check, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t)
+    return round(statistics.median(times), 3)
+
+
 def main() -> None:
-    import papermill
-
-    from nbops.pipeline.runner import run_pipeline
-
     root = fresh_project()
-    os.chdir(root)
     _notebook(root / "three.ipynb")
-    chained = _spec(root, "chain", STEPS, chained=True)
-    four = _spec(root, "four", 4, chained=True)
+    chain = _spec(root, "chain", STEPS, chained=True)
     wide = _spec(root, "wide", 8, chained=False)
+    run = [*NBOPS, "run"]
+    subprocess.run([*run, str(chain)], cwd=root, check=True, capture_output=True)  # the store
 
-    run_pipeline(four, quiet=True)  # warm-up: creates the store, imports everything
-    papermill.execute_notebook(str(root / "three.ipynb"), str(root / "out.ipynb"),
-                               parameters={"x": 0}, progress_bar=False)
-
-    pm = []
-    for i in range(STEPS):
-        t = time.perf_counter()
-        papermill.execute_notebook(str(root / "three.ipynb"), str(root / "out.ipynb"),
-                                   parameters={"x": i}, progress_bar=False)
-        pm.append(time.perf_counter() - t)
-    t = time.perf_counter()
-    result = run_pipeline(chained, force=True, quiet=True)
-    nbops_total = time.perf_counter() - t
-    assert result.ok
-    warm = sum(1 for s in result.steps.values() if s.reason == "warm kernel")
-
-    cached = []
-    for _ in range(3):
-        t = time.perf_counter()
-        r = run_pipeline(four, quiet=True)
-        cached.append(time.perf_counter() - t)
-        assert all(s.status == "cached" for s in r.steps.values())
-
-    t = time.perf_counter()
-    assert run_pipeline(wide, force=True, workers=1, quiet=True).ok
-    serial = time.perf_counter() - t
-    t = time.perf_counter()
-    assert run_pipeline(wide, force=True, workers=2, quiet=True).ok
-    parallel = time.perf_counter() - t
-
-    papermill_per_step = statistics.median(pm)
-    nbops_per_step = nbops_total / STEPS
+    papermill_s = _timed([sys.executable, "-c", PAPERMILL, str(STEPS)], root)
+    nbops_s = _timed([*run, str(chain), "--force"], root)
+    cached_s = _timed([*run, str(chain)], root)
+    serial_s = _timed([*run, str(wide), "--force", "-w", "1"], root)
+    parallel_s = _timed([*run, str(wide), "--force", "-w", "2"], root)
+    cli = {name: _timed([*NBOPS, *args], root, check=False) for name, args in
+           (("nbops --help", ["--help"]), ("nbops run --help", ["run", "--help"]),
+            ("nbops status", ["status"]))}
     emit({
-        "benchmark": "pipeline",
+        "benchmark": "pipeline (whole processes)",
         "machine": machine(),
-        "per_step": {
-            "papermill_api_s": round(papermill_per_step, 3),
-            "nbops_run_s": round(nbops_per_step, 3),
-            "overhead_s": round(nbops_per_step - papermill_per_step, 3),
-            "steps": STEPS, "warm_kernel_steps": warm,
-            "note": "nbops includes the pipeline run, step runs and artifacts (HTML in background)",
-        },
-        "cached_rerun_4_steps_s": round(statistics.median(cached), 3),
-        "independent_8_steps": {"workers_1_s": round(serial, 3),
-                                "workers_2_s": round(parallel, 3),
-                                "speedup": round(serial / parallel, 2)},
+        "repeat": REPEAT,
+        "chain_6_steps": {"papermill_api_one_process_s": papermill_s, "nbops_run_s": nbops_s,
+                          "ratio": round(nbops_s / papermill_s, 2), "goal_ratio": 0.5},
+        "cached_rerun_6_steps_s": cached_s,
+        "independent_8_steps": {"workers_1_s": serial_s, "workers_2_s": parallel_s,
+                                "speedup": round(serial_s / parallel_s, 2), "goal": 1.8},
+        "cli_s": cli,
     })
 
 

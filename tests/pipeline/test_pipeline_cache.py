@@ -111,3 +111,17 @@ def test_a_cache_hit_never_serves_outputs_overwritten_since(nbdir, tracker, clie
     doubled.write_text("edited by hand")  # an output changed by hand is not served either
     assert run(5)[0] == {"produce": "cached", "double": "succeeded"}
     assert doubled.read_text().split() == ["2", "4", "6", "8", "10"]
+
+
+def test_the_environment_digest_is_remembered_until_sys_path_changes(tmp_path, monkeypatch):
+    from nbops.pipeline.cache import environment_digest
+
+    first = environment_digest(tmp_path)
+    saved = json.loads((tmp_path / "environment-digest.json").read_text())
+    assert saved["digest"] == first
+    saved["digest"] = "remembered"  # proves the next call reads the file, not the packages
+    (tmp_path / "environment-digest.json").write_text(json.dumps(saved))
+    assert environment_digest(tmp_path) == "remembered"
+    (tmp_path / "site").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))  # as if a package folder appeared
+    assert environment_digest(tmp_path) == first

@@ -55,18 +55,32 @@ def notebook_digest(nb: Mapping[str, Any]) -> str:
     return _sha(cells)
 
 
-_ENV: tuple[tuple[float, ...], str] | None = None
+def environment_digest(home: Path | None = None) -> str:
+    """sha256 of the installed packages list (``name==version``).
 
-
-def environment_digest() -> str:
-    """sha256 of the installed packages list (``name==version``), recomputed when it changes."""
-    global _ENV
+    Listing the packages takes about a second, so the digest is remembered in
+    ``<home>/environment-digest.json`` with the modification times of the ``sys.path``
+    folders (installing or removing a package changes them) and listed again only when they
+    change.
+    """
     from nbops.tracking.capture import package_list
 
-    stamp = tuple(_mtime(p) for p in sys.path)
-    if _ENV is None or _ENV[0] != stamp:
-        _ENV = (stamp, hashlib.sha256(package_list().encode()).hexdigest())
-    return _ENV[1]
+    stamp = [sys.executable, *(f"{p}:{_mtime(p)}" for p in sys.path)]
+    saved = home / "environment-digest.json" if home else None
+    if saved is not None:
+        try:
+            data = json.loads(saved.read_text(encoding="utf-8"))
+            if data.get("stamp") == stamp:
+                return str(data["digest"])
+        except (OSError, ValueError, KeyError):
+            pass
+    digest = hashlib.sha256(package_list().encode()).hexdigest()
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        tmp = saved.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp, "digest": digest}), encoding="utf-8")
+        os.replace(tmp, saved)
+    return digest
 
 
 def input_fingerprints(paths: Mapping[str, Path]) -> dict[str, str]:

@@ -137,8 +137,11 @@ def run_pipeline(
         with make_executor(executor, workers, scheduler_address, env=session.kernel_env,
                            kernel=session.first_kernel) as pool:
             while not plan.finished:
-                for name in plan.ready(pool.free):
+                ready = plan.ready(pool.free)
+                for name in ready:
                     session.start(name, pool)
+                if ready and not session.runs:
+                    continue  # only cache hits: the steps after them may be ready now
                 for outcome in pool.wait(plan.poll_timeout()):
                     session.finish(outcome)
                 for name in plan.due_retries(pool.free):
@@ -464,14 +467,15 @@ class Session:
 
     def _key(self, step: Step, parameters: dict, inputs: dict[str, Path]) -> str:
         nb = json.loads(step.notebook.read_text(encoding="utf-8"))
+        if self.env_digest is None:
+            self.env_digest = environment_digest(self.tracker.settings.home)
         return cache_key(notebook_digest(nb), parameters, input_fingerprints(inputs),
-                         self.env_digest or environment_digest(), step.kernel)
+                         self.env_digest, step.kernel)
 
     def _lookup(self, step: Step, key: str) -> CacheHit | None:
-        if self._experiment_id is None:
+        if self._experiment_id is None:  # no experiment yet: no earlier run to reuse
             from mlflow import MlflowClient
 
-            self.parent.require_mlflow_id()
             self._client = MlflowClient(self.tracker.settings.tracking_uri)
             exp = self._client.get_experiment_by_name(self.pipeline.experiment)
             self._experiment_id = exp.experiment_id if exp else ""
