@@ -12,6 +12,7 @@
     │   ├── ExportError             no exporter could turn the model into ONNX
     │   └── ParityError             ONNX outputs differ from torch beyond tolerance
     ├── MonitoringError         a drift or performance check cannot be computed
+    ├── GuardRailError          a gate or retrain is refused: one in flight, cool-down, daily cap
     └── PipelineError           a pipeline spec is invalid or a step failed
 
 Every message says what was wrong and what to do next. Tracking never raises into a user's
@@ -28,6 +29,7 @@ __all__ = [
     "DatasetError",
     "DependencyMissingError",
     "ExportError",
+    "GuardRailError",
     "MonitoringError",
     "NbopsError",
     "NoActiveRunError",
@@ -100,6 +102,11 @@ class ParityError(PackagingError):
 
 class MonitoringError(NbopsError):
     """Raised when a monitoring check cannot be computed."""
+
+
+class GuardRailError(NbopsError):
+    """Raised when a continuous-training guard rail refuses a gate: another one is in flight
+    for the model, the cool-down after a promotion has not passed, or the daily cap is reached."""
 
 
 class PipelineError(NbopsError):
