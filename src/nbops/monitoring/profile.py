@@ -170,10 +170,14 @@ def _bins(finite: np.ndarray, lo: float, hi: float, max_bins: int,
         idx = np.floor(np.ldexp(xs, -coarse)).astype(np.int64)
         starts = np.concatenate([[0], np.flatnonzero(np.diff(idx)) + 1])
         return coarse, idx[starts], np.diff(np.append(starts, idx.size)).astype(np.int64)
-    while index.size > max_bins:
-        shift += 1
-        index, counts = _aggregate(index >> 1, counts)
-    return shift, index, counts
+    while np.count_nonzero(dense) > max_bins:  # coarsen the dense counts pairwise
+        if offset & 1:
+            dense, offset = np.concatenate([[0], dense]), offset - 1
+        if dense.size & 1:
+            dense = np.append(dense, 0)
+        dense, offset, shift = dense.reshape(-1, 2).sum(axis=1), offset >> 1, shift + 1
+    occupied = np.flatnonzero(dense)
+    return shift, occupied + offset, dense[occupied]
 
 
 @dataclass
@@ -216,13 +220,11 @@ class NumericSketch:
         cls, x: np.ndarray, *, max_bins: int = DEFAULT_MAX_BINS, exact_limit: int = EXACT_LIMIT
     ) -> NumericSketch:
         x = np.asarray(x, dtype=np.float64)
-        nan = np.isnan(x)
-        inf = np.isinf(x)
-        finite = x[~(nan | inf)]
-        sk = cls(
-            missing=int(nan.sum()), infinite=int(inf.sum()), max_bins=max_bins,
-            exact_limit=exact_limit,
-        )
+        ok = np.isfinite(x)
+        finite = x if ok.all() else x[ok]
+        missing = int(np.isnan(x).sum()) if finite.size < x.size else 0
+        sk = cls(missing=missing, infinite=x.size - finite.size - missing, max_bins=max_bins,
+                 exact_limit=exact_limit)
         n = int(finite.size)
         if n == 0:
             return sk
