@@ -45,7 +45,8 @@ def column(kind: str, n: int, distinct: int, missing: float, outliers: int, seed
     return pd.Series(labels, dtype="str" if kind in ("str", "text") else object)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(
     kinds=st.lists(st.sampled_from(DTYPES), min_size=1, max_size=4),
     n=st.integers(1, 4000),
@@ -73,7 +74,7 @@ def test_identical_data_never_drifts(kinds, n, distinct, missing, outliers, chun
     assert not res.dataset_drift
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(
     shape=st.sampled_from(["normal", "lognormal", "integers", "sentinels", "few", "cauchy"]),
     n=st.integers(1, 20_000),
