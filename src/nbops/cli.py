@@ -198,6 +198,7 @@ def _mount() -> None:
     from nbops.pipeline.cli import run_command, schedule_app, scheduler_command
     from nbops.registry.cli import lineage_command, registry_app
     from nbops.serving.cli import serve_command
+    from nbops.workflows.cli import mount as mount_workflows
 
     app.add_typer(registry_app, name="registry")
     app.command("lineage")(lineage_command)
@@ -205,6 +206,7 @@ def _mount() -> None:
     app.add_typer(schedule_app, name="schedule")
     app.command("scheduler")(scheduler_command)
     app.command("serve")(serve_command)
+    mount_workflows(app)
 
 
 _mount()

@@ -58,14 +58,16 @@ _DAY = 86400.0
 Clock = Callable[[], float]
 
 
-def ct_dir(home: Path | None = None) -> Path:
-    """``<home>/ct`` (created), for the settings in force unless ``home`` is given."""
+def ct_dir(home: Path | None = None, *, create: bool = True) -> Path:
+    """``<home>/ct`` for the settings in force unless ``home`` is given (created unless
+    ``create=False``)."""
     if home is None:
         from nbops.config import load_settings
 
         home = load_settings().home
     folder = Path(home) / "ct"
-    folder.mkdir(parents=True, exist_ok=True)
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
@@ -129,7 +131,7 @@ def record(entry: dict[str, Any], *, home: Path | None = None, clock: Clock = ti
 def history(model: str | None = None, *, home: Path | None = None) -> list[dict[str, Any]]:
     """The recorded decisions, oldest first (only ``model``'s when given)."""
     try:
-        lines = (ct_dir(home) / "history.jsonl").read_text(encoding="utf-8").splitlines()
+        lines = (ct_dir(home, create=False) / "history.jsonl").read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return []
     rows = []
