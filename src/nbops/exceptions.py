@@ -5,6 +5,7 @@
     │   └── StoreUnavailableError   the tracking store cannot be reached when a run starts
     ├── UsageError (ValueError) a call or magic got a bad argument or value
     │   └── NoActiveRunError        a logging call was made outside a run
+    ├── PermanentStoreError     the store refused an event as invalid: retrying cannot succeed
     ├── NotFoundError (LookupError)  a run, model, version, alias or dataset does not exist
     ├── DependencyMissingError (ImportError)  an optional library is not installed
     ├── DatasetError            a dataset cannot be fingerprinted (type, file changed while read)
@@ -36,6 +37,7 @@ __all__ = [
     "NotFoundError",
     "PackagingError",
     "ParityError",
+    "PermanentStoreError",
     "PipelineError",
     "StoreUnavailableError",
     "UsageError",
@@ -67,6 +69,11 @@ class NoActiveRunError(UsageError):
             f"{what}() was called outside a run. Put it inside a `%%track` cell or a "
             "`with nbops.track(...):` block."
         )
+
+
+class PermanentStoreError(NbopsError):
+    """Raised (to the shipper) when MLflow refused an event as invalid: retrying it cannot
+    succeed, so the event is set aside and listed by ``nbops status``."""
 
 
 class NotFoundError(NbopsError, LookupError):

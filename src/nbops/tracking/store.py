@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from nbops.config import Settings
-from nbops.exceptions import ConfigError, StoreUnavailableError
+from nbops.exceptions import ConfigError, PermanentStoreError, StoreUnavailableError
 from nbops.tracking.embedded import ensure_sqlite_store, sqlite_path
 
 __all__ = ["MlflowStore", "PermanentStoreError", "check_config", "is_outage"]
@@ -22,10 +22,6 @@ __all__ = ["MlflowStore", "PermanentStoreError", "check_config", "is_outage"]
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_TAGS_PER_BATCH = 100
-
-
-class PermanentStoreError(Exception):
-    """MLflow refused an event as invalid: retrying it cannot succeed."""
 
 
 #: URI schemes MLflow can track to (the part before ``+`` for SQLAlchemy dialects).
