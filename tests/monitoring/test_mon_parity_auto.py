@@ -188,3 +188,18 @@ def test_skipped_dtypes_are_tested_apart_on_request():
     m = both.to_metrics()
     assert m["drift.extra_columns_tested"] == 4.0 and "drift.F64.distance" in m
     assert m["drift.columns_tested"] == len(plain.columns)
+
+
+def test_percentile_text_cutoff_is_evidentlys():
+    """The random-classifier percentile nbops computes from ranks equals evidently's own."""
+    from evidently.legacy.utils.data_drift_utils import roc_auc_random_classifier_percentile
+
+    from nbops.monitoring.textdrift import _random_auc_percentile
+
+    y = np.random.default_rng(1).integers(0, 2, 700)
+    assert _random_auc_percentile(y, 0.05) == pytest.approx(
+        roc_auc_random_classifier_percentile(y, p_value=0.05), abs=1e-12)
+    np.random.seed(0)
+    state = np.random.get_state()[1].copy()
+    _random_auc_percentile(y, 0.05)
+    assert (np.random.get_state()[1] == state).all()  # the global RNG is left alone

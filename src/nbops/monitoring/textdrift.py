@@ -43,12 +43,11 @@ def _random_auc_percentile(y_test: np.ndarray, p_value: float, iter_num: int = 1
     y = np.asarray(y_test)
     pos = y == 1
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
-    np.random.seed(seed)
-    seeds = np.random.randint(0, iter_num * 10, size=iter_num)
+    # the draws of evidently's np.random.seed(...) calls, without touching the global state
+    seeds = np.random.RandomState(seed).randint(0, iter_num * 10, size=iter_num)
     aucs = np.empty(iter_num)
     for i, s in enumerate(seeds):
-        np.random.seed(s)
-        ranks = np.argsort(np.argsort(np.random.rand(y.size))) + 1
+        ranks = np.argsort(np.argsort(np.random.RandomState(s).rand(y.size))) + 1
         aucs[i] = (ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
     return float(np.percentile(aucs, 100 * (1 - p_value)))
 
