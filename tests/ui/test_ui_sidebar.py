@@ -213,8 +213,11 @@ def test_refresh_keeps_pages_and_scroll_and_never_overlaps(page, lab: Lab):
     try:
         open_lab(page, lab)
         panel = open_sidebar(page)
-        panel.locator(".nbops-search").fill("bulk-")
         items = panel.locator(".nbops-model-item")
+        expect(items.first).to_be_visible()
+        with page.expect_response(lambda r: "search=bulk-" in r.url):
+            panel.locator(".nbops-search").fill("bulk-")
+        expect(panel.locator(".nbops-loading")).to_have_count(0)
         expect(items).to_have_count(50)
         panel.locator(".nbops-more").click()
         expect(items).to_have_count(60)
