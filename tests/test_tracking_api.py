@@ -208,7 +208,7 @@ def test_used_values_reads_scalars_from_earlier_cells():
 def test_public_api_is_pinned():
     assert sorted(nbops.__all__) == sorted([
         "NbopsError", "__version__", "active_run", "compare", "dataset", "datasets", "flush",
-        "lineage", "load_ipython_extension", "log", "log_artifact", "log_metrics", "log_model",
+        "gate", "lineage", "load_ipython_extension", "log", "log_artifact", "log_metrics", "log_model",
         "log_params", "monitor", "output", "package", "registry", "serve", "set_tags", "track",
         "unload_ipython_extension",
     ])

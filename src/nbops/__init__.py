@@ -28,6 +28,7 @@ __all__ = [
     "dataset",
     "datasets",
     "flush",
+    "gate",
     "lineage",
     "load_ipython_extension",
     "log",
@@ -133,6 +134,16 @@ def log_model(model: Any, name: str, *, register: bool = True, input_example: An
 
     return _log_model(model, name, register=register, input_example=input_example, alias=alias,
                       reason=reason)
+
+
+def gate(model: str, challenger: str = "challenger", champion: str = "champion", **kwargs: Any
+         ) -> Any:
+    """Compare ``model@challenger`` with ``model@champion`` on a labelled window against
+    declared criteria; promote (audited alias move) or reject. See
+    :func:`nbops.workflows.gate.gate` for every option."""
+    from nbops.workflows.gate import gate as _gate
+
+    return _gate(model, challenger, champion, **kwargs)
 
 
 def lineage(ref: str, direction: str = "both", depth: int | None = None) -> Any:
