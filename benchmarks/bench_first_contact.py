@@ -2,7 +2,8 @@
 
 1. the added latency of `%%track` in a real Jupyter kernel, over ZMQ, as the notebook client
    sees it (round trip of `execute_interactive`), beside the bare cell and the same cell
-   tracked by hand with MLflow on an equivalent SQLite store;
+   tracked by hand with MLflow on an equivalent SQLite store (and, to show what any rich
+   output costs in a kernel, a cell that only displays a small summary);
 2. a short script that logs one metric: its wall time, its exit after its last line, and the
    time from its exit until the run and its metric are in MLflow, beside the same script
    written with plain MLflow. Once in a brand-new folder (no store yet), once in a folder
@@ -13,7 +14,9 @@
 The kernel runs in a fresh project folder that is a git repository with one commit
 (pyproject.toml and a saved `train.ipynb`), with `JPY_SESSION_NAME` pointing at that notebook
 as jupyter_server sets it. MLflow's SQLite file is polled with the `sqlite3` module every
-20 ms (no MLflow import in the polling loop). JSON on stdout.
+20 ms (no MLflow import in the polling loop). The floor of exit-to-data is measured in the same
+run: a new process that imports mlflow and opens the store. JSON on stdout; the 1-minute load
+average at start and end says how busy the machine was.
 """
 
 from __future__ import annotations
