@@ -14,7 +14,7 @@ from gate_support import register, window
 from nbops import registry
 from nbops.exceptions import UsageError
 from nbops.workflows import gate
-from nbops.workflows.gate import TAG_DECISION
+from nbops.workflows.gate import TAG_DECISION, TAG_RUN
 from nbops.workflows.guard import history
 
 
@@ -72,6 +72,8 @@ def test_worse_challenger_is_rejected_then_better_one_promoted(models, client, w
     assert record.reason.startswith("retrained on the drifted window; gate passed: accuracy")
     assert better.run_id in record.reason
     assert client.get_run(better.run_id).data.tags[TAG_DECISION] == "promoted"
+    tags = client.get_model_version("churn", "2").tags
+    assert (tags[TAG_RUN], tags[TAG_DECISION]) == (better.run_id, "promoted")
     assert [(h["decision"], h["run_id"]) for h in history("churn")] == [
         ("rejected", worse.run_id), ("promoted", better.run_id)]
 

@@ -5,7 +5,8 @@ gate run, and promote (an audited alias move) or reject (alias unchanged, an ale
       ─► resolve NAME@challenger and NAME@champion
       ─► load each: its ONNX package (``<name>-onnx`` tagged nbops.source_model) else its pyfunc
       ─► predict the window ─► accuracy or RMSE, latency p50/p99, agreement, champion drift
-      ─► criteria ─► gate run (params, metrics, report.html, tag nbops.gate.decision)
+      ─► criteria ─► gate run (params, metrics, report.html, tag nbops.gate.decision);
+         the challenger version is tagged nbops.gate.run and nbops.gate.decision
       ─► promote: registry.set_alias(NAME, champion, challenger version, reason=summary + run)
          reject: alias unchanged, POST to the webhook if one is given
       ─► one line in the continuous-training history (``nbops ct status NAME``)
@@ -32,11 +33,12 @@ from nbops.exceptions import GuardRailError, MonitoringError, UsageError
 from nbops.workflows import guard
 from nbops.workflows.criteria import Criterion, parse_criteria
 
-__all__ = ["TAG_DECISION", "CriterionRow", "GateResult", "ModelScore", "gate"]
+__all__ = ["TAG_DECISION", "TAG_RUN", "CriterionRow", "GateResult", "ModelScore", "gate"]
 
 log = logging.getLogger("nbops.gate")
 
 TAG_DECISION = "nbops.gate.decision"
+TAG_RUN = "nbops.gate.run"  # on the challenger version: its latest gate run
 TASKS = ("classification", "regression")
 _CHUNK = 4096  # rows per prediction call on the whole window
 
@@ -216,9 +218,11 @@ def _run_gate(model: str, challenger: str, champion: str, frame: Any, label_colu
         run.log_metrics({"agreement": agreement, "passed": float(passed)})
         run.log_text(report, "gate/report.html")
         run_id = run.require_mlflow_id()
-        if decision == "promoted":
-            from nbops.registry.api import set_alias
+        from nbops.registry.api import set_alias, set_tag
 
+        for key, value in ((TAG_RUN, run_id), (TAG_DECISION, decision)):
+            set_tag(model, key, value, version=str(mv_new.version), client=client)
+        if decision == "promoted":
             why = f"{reason}; " if reason else ""
             audit = set_alias(model, champion, str(mv_new.version), client=client,
                               reason=f"{why}gate passed: {summary} (gate run {run_id})")
@@ -332,7 +336,7 @@ class _Loaded:
 
     def inputs(self, features: Any) -> Any:
         try:
-            return features.to_numpy(dtype=self.dtype)
+            return features.to_numpy(dtype=self.dtype, copy=True)  # writable, for torch
         except (TypeError, ValueError) as exc:
             raise UsageError(f"The window's feature columns cannot be read as numbers ({exc}). "
                              "Encode them as numbers first, as the model was trained.") from None
