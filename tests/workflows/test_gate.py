@@ -109,3 +109,35 @@ def test_same_version_on_both_aliases_is_a_usage_error(tracker):
     registry.set_alias("churn", "challenger", 1, reason="test")
     with pytest.raises(UsageError, match="same version \\(1\\); there is nothing to gate"):
         gate("churn", data=models.better, label_column="y", criteria="accuracy >= 0")
+
+
+def test_regression_window_uses_rmse(tracker):
+    import numpy as np
+    import pandas as pd
+    import torch
+
+    def reads(feature: int) -> torch.nn.Module:
+        net = torch.nn.Linear(4, 1)
+        with torch.no_grad():
+            net.weight.zero_()
+            net.bias.zero_()
+            net.weight[0, feature] = 1.0
+        return net
+
+    from nbops.registry import log_model
+    from nbops.tracking.run import track
+
+    with track("train", tracker=tracker):
+        log_model(reads(1), "price", input_example=torch.zeros(1, 4), alias="champion",
+                  pip_requirements=["torch"])
+        log_model(reads(0), "price", input_example=torch.zeros(1, 4), alias="challenger",
+                  pip_requirements=["torch"])
+    x = np.random.default_rng(1).standard_normal((300, 4)).astype("float32")
+    frame = pd.DataFrame(x, columns=list("abcd")).assign(target=x[:, 0].astype("float64"))
+    result = gate("price", data=frame, label_column="target",
+                  criteria=["rmse <= champion - 0.5", "agreement <= 0.5"])
+    assert (result.task, result.decision) == ("regression", "promoted")
+    assert result.challenger.metrics["rmse"] == pytest.approx(0.0, abs=1e-6)
+    assert result.champion.metrics["rmse"] > 1.0
+    with pytest.raises(UsageError, match="needs a classification window"):
+        gate("price", data=frame, label_column="target", criteria="accuracy >= 0.5")
