@@ -5,7 +5,10 @@ Prints one JSON document. The model is the demo's shape (16 features → 32 → 
 by nbops; both servers get the same body (one example, batch 1, MLflow's ``inputs`` format)
 from wrk on loopback: 8 connections, 2 threads. All servers run at once; three rounds of one 5 s
 run per server (after a 2 s warm-up each), interleaved so that load from other jobs on the
-machine falls on every server alike; medians are reported, with each run's requests/s.
+machine falls on every server alike; medians are reported, with each run's requests/s. Each
+round also measures p50 at 1 connection, where no request waits behind another: at 8
+connections a saturated server's p50 is mostly queueing, so work added per request (a shadow)
+shows there as its full CPU cost.
 
 Rows: mlflow models serve (its default: 1 uvicorn worker), nbops serve (1 worker, request log
 on), nbops serve with a shadow (the challenger gets a copy of each request), nbops serve with 2
@@ -83,12 +86,13 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
-def wrk(port: int, seconds: int) -> dict:
+def wrk(port: int, seconds: int, connections: int = 8) -> dict:
     """One wrk run: requests/s, p50/p99 ms, completed requests, failures."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(f"wrk.method = 'POST'\nwrk.body = '{json.dumps(BODY)}'\n"
                      "wrk.headers['Content-Type'] = 'application/json'\n")
-    out = subprocess.run(["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "-s", script.name,
+    threads = min(2, connections)
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
                           f"http://127.0.0.1:{port}/invocations"], capture_output=True,
                          text=True, check=True).stdout
     os.unlink(script.name)
@@ -122,9 +126,11 @@ def measure(servers: dict[str, tuple[list[str], int, dict | None]], root: Path,
         for _, port, _ in servers.values():
             wrk(port, 2)  # warm-up
         runs: dict[str, list[dict]] = {name: [] for name in servers}
+        single: dict[str, list[float]] = {name: [] for name in servers}  # no queueing
         for _ in range(rounds):
             for name, (_, port, _) in servers.items():
                 runs[name].append(wrk(port, DURATION))
+                single[name].append(wrk(port, DURATION, connections=1)["p50_ms"])
     finally:
         for proc in procs:
             stop(proc)
@@ -132,6 +138,7 @@ def measure(servers: dict[str, tuple[list[str], int, dict | None]], root: Path,
                    "p50_ms": statistics.median(r["p50_ms"] for r in rs),
                    "p99_ms": statistics.median(r["p99_ms"] for r in rs),
                    "failed": sum(r["failed"] for r in rs),
+                   "p50_ms_1_connection": statistics.median(single[name]),
                    "runs_requests_per_s": [r["requests_per_s"] for r in rs]}
             for name, rs in runs.items()}
 
@@ -196,6 +203,8 @@ def main() -> None:
         "servers": rows,
         "throughput_ratio_vs_mlflow": round(ours["requests_per_s"] / base["requests_per_s"], 2),
         "shadow_p50_overhead": round(shadow["p50_ms"] / ours["p50_ms"] - 1, 3),
+        "shadow_p50_overhead_1_connection": round(
+            shadow["p50_ms_1_connection"] / ours["p50_ms_1_connection"] - 1, 3),
         "swap_and_rollback_under_load": swap_under_load(root, 5815),
     })
 

@@ -24,6 +24,8 @@ import contextlib
 import json
 import logging
 import os
+import queue
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -32,7 +34,6 @@ from typing import Any
 
 import numpy as np
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -62,6 +63,26 @@ def _frame_json(feeds: dict[str, Any], columns: tuple[str, ...] | None) -> str:
                                            "data": rows}}, separators=(",", ":"))
 
 
+def _predict_many(slot: Any, feeds: list[dict[str, Any]]) -> list[Any]:
+    """One output per request; requests of one single-input model share one run."""
+    first = feeds[0]
+    if len(feeds) > 1 and len(first) == 1:
+        name = next(iter(first))
+        arrays = [f[name] for f in feeds]
+        if all(a.shape[1:] == arrays[0].shape[1:] for a in arrays):
+            out = slot.predict({name: np.concatenate(arrays)})
+            if isinstance(out, np.ndarray):
+                return np.split(out, np.cumsum([len(a) for a in arrays])[:-1])
+    return [slot.predict(f) for f in feeds]
+
+
+def _attempt(slot: Any, feeds: dict[str, Any]) -> Any:
+    try:
+        return slot.predict(feeds)
+    except Exception as exc:  # recorded as this request's shadow failure
+        return exc
+
+
 def _tolist(out: Any) -> Any:
     if isinstance(out, dict):  # several outputs, by name
         return {k: np.asarray(v).tolist() for k, v in out.items()}
@@ -81,6 +102,12 @@ class Service:
         self.log = LogWriter(log_dir(config.model, home))
         self.started = time.time()
         self.audit_lock: Any = None  # the lock file of the worker that writes audit records
+        self._shadows: queue.SimpleQueue | None = None
+        if self.deployment.slots["shadow"] is not None:
+            self._shadows = queue.SimpleQueue()
+            self._shadow_thread = threading.Thread(target=self._shadow_loop, daemon=True,
+                                                   name="nbops-serve-shadow")
+            self._shadow_thread.start()
 
     # -- the predict path ------------------------------------------------------------------
 
@@ -130,10 +157,10 @@ class Service:
         self._write(record, start, 200, inputs, outputs, "")
         head = _json({"request_id": rid, "model": slot.name, "version": slot.version,
                       "route": route})[:-1] + b"," if nbops_form else b"{"
-        shadow = self.deployment.slots["shadow"]
-        task = BackgroundTask(self._shadow, shadow, rid, feeds, inputs) if shadow else None
+        if self._shadows is not None:
+            self._shadows.put((rid, record["time"], feeds, inputs))
         return Response(head + b'"predictions":' + outputs.encode() + b"}",
-                        media_type="application/json", background=task,
+                        media_type="application/json",
                         headers={"x-request-id": rid, "x-nbops-version": slot.version,
                                  "x-nbops-route": route})
 
@@ -143,16 +170,39 @@ class Service:
                       inputs=inputs, outputs=outputs, error=error)
         self.log.append(record)
 
-    def _shadow(self, slot: Any, rid: str, feeds: Any, inputs: str) -> None:
-        start = time.perf_counter()
-        record = {"request_id": rid, "time": time.time() * 1000, "model": slot.name,
-                  "version": slot.version, "route": "shadow"}
+    # -- the shadow: a queue drained in batches by one thread, off the response path -------
+
+    def _shadow_loop(self) -> None:
+        """Predict queued copies with the shadow slot, many per model run, and log them."""
+        assert self._shadows is not None
+        while (item := self._shadows.get()) is not None:
+            batch = [item]
+            while len(batch) < 512:
+                try:
+                    more = self._shadows.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._shadows.put(None)  # stop after this batch
+                    break
+                batch.append(more)
+            self._shadow_batch(self.deployment.slots["shadow"], batch)
+
+    def _shadow_batch(self, slot: Any, batch: list[tuple[str, float, Any, str]]) -> None:
         try:
-            outputs = json.dumps(_tolist(slot.predict(feeds)), separators=(",", ":"))
-        except Exception as exc:  # a failing challenger never affects the primary's answers
-            self._write(record, start, 500, inputs, "null", f"shadow failed: {exc}")
-            return
-        self._write(record, start, 200, inputs, outputs, "")
+            outputs = _predict_many(slot, [feeds for _, _, feeds, _ in batch])
+        except Exception:  # a failing challenger never affects the primary's answers
+            outputs = [_attempt(slot, feeds) for _, _, feeds, _ in batch]
+        for (rid, arrived, _, inputs), out in zip(batch, outputs, strict=True):
+            record = {"request_id": rid, "time": arrived, "model": slot.name,
+                      "version": slot.version, "route": "shadow", "inputs": inputs,
+                      "latency_ms": time.time() * 1000 - arrived}  # arrival to prediction
+            if isinstance(out, Exception):
+                record.update(status=500, outputs="null", error=f"shadow failed: {out}")
+            else:
+                record.update(status=200, error="",
+                              outputs=json.dumps(_tolist(out), separators=(",", ":")))
+            self.log.append(record)
 
     # -- the other routes ------------------------------------------------------------------
 
@@ -182,6 +232,9 @@ class Service:
 
     def close(self) -> None:
         self.deployment.stop()
+        if self._shadows is not None:  # log the copies still queued, then seal
+            self._shadows.put(None)
+            self._shadow_thread.join(timeout=30)
         self.log.close()
 
 
