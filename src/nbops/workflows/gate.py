@@ -402,6 +402,10 @@ def _predictions(out: Any, task: str) -> Any:
         if out.ndim == 2 and out.shape[1] > 1:
             return out.argmax(axis=1)
         return np.rint(out.reshape(len(out))).astype(np.int64)
+    if out.size != len(out):
+        raise UsageError(f"A regression gate needs one output value per row; the model returns "
+                         f"shape {tuple(out.shape)}. Pass task='classification' (--task) if "
+                         "the outputs are class scores.")
     return out.reshape(len(out)).astype(np.float64)
 
 
