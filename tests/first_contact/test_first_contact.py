@@ -112,7 +112,7 @@ def test_a_script_exits_at_once_and_its_run_arrives(fresh: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "RuntimeError" not in proc.stderr
     # A bounded exit (flush_timeout = 1 s, then a background sync), not a 10 s hang.
-    assert exited - float(proc.stdout.split()[-1]) < 4.0
+    assert exited - float(proc.stdout.split()[-1]) < 8.0  # generous: a loaded machine
     sync = nbops_cli("sync", cwd=fresh)  # waits for the background sync the script started
     assert sync.returncode == 0, sync.stderr
     (run,) = runs_in(embedded_uri(fresh))

@@ -103,8 +103,14 @@ def _build(path: Path, artifact_root: str) -> None:
         stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.building-{os.getpid()}")
     uri = f"sqlite:///{tmp}"
+    import logging
+
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
+    quiet = [logging.getLogger(name) for name in ("mlflow.store.db.utils", "alembic")]
+    levels = [log.level for log in quiet]
+    for log in quiet:  # MLflow announces its migrations at INFO, into whichever cell runs
+        log.setLevel(logging.WARNING)
     try:
         store = SqlAlchemyStore(uri, artifact_root)  # migrations + the Default experiment
         store.engine.dispose()
@@ -118,6 +124,8 @@ def _build(path: Path, artifact_root: str) -> None:
         finally:
             os.close(dir_fd)
     finally:
+        for log, level in zip(quiet, levels, strict=True):
+            log.setLevel(level)
         for leftover in (tmp, Path(f"{tmp}-journal")):
             leftover.unlink(missing_ok=True)
 
@@ -149,6 +157,12 @@ def store_problem(path: Path) -> StoreProblem | None:
             "replays what is spooled."
         )
     head = latest_schema_revision()
+    if not tables:  # an empty file (another tool touched the path): nothing to lose
+        problem = StoreProblem(f"{path} is an empty database with no MLflow schema; nbops moves "
+                               "it aside and builds a new one at the next `nbops sync` or "
+                               "tracked run.")
+        problem.half_made = True
+        return problem
     tmp_tables = sorted(t for t in tables if t.startswith("_alembic_tmp_"))
     if tmp_tables or (version is None and tables) or (runs == 0 and version != head and tables):
         if runs == 0:

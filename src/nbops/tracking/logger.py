@@ -36,7 +36,8 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ __all__ = ["DurableLogger", "MetricSeries"]
 
 TICK = 0.02
 MAX_BACKOFF = 30.0
+#: After a run starts or ends (a cell starts or finishes), shipping waits this long, so the
+#: kernel's reply to the cell is not slowed by MLflow work competing for the GIL.
+QUIET = 0.1
 SERIES_CAP = 256
 
 
@@ -89,6 +93,8 @@ class DurableLogger:
         self.series: dict[str, dict[str, MetricSeries]] = {}
         self.mlflow_ids: dict[str, str] = {}
         self._store_factory = store_factory
+        self._last_submit = 0.0
+        self._flushing = 0
         self._stores: dict[str, Any] = {}  # tracking URI -> store adapter
         self._run_stores: dict[str, str | None] = {}  # run uid -> its tracking URI
         self._jobs_pending: dict[str, int] = {}
@@ -165,6 +171,8 @@ class DurableLogger:
 
     def _hand_off(self, left: int) -> None:
         where = self.settings.tracking_uri
+        if not self.problem or self.problem.startswith("rejected"):
+            self.problem = probe_server(self.settings) or self.problem  # down since the last call?
         if self.problem and not self.problem.startswith("rejected"):
             print(f"nbops: {left} event(s) stay spooled in {self.settings.home} ({self.problem});"
                   " run `nbops sync` when the store is back.", file=sys.stderr)
@@ -186,6 +194,7 @@ class DurableLogger:
     # -- the caller's side ---------------------------------------------------------------------
     def submit(self, item: tuple) -> None:
         self.queue.append(item)
+        self._last_submit = time.monotonic()
 
     def wake(self) -> None:
         self._wake.set()
@@ -199,6 +208,19 @@ class DurableLogger:
         self.drain()
         deadline = time.monotonic() + timeout
         self._retry_at = 0.0
+        with self.urgent():
+            return self._wait_shipped(deadline, patience)
+
+    @contextmanager
+    def urgent(self) -> Iterator[None]:
+        """While someone waits for MLflow, ship at once (no quiet period)."""
+        self._flushing += 1
+        try:
+            yield
+        finally:
+            self._flushing -= 1
+
+    def _wait_shipped(self, deadline: float, patience: float | None) -> int:
         while True:
             left = self.spool.backlog(self.owner) + sum(self._jobs_pending.values())
             if left == 0 or time.monotonic() >= deadline or not self._thread.is_alive():
@@ -210,10 +232,11 @@ class DurableLogger:
             self._wake.set()
             time.sleep(0.01)
 
-    def sync_now(self, timeout: float = 60.0) -> int:
-        """Retry at once (ignoring back-off) and wait; return the events still spooled."""
+    def sync_now(self, timeout: float = 60.0, patience: float = 10.0) -> int:
+        """Retry at once (ignoring back-off) and wait, giving up after ``patience`` seconds of
+        store outage; return the events still spooled."""
         self._backoff = 0.0
-        return self.flush(timeout)
+        return self.flush(timeout, patience=patience)
 
     # -- the worker ----------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -229,7 +252,8 @@ class DurableLogger:
             self._wake.clear()
             try:
                 self.drain()
-                if time.monotonic() >= self._retry_at:
+                quiet = time.monotonic() - self._last_submit >= QUIET or self._flushing
+                if quiet and time.monotonic() >= self._retry_at:
                     self._ship()
             except Exception as exc:  # noqa: BLE001 - the worker must survive anything
                 self._set_problem(exc)
@@ -438,6 +462,8 @@ class DurableLogger:
 
             if isinstance(exc, StoreUnavailableError):
                 self.problem = f"tracking store unusable: {text[:400]}"
+            elif isinstance(exc, ConnectionRefusedError) and "unreachable" in text:
+                self.problem = text[:400]  # already says which store, and why
             else:
                 self.problem = (f"tracking store {self.settings.tracking_uri} unreachable "
                                 f"({type(exc).__name__}: {text[:200]})")

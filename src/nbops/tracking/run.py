@@ -268,12 +268,14 @@ class Run:
         logger = self.tracker.logger
         logger.drain()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if logger.spool.run_backlog(self.uid) == 0 and self.uid not in logger._jobs_pending \
-                    and not logger.queue and self.mlflow_run_id:
-                return True
-            logger.wake()
-            time.sleep(0.01)
+        with logger.urgent():
+            while time.monotonic() < deadline:
+                if logger.spool.run_backlog(self.uid) == 0 \
+                        and self.uid not in logger._jobs_pending \
+                        and not logger.queue and self.mlflow_run_id:
+                    return True
+                logger.wake()
+                time.sleep(0.01)
         return False
 
     def require_mlflow_id(self, timeout: float = 60.0) -> str:
@@ -284,6 +286,10 @@ class Run:
         """
         logger = self.tracker.logger
         deadline = time.monotonic() + timeout
+        with logger.urgent():
+            return self._wait_for_mlflow_id(logger, deadline, timeout)
+
+    def _wait_for_mlflow_id(self, logger: DurableLogger, deadline: float, timeout: float) -> str:
         while self.mlflow_run_id is None:
             if time.monotonic() >= deadline:
                 raise StoreUnavailableError(

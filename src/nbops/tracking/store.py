@@ -190,7 +190,14 @@ class MlflowStore:
         self._call(self.client.log_inputs, run_id, datasets=inputs)
 
     def terminate(self, run_id: str, status: str, ended: float) -> None:
-        self._call(self.client.set_terminated, run_id, status=status, end_time=int(ended * 1000))
+        """End the run with the status and end time the run recorded. Through the store
+        itself: ``MlflowClient.set_terminated`` prints a "View run" line to stdout for a
+        server, which from this background thread would land in whichever cell is running."""
+        from mlflow.entities import RunStatus
+
+        store = self.client._tracking_client.store
+        self._call(store.update_run_info, run_id, run_status=RunStatus.from_string(status),
+                   end_time=int(ended * 1000), run_name=None)
 
     # -- error policy ------------------------------------------------------------------------
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
