@@ -177,7 +177,7 @@ class Service:
         assert self._shadows is not None
         while (item := self._shadows.get()) is not None:
             batch = [item]
-            while len(batch) < 512:
+            while len(batch) < 64:  # small batches: the GIL goes back to the requests often
                 try:
                     more = self._shadows.get_nowait()
                 except queue.Empty:
@@ -187,12 +187,14 @@ class Service:
                     break
                 batch.append(more)
             self._shadow_batch(self.deployment.slots["shadow"], batch)
+            time.sleep(0.001)  # let copies gather (bigger batches) while requests run
 
     def _shadow_batch(self, slot: Any, batch: list[tuple[str, float, Any, str]]) -> None:
         try:
             outputs = _predict_many(slot, [feeds for _, _, feeds, _ in batch])
         except Exception:  # a failing challenger never affects the primary's answers
             outputs = [_attempt(slot, feeds) for _, _, feeds, _ in batch]
+        records = []
         for (rid, arrived, _, inputs), out in zip(batch, outputs, strict=True):
             record = {"request_id": rid, "time": arrived, "model": slot.name,
                       "version": slot.version, "route": "shadow", "inputs": inputs,
@@ -202,7 +204,8 @@ class Service:
             else:
                 record.update(status=200, error="",
                               outputs=json.dumps(_tolist(out), separators=(",", ":")))
-            self.log.append(record)
+            records.append(record)
+        self.log.append_many(records)
 
     # -- the other routes ------------------------------------------------------------------
 

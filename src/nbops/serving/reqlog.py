@@ -87,6 +87,14 @@ class LogWriter:
             self._count += 1
             self._dirty = True
 
+    def append_many(self, records: list[dict[str, Any]]) -> None:
+        """Write several records with one ``os.write``."""
+        data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records).encode()
+        with self._lock:
+            os.write(self._fd, data)
+            self._count += len(records)
+            self._dirty = True
+
     def _rotate(self) -> Path | None:
         """Start a new spool; return the old one to seal (None when it was empty)."""
         with self._lock:
