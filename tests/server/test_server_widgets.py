@@ -77,3 +77,19 @@ def test_lineage_graph_opens_as_a_live_widget(seeded, monkeypatch, store_uri):
     widget = graph.widget()
     assert isinstance(widget, LineageWidget)
     assert widget.ref == "churn/2" and widget.graph["root"] == graph.root
+
+
+def test_a_hung_store_is_an_error_in_the_widget_within_its_bound(monkeypatch):
+    """A tracking server that accepts connections and never answers (MLflow's own retries
+    would hold the cell for minutes)."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        w = registry_browser(service=RegistryService(uri), store_timeout=1.5)
+        assert w.models == []
+        assert "did not answer within 1.5 s" in w.error
+        assert "refresh()" in w.error
+        assert w.loading is False

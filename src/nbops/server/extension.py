@@ -3,9 +3,9 @@ bounded wait, stopped with the server.
 
 A store call that hangs (a tracking server that accepts connections and never answers, MLflow's
 own retries against a refused port) must neither keep the sidebar blank nor keep the Jupyter server
-from exiting. So each call runs on a daemon thread of :class:`StorePool`, the handler waits at most
-``NbopsServer.store_timeout`` seconds and then answers 503; the thread may finish later, and it
-never blocks the interpreter's exit.
+from exiting. So each call runs on a daemon thread of :class:`~nbops.server.pool.StorePool`, the
+handler waits at most ``NbopsServer.store_timeout`` seconds and then answers 503; the thread may
+finish later, and it never blocks the interpreter's exit.
 
 Configure it like any Jupyter server extension::
 
@@ -14,68 +14,17 @@ Configure it like any Jupyter server extension::
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Int
 
-from nbops.exceptions import StoreUnavailableError
 from nbops.server.handlers import routes
+from nbops.server.pool import StorePool
 from nbops.server.service import RegistryService
 
-__all__ = ["NbopsServer", "ServerState", "StorePool"]
-
-_STOP = None
-
-
-class StorePool:
-    """A fixed set of daemon threads running blocking store calls, first come first served."""
-
-    def __init__(self, workers: int = 4, name: str = "nbops-api") -> None:
-        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
-            queue.SimpleQueue())
-        self._closed = False
-        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
-                         for i in range(workers)]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
-        """Queue ``fn``; its result or exception arrives in the returned future."""
-        if self._closed:
-            raise StoreUnavailableError("The Jupyter server is shutting down: the nbops API "
-                                        "takes no more requests. Reload JupyterLab after restart.")
-        future: Future[Any] = Future()
-        self._jobs.put((future, fn))
-        return future
-
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not _STOP:
-            future, fn = job
-            if not future.set_running_or_notify_cancel():
-                continue  # its request already timed out
-            try:
-                future.set_result(fn())
-            except BaseException as exc:  # delivered to the waiting handler
-                future.set_exception(exc)
-
-    def shutdown(self) -> None:
-        """Take no more calls, drop queued ones, let idle threads end; never waits for a call."""
-        self._closed = True
-        while True:
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            if job is not _STOP:
-                job[0].cancel()
-        for _ in self._threads:
-            self._jobs.put(_STOP)
+__all__ = ["NbopsServer", "ServerState"]
 
 
 class ServerState:
