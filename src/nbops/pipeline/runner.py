@@ -42,6 +42,9 @@ from nbops.pipeline.spec import Pipeline, Step, load_pipeline, references, rende
 
 __all__ = ["PipelineResult", "StepResult", "run_pipeline"]
 
+#: How long a finished pipeline waits for its records to reach MLflow.
+RECORD_TIMEOUT = 30.0
+
 DONE = ("succeeded", "cached", "failed", "skipped")
 #: The reason of a step left out by ``only`` / ``from_step`` that no selected step needs.
 NOT_SELECTED = "not selected (--only/--from)"
@@ -272,7 +275,9 @@ class Session:
             self.parent.end("FAILED", error=exc)
         else:
             self.parent.end("FAILED" if failed else "FINISHED")
-        deadline = time.monotonic() + self.tracker.settings.flush_timeout
+        # The records must be in MLflow before the result is returned: the next run's cache
+        # lookups read them there (the exit flush budget is for interpreter exit, not this).
+        deadline = time.monotonic() + RECORD_TIMEOUT
         for run in [self.parent, *self.step_runs.values()]:
             run.wait(timeout=max(0.1, deadline - time.monotonic()))
 
