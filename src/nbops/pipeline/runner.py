@@ -280,6 +280,12 @@ class Session:
         deadline = time.monotonic() + RECORD_TIMEOUT
         for run in [self.parent, *self.step_runs.values()]:
             run.wait(timeout=max(0.1, deadline - time.monotonic()))
+        if any(r.attempts for r in self.results.values()):
+            # The step kernels have exited; what they left spooled (their %%track runs) is
+            # shipped now, so the pipeline's records are complete in MLflow when it returns.
+            from nbops.tracking.logger import replay
+
+            replay(self.tracker.settings, timeout=max(1.0, deadline - time.monotonic()))
 
     # -- a step: cache check → submit --------------------------------------------------------
     def start(self, name: str, pool: Any) -> None:
