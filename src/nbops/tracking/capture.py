@@ -301,8 +301,8 @@ def history_notebook(inputs: list[str], outputs: dict[int, Any], redactor: Redac
                       "metadata": {}, "outputs": cell_outputs,
                       "source": redactor.text(source).splitlines(keepends=True)})
     nb = {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+          # No kernelspec: the kernel's name is not known inside it; `nbops reproduce` runs
+          # such a notebook with the interpreter that recorded the run.
           "metadata": {"nbops": {"kind": "executed-history"},
-                       "kernelspec": {"name": "python3", "display_name": "Python 3",
-                                      "language": "python"},
                        "language_info": {"name": "python"}}}
     return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"

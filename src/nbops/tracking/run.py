@@ -89,6 +89,8 @@ class Run:
         self._steps: dict[str, int] = {}
         self._keys: set[str] = set()
         self._dataset_contexts: dict[str, list[str]] = {}
+        self.git_root: str | None = None  # set by the start capture, in a git repository
+        self.capture_modules = False
 
     def __repr__(self) -> str:
         return f"<nbops.Run {self.name!r} uid={self.uid[:8]} status={self.status}>"
@@ -406,6 +408,7 @@ class Tracker:
             run.log_params(params)
         skip = self.settings.no_capture | set(no_capture)
         if not session:
+            run.capture_modules = "git" not in skip
             logger.submit_job(uid, lambda: self._capture_start(run, source, skip))
         _active_runs.append(run)
         return run
@@ -416,6 +419,11 @@ class Tracker:
             _active_runs.remove(run)
 
     def _finish(self, run: Run) -> None:
+        if run.capture_modules:
+            # Local modules the run imported, read once it ends (the cell or block imports them
+            # after the run started); after the start capture on the same thread, so the git
+            # root is known.
+            self.logger.submit_job(run.uid, lambda: self._capture_modules(run))
         try:
             logger = self.logger
             logger.submit(("end", run.uid, run.status, run.ended))
@@ -470,9 +478,7 @@ class Tracker:
                     tags["mlflow.source.git.repoURL"] = redact.text(git.remote)
                 if git.diff:
                     files.append(("git/diff.patch", redact.text(git.diff)))
-                modules = capture.imported_module_changes(git.root, dict(sys.modules))
-                if modules:
-                    files.append(("git/imported_modules.patch", redact.text(modules)))
+                run.git_root = git.root  # local modules are read at the run's end
         if "env" not in skip:
             tags.update(capture.environment_info())
             packages, digest = self._package_list()
@@ -480,6 +486,15 @@ class Tracker:
             files.append(("environment/requirements.txt", packages))
             files.append(("environment/env.txt", capture.environment_variables(redact)))
         return self.artifact_events(run, tags, files)
+
+    def _capture_modules(self, run: Run) -> list[tuple]:
+        if not run.git_root:
+            return []
+        modules = capture.imported_module_changes(run.git_root, dict(sys.modules))
+        if not modules:
+            return []
+        return self.artifact_events(run, {}, [("git/imported_modules.patch",
+                                              self.redactor.text(modules))])
 
     def capture_end(self, run: Run, notebook: Path | None, inputs: list[str] | None,
                     outputs: dict[int, Any] | None, skip: set[str]) -> None:
