@@ -171,9 +171,13 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
     settings = load_settings()
     uri = tracking_uri or settings.tracking_uri
     client = MlflowClient(uri)
+    from nbops.registry._store import call, error_code
+
     try:
-        original = client.get_run(run_id)
-    except MlflowException:
+        original = call(client, f"reading run {run_id}", client.get_run, run_id)
+    except MlflowException as exc:  # an outage raised StoreUnavailableError instead
+        if error_code(exc) not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise
         raise NotFoundError(f"No run with id {run_id!r} in {uri}. List runs with `nbops runs "
                             "EXPERIMENT`.") from None
     tags = original.data.tags
