@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ModelSpec",
     "model_names",
+    "onnx_package",
     "parse_ref",
     "quote",
     "registered_model",
@@ -188,3 +189,19 @@ def _get_version(name: str, version: str, client: MlflowClient) -> ModelVersion:
         f"Model {name!r} has no version {version}.{closest(str(version), known)}{listed} "
         f"See them with `nbops registry versions {name}`."
     ) from None
+
+
+def onnx_package(name: str, version: str, client: MlflowClient) -> tuple[str, str] | None:
+    """(package name, package version) of the newest ONNX package of ``name/version`` (what
+    ``nbops package`` registers, tagged ``nbops.source_model``), or None."""
+    from nbops.registry._store import call
+
+    source = f"{name}/{version}"
+    found = call(client, f"looking for the ONNX package of {source}",
+                 client.search_model_versions, f"tags.`nbops.source_model` = {quote(source)}",
+                 max_results=200)
+    onnx = [v for v in found if v.tags.get("nbops.package") == "onnx"]
+    if not onnx:
+        return None
+    best = max(onnx, key=lambda v: (int(v.creation_timestamp or 0), int(v.version)))
+    return best.name, str(best.version)

@@ -70,19 +70,9 @@ def current_version(ref: str) -> str:
 
 def find_package(name: str, version: str) -> tuple[str, str] | None:
     """(package name, package version) of the newest ONNX package of ``name/version``."""
-    from nbops.registry._store import call
-    from nbops.registry.resolve import quote
+    from nbops.registry.resolve import onnx_package
 
-    client = _client()
-    source = f"{name}/{version}"
-    found = call(client, f"looking for the ONNX package of {source}",
-                 client.search_model_versions, f"tags.`nbops.source_model` = {quote(source)}",
-                 max_results=200)
-    onnx = [v for v in found if v.tags.get("nbops.package") == "onnx"]
-    if not onnx:
-        return None
-    best = max(onnx, key=lambda v: (int(v.creation_timestamp or 0), int(v.version)))
-    return best.name, str(best.version)
+    return onnx_package(name, version, _client())
 
 
 def _download(name: str, version: str, cache: Path) -> Path:

@@ -299,10 +299,11 @@ class _Loaded:
         import numpy as np
 
         from nbops.registry._store import store_errors, tracking_uri_of, use_tracking_uri
+        from nbops.registry.resolve import onnx_package
 
         uri = tracking_uri_of(client)
         found = (mv.name, str(mv.version)) if mv.tags.get("nbops.package") == "onnx" \
-            else _find_package(client, mv.name, str(mv.version))
+            else onnx_package(mv.name, str(mv.version), client)
         if found is not None:
             import mlflow.artifacts
 
@@ -358,22 +359,6 @@ def _array(out: Any) -> Any:
     if hasattr(out, "to_numpy"):
         out = out.to_numpy()
     return np.asarray(out)
-
-
-def _find_package(client: Any, name: str, version: str) -> tuple[str, str] | None:
-    """The newest ONNX package of ``name/version`` (what ``nbops package`` registers)."""
-    from nbops.registry._store import call
-    from nbops.registry.resolve import quote
-
-    source = f"{name}/{version}"
-    found = call(client, f"looking for the ONNX package of {source}",
-                 client.search_model_versions, f"tags.`nbops.source_model` = {quote(source)}",
-                 max_results=200)
-    onnx = [v for v in found if v.tags.get("nbops.package") == "onnx"]
-    if not onnx:
-        return None
-    best = max(onnx, key=lambda v: (int(v.creation_timestamp or 0), int(v.version)))
-    return best.name, str(best.version)
 
 
 def _latency(fns: dict[str, Callable[[], Any]], rounds: int = 5) -> dict[str, dict[str, float]]:
