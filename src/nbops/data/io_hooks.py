@@ -175,8 +175,8 @@ class _Hooks:
         for target in _targets():
             qual = f"{target.library}.{target.qualname}"
             module = sys.modules.get(target.library)
-            if module is None or qual in done or _still_importing(module):
-                continue  # a module another thread is importing is hooked by a later block
+            if module is None or qual in done or not _imported(module):
+                continue  # a module another thread is still importing: a later block hooks it
             owner = getattr(module, target.owner, None) if target.owner else module
             original = getattr(owner, target.name, None) if owner is not None else None
             if original is None:
@@ -240,11 +240,23 @@ class _Hooks:
 _HOOKS = _Hooks()
 
 
-def _still_importing(module: Any) -> bool:
-    """True while ``module`` is being imported (by any thread): patching it then would race
-    the import and break the user's next use of it."""
+#: How long a block waits for another thread (nbops' own worker importing MLflow, which
+#: imports pandas) to finish importing a library before it gives up hooking it.
+IMPORT_WAIT = 3.0
+
+
+def _imported(module: Any, wait: float = IMPORT_WAIT) -> bool:
+    """True once ``module`` is fully imported, waiting (bounded) while another thread imports
+    it: patching a module mid-import races the import and breaks the user's next use of it."""
+    import time
+
     spec = getattr(module, "__spec__", None)
-    return bool(getattr(spec, "_initializing", False))
+    deadline = time.monotonic() + wait
+    while getattr(spec, "_initializing", False):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 @contextmanager
