@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from IPython.core.interactiveshell import InteractiveShell
+from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
 
 import nbops
@@ -18,7 +18,7 @@ def test_compare_plot_is_a_png_even_without_pyplot(tracker, project, monkeypatch
                 run.log(loss=1.0 / (step + 1 + i), step=step)
     assert tracker.logger.flush(60) == 0
     monkeypatch.delitem(sys.modules, "matplotlib.pyplot", raising=False)
-    InteractiveShell.instance()
+    start_ipython()  # the shell the other in-process tests share
     with capture_output() as captured:
         table = nbops.compare("cmp", metric="loss")
     assert len(table) == 2
