@@ -222,6 +222,7 @@ def run_check(
                 report_path = run.log_text(path.read_text(encoding="utf-8"),
                                            "monitoring/drift_report.html")
         run_id = run.require_mlflow_id()
+    run.wait(timeout=60)  # the report a status points to is in MLflow when we return
     set_status(client, version.name, version.version, status.status, report_run_id=run_id)
     report = MonitorReport(ref_name, status.status, metrics, status.fired, findings, run_id,
                            report_path, drifted_columns=result.drifted_columns)
