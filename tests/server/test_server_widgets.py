@@ -77,6 +77,10 @@ def test_lineage_graph_opens_as_a_live_widget(seeded, monkeypatch, store_uri):
     widget = graph.widget()
     assert isinstance(widget, LineageWidget)
     assert widget.ref == "churn/2" and widget.graph["root"] == graph.root
+    # the very graph it came from: same nodes (labels included) and edges, no re-query
+    assert sorted((n["id"], n["label"]) for n in widget.graph["nodes"]) == sorted(
+        (n.id, n.label) for n in graph.nodes.values())
+    assert len(widget.graph["edges"]) == len(graph.edges)
 
 
 def test_a_hung_store_is_an_error_in_the_widget_within_its_bound(monkeypatch):

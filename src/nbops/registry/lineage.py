@@ -205,7 +205,8 @@ class LineageGraph:
         return renderers[format]()
 
     def widget(self) -> Any:
-        """The same graph as a live notebook widget (re-queries when its ref/depth change).
+        """This graph as a live notebook widget, drawn from this object (it re-queries only when
+        its ref, direction or depth is changed in the widget).
 
         Displaying the graph itself draws the static SVG, which also survives in saved and
         papermill-executed notebooks, where widget state does not.
@@ -214,7 +215,12 @@ class LineageGraph:
 
         kind, _, rest = self.root.partition(":")
         ref = self.root if kind == "dataset" else rest
-        return lineage_widget(ref, direction=self.direction, depth=self.depth or 3)
+        data = self.to_dict()
+        if isinstance(data.get("nodes"), dict):
+            data["nodes"] = list(data["nodes"].values())
+        # This very graph (its nodes, labels and depth); changing ref/depth re-queries.
+        return lineage_widget(ref, direction=self.direction,
+                              depth=self.depth if self.depth is not None else 10, graph=data)
 
     def _repr_svg_(self) -> str:
         return self.to_svg()

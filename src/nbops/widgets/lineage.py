@@ -22,7 +22,8 @@ class LineageWidget(ServiceWidget):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.reload()
+        if not self.graph:  # given a graph (LineageGraph.widget()), draw exactly that one
+            self.reload()
 
     @traitlets.observe("ref", "direction", "depth")
     def _on_query(self, change: dict[str, Any]) -> None:
