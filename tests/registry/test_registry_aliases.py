@@ -184,3 +184,18 @@ def test_list_models_and_versions(churn, client):
     assert [v.version for v in found] == ["3", "2", "1"]
     assert found[1].aliases == ["prod"] and found[1].run_id == churn
     assert json.dumps(found[0].to_dict())
+
+
+def test_a_models_updated_at_counts_alias_moves(client, tracker):
+    import time
+
+    from registry_helpers import add_version
+
+    from nbops.registry import list_models, set_alias
+
+    add_version(client, "moved", None)
+    before = list_models(client=client)[0].updated_at
+    time.sleep(0.05)
+    set_alias("moved", "prod", 1, reason="first", client=client)
+    after = [m for m in list_models(client=client) if m.name == "moved"][0].updated_at
+    assert after > before

@@ -79,8 +79,17 @@ def model_info(model: RegisteredModel) -> ModelInfo:
         latest_version=str(max(latest)) if latest else None,
         tags=user_tags(model.tags),
         created_at=iso(model.creation_timestamp),
-        updated_at=iso(model.last_updated_timestamp),
+        updated_at=iso(_last_change(model)),
     )
+
+
+def _last_change(model: RegisteredModel) -> int | None:
+    """The newest of MLflow's own update time and the model's latest audited alias move
+    (MLflow does not count an alias move as an update)."""
+    moves = [int(key[len(AUDIT_PREFIX):].split(".", 1)[0]) for key in model.tags
+             if key.startswith(AUDIT_PREFIX) and key[len(AUDIT_PREFIX):].split(".", 1)[0].isdigit()]
+    stamps = [t for t in (model.last_updated_timestamp, *moves) if t]
+    return max(stamps) if stamps else None
 
 
 def version_info(mv: ModelVersion, aliases: list[str] | None = None) -> VersionInfo:
