@@ -226,7 +226,10 @@ class LineageGraph:
         return self.to_svg()
 
     def _repr_html_(self) -> str:
-        return f'<div style="overflow:auto;max-width:100%">{self.to_svg()}</div>'
+        # Full size, scrolled sideways when wider than the notebook: JupyterLab would otherwise
+        # shrink the SVG to the output width and its text with it.
+        svg = self.to_svg().replace("<svg ", '<svg style="max-width:none;height:auto" ', 1)
+        return f'<div style="overflow-x:auto;max-width:100%">{svg}</div>'
 
     def __repr__(self) -> str:
         return (f"<LineageGraph root={self.root!r} {len(self.nodes)} nodes, "
