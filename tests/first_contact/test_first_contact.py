@@ -69,6 +69,8 @@ def test_a_half_made_store_is_detected_then_rebuilt_by_sync(fresh: Path) -> None
     db.executescript("CREATE TABLE experiments (experiment_id INTEGER);"
                      "CREATE TABLE _alembic_tmp_experiments (experiment_id INTEGER);")
     db.close()
+    an_hour_ago = time.time() - 3600  # left by a process that died earlier, not being built now
+    os.utime(home / "mlflow.db", (an_hour_ago, an_hour_ago))
     status = nbops_cli("status", cwd=fresh)
     assert "half-made MLflow store" in status.stdout and "moves it aside" in status.stdout
 
@@ -287,3 +289,20 @@ def test_a_store_outage_is_never_reported_as_not_found(fresh: Path, args: tuple)
     assert "not found" not in text.lower() and "no run with id" not in text.lower(), text
     assert "No model" not in text and "Traceback" not in text, text
     assert url in text or "reach" in text or "unavailable" in text.lower(), text
+
+
+def test_a_store_another_tool_is_building_in_place_is_waited_for_not_moved(fresh: Path) -> None:
+    """A plain MlflowClient creates the store in place while an nbops script starts."""
+    uri = embedded_uri(fresh)
+    (fresh / ".nbops").mkdir()
+    builder = subprocess.Popen([sys.executable, "-c",
+                                f"from mlflow import MlflowClient; MlflowClient({uri!r})"
+                                ".search_experiments()"], cwd=fresh, env=_env())
+    script = "import nbops\nwith nbops.track('beside'):\n    nbops.log(m=1.0)\n"
+    assert subprocess.run([sys.executable, "-c", script], cwd=fresh, env=_env(),
+                          timeout=180).returncode == 0
+    assert builder.wait(180) == 0
+    sync = nbops_cli("sync", cwd=fresh)
+    assert sync.returncode == 0, sync.stderr
+    assert [r.info.run_name for r in runs_in(uri)] == ["beside"]
+    assert not list((fresh / ".nbops").glob("mlflow.db.broken-*"))

@@ -53,24 +53,54 @@ def sqlite_path(uri: str) -> Path | None:
 def ensure_sqlite_store(path: Path, artifact_root: str) -> None:
     """Make sure ``path`` is a usable MLflow SQLite store, building it atomically if missing.
 
-    Raises :class:`StoreUnavailableError` (with a fix-it message) for a store that exists but
-    cannot be used and holds runs (an older schema, a foreign file).
+    Never replaces a file someone else made: a store another tool (a plain ``MlflowClient``)
+    is migrating in place right now is waited for, not moved aside. Raises
+    :class:`StoreUnavailableError` (with a fix-it message) for a store that exists but cannot be
+    used and holds runs (an older schema, a foreign file).
     """
-    if path.is_file() and store_problem(path) is None:
-        return
+    deadline = time.monotonic() + BUILD_LOCK_TIMEOUT
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _build_lock(path):
-        problem = store_problem(path) if path.exists() else None
-        if path.exists() and problem is None:
-            return  # another process built it while we waited
-        if problem is not None:
-            if not problem.half_made:
-                raise StoreUnavailableError(problem)
-            aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
-            os.replace(path, aside)
-            for suffix in ("-journal", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        _build(path, artifact_root)
+    while True:
+        if not path.exists():
+            with _build_lock(path):
+                if not path.exists():
+                    _build(path, artifact_root)
+            continue
+        problem = store_problem(path)
+        if problem is None:
+            return
+        if not problem.half_made:
+            raise StoreUnavailableError(problem)
+        if _in_use(path):  # being built in place by another process: wait for it
+            if time.monotonic() >= deadline:
+                raise StoreUnavailableError(
+                    f"{problem} It has been changing for more than {BUILD_LOCK_TIMEOUT:.0f}s; "
+                    "stop the process building it, then retry.")
+            time.sleep(0.2)
+            continue
+        with _build_lock(path):
+            if path.exists() and store_problem(path) is not None and not _in_use(path):
+                aside = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+                os.replace(path, aside)
+                for suffix in ("-journal", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+#: A half-made store changed this recently may still be being migrated by its maker.
+IN_USE_WINDOW = 30.0
+
+
+def _in_use(path: Path) -> bool:
+    """True when another process holds a lock on the store, or wrote it (or its journal)
+    in the last :data:`IN_USE_WINDOW` seconds."""
+    now = time.time()
+    for file in (path, Path(f"{path}-journal"), Path(f"{path}-wal")):
+        try:
+            if now - file.stat().st_mtime < IN_USE_WINDOW:
+                return True
+        except FileNotFoundError:
+            continue
+    return _journal_is_live(path)
 
 
 @contextmanager
@@ -97,8 +127,8 @@ def _build_lock(path: Path) -> Iterator[None]:
 
 
 def _build(path: Path, artifact_root: str) -> None:
-    """Migrate a temporary file beside ``path``, then rename it into place (caller holds the
-    build lock)."""
+    """Migrate a temporary file beside ``path``, then link it into place in one step (caller
+    holds the build lock); the temporary name is removed afterwards."""
     for stale in path.parent.glob(f".{path.name}.building-*"):
         stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.building-{os.getpid()}")
@@ -117,7 +147,10 @@ def _build(path: Path, artifact_root: str) -> None:
         SqlAlchemyStore._engine_map.pop(uri, None)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        try:
+            os.link(tmp, path)  # into place only if nobody made the file meanwhile
+        except FileExistsError:
+            return  # another tool made it in place: the caller checks it again
         dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
