@@ -121,7 +121,10 @@ def reproduce(
     run_id: str = typer.Argument(..., help="The MLflow run id to re-execute."),
     tolerance: float = typer.Option(1e-6, help="Metrics match when equal within this (abs/rel)."),
 ) -> None:
-    """Re-execute a run's notebook with its params; exit 1 when a metric differs."""
+    """Re-execute a run's notebook with its params.
+
+    Exit status: 0 equal, 1 a metric differs, 3 nothing to compare (the run logged no metric).
+    """
     from nbops.runs.reproduce import reproduce as _reproduce
 
     try:
@@ -129,8 +132,8 @@ def reproduce(
     except NbopsError as exc:
         _fail(exc)
     typer.echo(report.to_text())
-    if not report.equal:
-        raise typer.Exit(1)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
 
 
 @app.command()
