@@ -92,8 +92,11 @@ def datasets(name: str, tracking_uri: str | None = None) -> list[DatasetVersion]
     from mlflow import MlflowClient
 
     from nbops.config import load_settings
+    from nbops.tracking.embedded import ensure_store
 
-    client = MlflowClient(tracking_uri or load_settings().tracking_uri)
+    uri = tracking_uri or load_settings().tracking_uri
+    ensure_store(uri)
+    client = MlflowClient(uri)
     key = f"nbops.dataset.{name}.digest"
     exp_ids = [e.experiment_id for e in client.search_experiments()]
     runs = []

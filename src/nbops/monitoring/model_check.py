@@ -169,9 +169,12 @@ def run_check(
     from nbops.monitoring.staleness import staleness
     from nbops.monitoring.status import set_status
     from nbops.registry.resolve import resolve_version
+    from nbops.tracking.embedded import ensure_store
     from nbops.tracking.run import track
 
-    client = MlflowClient(tracking_uri or load_settings().tracking_uri)
+    uri = tracking_uri or load_settings().tracking_uri
+    ensure_store(uri)
+    client = MlflowClient(uri)
     version = resolve_version(model, client=client)
     ref_name = f"{version.name}/{version.version}"
     rule_set = load_rules(rules if rules is not None else DEFAULT_RULES)

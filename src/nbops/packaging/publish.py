@@ -94,6 +94,9 @@ def example_from_signature(model_ref: str, shape: tuple[int, ...] | None = None)
     if shape is not None:
         return torch.zeros(shape)
     uri = load_settings().tracking_uri
+    from nbops.tracking.embedded import ensure_store
+
+    ensure_store(uri)
     mv = resolve_version(model_ref, client=MlflowClient(uri))
     with use_tracking_uri(uri):
         signature = get_model_info(f"models:/{mv.name}/{mv.version}").signature
@@ -142,6 +145,9 @@ def onnx(
     from nbops.tracking.run import track
 
     uri = load_settings().tracking_uri
+    from nbops.tracking.embedded import ensure_store
+
+    ensure_store(uri)
     client = MlflowClient(uri)
     model, source_model, source_run, default = load_source(model_or_uri, client)
     package_name = name or f"{default}-onnx"

@@ -487,6 +487,9 @@ class Session:
         if self._experiment_id is None:  # no experiment yet: no earlier run to reuse
             from mlflow import MlflowClient
 
+            from nbops.tracking.embedded import ensure_store
+
+            ensure_store(self.tracker.settings.tracking_uri)
             self._client = MlflowClient(self.tracker.settings.tracking_uri)
             exp = self._client.get_experiment_by_name(self.pipeline.experiment)
             self._experiment_id = exp.experiment_id if exp else ""

@@ -45,6 +45,9 @@ def client_for_uri(uri: str) -> MlflowClient:
         if uri not in _clients:
             from mlflow import MlflowClient
 
+            from nbops.tracking.embedded import ensure_store
+
+            ensure_store(uri)  # a new SQLite store is built atomically, not in place
             _clients[uri] = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return _clients[uri]
 

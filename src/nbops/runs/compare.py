@@ -18,8 +18,11 @@ def _client(tracking_uri: str | None) -> Any:
     from mlflow import MlflowClient
 
     from nbops.config import load_settings
+    from nbops.tracking.embedded import ensure_store
 
-    return MlflowClient(tracking_uri or load_settings().tracking_uri)
+    uri = tracking_uri or load_settings().tracking_uri
+    ensure_store(uri)
+    return MlflowClient(uri)
 
 
 def search(experiment_or_runs: str | Sequence[str], *, tracking_uri: str | None = None,

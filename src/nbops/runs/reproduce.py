@@ -170,8 +170,11 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
         raise UsageError(f"--tolerance must be ≥ 0, got {tolerance}.")
     settings = load_settings()
     uri = tracking_uri or settings.tracking_uri
-    client = MlflowClient(uri)
     from nbops.registry._store import call, error_code
+    from nbops.tracking.embedded import ensure_store
+
+    ensure_store(uri)
+    client = MlflowClient(uri)
 
     try:
         original = call(client, f"reading run {run_id}", client.get_run, run_id)

@@ -131,6 +131,9 @@ class RegistryService:
                 from nbops.config import load_settings
 
                 tracking_uri = load_settings().tracking_uri
+            from nbops.tracking.embedded import ensure_store
+
+            ensure_store(tracking_uri)
             client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         self.client = client
         self.tracking_uri = tracking_uri or client.tracking_uri

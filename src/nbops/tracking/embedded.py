@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 
 from nbops.exceptions import StoreUnavailableError
 
-__all__ = ["StoreProblem", "ensure_sqlite_store", "sqlite_path", "store_problem"]
+__all__ = ["StoreProblem", "ensure_sqlite_store", "ensure_store", "sqlite_path", "store_problem"]
 
 BUILD_LOCK_TIMEOUT = 120.0
 
@@ -48,6 +48,18 @@ def sqlite_path(uri: str) -> Path | None:
     if not path or path == ":memory:":
         return None
     return Path(path)
+
+
+def ensure_store(uri: str) -> None:
+    """Before opening ``uri`` with a plain ``MlflowClient``: a SQLite store that does not exist
+    yet is built here, atomically (MLflow would migrate it in place, racing every other
+    process opening it). Other stores, and SQLite stores that exist, are left to MLflow."""
+    path = sqlite_path(uri)
+    if path is None or path.exists():
+        return
+    # The embedded store keeps its artifacts beside it in <home>/artifacts (Settings).
+    root = path.parent / "artifacts" if path.name == "mlflow.db" else path.parent
+    ensure_sqlite_store(path, root.as_uri())
 
 
 def ensure_sqlite_store(path: Path, artifact_root: str) -> None:
