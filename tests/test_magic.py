@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,11 @@ def _git_repo(root: Path) -> None:
     (root / "pyproject.toml").write_text("[project]\nname = 'demo2'\n")  # a dirty change
 
 
-def test_roundtrip_params_metrics_code_git_env(ip, tracker, client, project):
+def test_roundtrip_params_metrics_code_git_env(ip, tracker, client, project, monkeypatch,
+                                               request):
+    sys.modules.pop("helpers", None)
+    request.addfinalizer(lambda: sys.modules.pop("helpers", None))  # this test's own module
+    monkeypatch.setattr(sys, "path", list(sys.path))
     _git_repo(project)
     (project / "helpers.py").write_text("SCALE = 2\n")  # an untracked local module
     ip.run_cell("import sys; sys.path.insert(0, '.'); import helpers\nhidden = 32")

@@ -352,6 +352,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Itera
         shell_magics = NbopsMagics(shell, tracker)
         shell.register_magics(shell_magics)
         shell.events.register("pre_run_cell", shell_magics.pre_run_cell)
+        sys.modules.pop("helpers", None)  # an earlier test may have imported another one
         try:
             shell.run_cell(SETUP_CELL, store_history=True)  # helpers is imported before the run: its patch is captured
             result = shell.run_cell(CELL, store_history=True)
