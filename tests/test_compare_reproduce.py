@@ -148,13 +148,26 @@ def test_whole_histories_and_a_history_notebook_without_kernelspec(project, clie
     assert (tmp_path / "count.txt").read_text() == "2"  # it really ran again
 
 
-def test_the_report_lists_model_versions_the_re_execution_registered(project, tracker,
-                                                                      client):
+def test_reproduce_leaves_the_registry_alone_unless_asked(project, tracker, client):
+    """The notebook logs a model with alias='prod': re-running it must not register a version
+    nor move the alias, unless --register / register=True."""
+    from nbops import registry
+
     step_run = _step_run(project, tracker, "registers.ipynb", "{}")
-    versions = client.search_model_versions("name = 'repro-model'")
-    assert [str(v.version) for v in versions] == ["1"]
+    assert [str(v.version) for v in client.search_model_versions("name = 'repro-model'")] == ["1"]
+    assert [r.to_version for r in registry.history("repro-model", "prod")] == ["1"]
+
     report = reproduce(step_run)
+    assert report.equal and report.registered == [], report.to_text()
+    assert "registry: untouched" in report.to_text()
+    assert [str(v.version) for v in client.search_model_versions("name = 'repro-model'")] == ["1"]
+    assert client.get_registered_model("repro-model").aliases == {"prod": 1}
+    assert len(registry.history("repro-model", "prod")) == 1  # no audit record either
+
+    report = reproduce(step_run, register=True)
     assert report.equal, report.to_text()
     assert report.registered == ["repro-model/2"]
     assert "registry: the re-executed notebook registered 1 model version(s): repro-model/2" \
         in report.to_text()
+    assert client.get_registered_model("repro-model").aliases == {"prod": 2}
+    assert [r.to_version for r in registry.history("repro-model", "prod")] == ["1", "2"]

@@ -175,6 +175,8 @@ def test_settings_precedence(tmp_path):
     assert s.experiment == "env" and s.tracking_uri == "http://x" and not s.embedded
     s = load_settings(tmp_path, env={"NBOPS_TRACKING_URI": "http://a", "MLFLOW_TRACKING_URI": "b"})
     assert s.tracking_uri == "http://a"
+    assert s.registry_writes
+    assert not load_settings(tmp_path, env={"NBOPS_REGISTRY_WRITES": "off"}).registry_writes
 
 
 @pytest.mark.parametrize(
@@ -183,6 +185,7 @@ def test_settings_precedence(tmp_path):
         ("[tool.nbops]\nexperimnt = 'x'\n", "Unknown key"),
         ("[tool.nbops]\nno_capture = ['gti']\n", "unknown part"),
         ("[tool.nbops\n", "Fix the TOML"),
+        ("[tool.nbops]\nregistry_writes = 'maybe'\n", "registry_writes must be on or off"),
     ],
 )
 def test_bad_settings_name_the_problem(tmp_path, toml, message):

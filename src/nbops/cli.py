@@ -120,15 +120,17 @@ def _missing(value: object) -> bool:
 def reproduce(
     run_id: str = typer.Argument(..., help="The MLflow run id to re-execute."),
     tolerance: float = typer.Option(1e-6, help="Metrics match when equal within this (abs/rel)."),
+    register: bool = typer.Option(False, "--register", help="Let the re-run register model "
+                                  "versions and move aliases (off by default)."),
 ) -> None:
-    """Re-execute a run's notebook with its params.
+    """Re-execute a run's notebook with its params; the registry is left untouched.
 
     Exit status: 0 equal, 1 a metric differs, 3 nothing to compare (the run logged no metric).
     """
     from nbops.runs.reproduce import reproduce as _reproduce
 
     try:
-        report = _reproduce(run_id, tolerance=tolerance)
+        report = _reproduce(run_id, tolerance=tolerance, register=register)
     except NbopsError as exc:
         _fail(exc)
     typer.echo(report.to_text())

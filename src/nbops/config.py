@@ -12,6 +12,9 @@ NBOPS_REDACT_DENY        ``redact_deny``            no extra patterns
 NBOPS_REDACT_ALLOW       ``redact_allow``           no exceptions
 NBOPS_FLUSH_TIMEOUT      ``flush_timeout``          1 second waited at interpreter exit, then
                                                     a background ``nbops sync`` ships the rest
+NBOPS_REGISTRY_WRITES    ``registry_writes``        on; off (``0``/``false``/``off``): models are
+                                                    logged in their run but not registered, and
+                                                    aliases are not moved (``nbops reproduce``)
 =======================  =========================  ===========================================
 
 The project root is the nearest folder, from the working directory up, holding a
@@ -44,6 +47,7 @@ class Settings:
     redact_deny: tuple[str, ...] = ()
     redact_allow: tuple[str, ...] = ()
     flush_timeout: float = 1.0
+    registry_writes: bool = True
     project_root: Path = field(default_factory=Path.cwd)
 
     @property
@@ -96,13 +100,24 @@ def _split(value: str | list | None) -> tuple[str, ...]:
     return tuple(str(p) for p in value)
 
 
+def _flag(name: str, value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be on or off (1/0, true/false); got {value!r}.")
+
+
 def load_settings(cwd: Path | None = None, env: dict[str, str] | None = None) -> Settings:
     """Read the settings in force for ``cwd`` (default: the working directory)."""
     env = os.environ if env is None else env
     root = find_project_root(cwd)
     table = _pyproject_table(root)
     known = {"tracking_uri", "home", "experiment", "no_capture", "redact_deny", "redact_allow",
-             "flush_timeout"}
+             "flush_timeout", "registry_writes"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(
@@ -130,6 +145,9 @@ def load_settings(cwd: Path | None = None, env: dict[str, str] | None = None) ->
     except ValueError as exc:
         raise ConfigError(f"NBOPS_FLUSH_TIMEOUT must be a number of seconds: {exc}") from None
 
+    registry_writes = _flag("NBOPS_REGISTRY_WRITES / registry_writes",
+                            env.get("NBOPS_REGISTRY_WRITES", table.get("registry_writes", True)))
+
     return Settings(
         home=home,
         tracking_uri=str(uri),
@@ -138,5 +156,6 @@ def load_settings(cwd: Path | None = None, env: dict[str, str] | None = None) ->
         redact_deny=_split(env.get("NBOPS_REDACT_DENY", table.get("redact_deny"))),
         redact_allow=_split(env.get("NBOPS_REDACT_ALLOW", table.get("redact_allow"))),
         flush_timeout=flush_timeout,
+        registry_writes=registry_writes,
         project_root=root,
     )

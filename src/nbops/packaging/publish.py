@@ -205,4 +205,6 @@ def _log_onnx(client: Any, uri: str, run_id: str, name: str, result: Any, exampl
         return None, f"models:/{logged.model_id}"
     version_tags = {**tags, "nbops.package.variant": result.variant}
     version = _register(client, uri, name, logged.model_id, run_id, version_tags)
+    if version is None:
+        return None, f"models:/{logged.model_id}"
     return version, f"models:/{name}/{version}"

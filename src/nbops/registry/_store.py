@@ -16,7 +16,8 @@ from nbops.exceptions import StoreUnavailableError
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["call", "client_for", "client_for_uri", "store_errors", "tracking_uri_of", "use_tracking_uri"]
+__all__ = ["call", "client_for", "client_for_uri", "registry_writes_allowed", "store_errors",
+           "tracking_uri_of", "use_tracking_uri"]
 
 T = TypeVar("T")
 
@@ -50,6 +51,21 @@ def client_for_uri(uri: str) -> MlflowClient:
             ensure_store(uri)  # a new SQLite store is built atomically, not in place
             _clients[uri] = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return _clients[uri]
+
+
+def registry_writes_allowed(what: str) -> bool:
+    """False, with one warning naming ``what`` was skipped, when the settings turn registry
+    writes off (``NBOPS_REGISTRY_WRITES=0``, as ``nbops reproduce`` does for the notebook it
+    re-executes): then no model version is registered and no alias moves."""
+    from nbops.config import load_settings
+
+    if load_settings().registry_writes:
+        return True
+    import warnings
+
+    warnings.warn(f"nbops: {what} skipped: registry writes are off (NBOPS_REGISTRY_WRITES=0; "
+                  "`nbops reproduce --register` turns them on).", stacklevel=3)
+    return False
 
 
 def tracking_uri_of(client: MlflowClient) -> str:

@@ -20,7 +20,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from nbops.exceptions import NotFoundError, UsageError, closest
-from nbops.registry._store import call, client_for, error_code, store_errors
+from nbops.registry._store import (
+    call,
+    client_for,
+    error_code,
+    registry_writes_allowed,
+    store_errors,
+)
 from nbops.registry.audit import (
     AUDIT_PREFIX,
     AuditRecord,
@@ -263,11 +269,17 @@ def rollback(
 
 def _move(client: MlflowClient, name: str, alias: str, choose: Any, action: str,
           reason: str | None) -> AuditRecord:
-    """Under the writer lock: read the alias, move it, write the audit record."""
+    """Under the writer lock: read the alias, move it, write the audit record.
+
+    With registry writes off (``nbops reproduce``) the alias stays where it is and nothing is
+    written; the record returned says so (``from_version == to_version``)."""
     with writer_lock(_home()):
         model = call(client, f"reading model {name!r}", client.get_registered_model, name)
         current = model.aliases.get(alias)
         current = None if current is None else str(current)
+        if not registry_writes_allowed(f"{action} of alias {alias!r} of model {name!r}"):
+            return new_record(alias, current, current, action,
+                              "not applied: registry writes are off", last_millis(model.tags))
         goal = choose(current, records_from_tags(model.tags, alias))
         if goal is None:
             if current is not None:

@@ -1,7 +1,8 @@
 """The alias audit trail: one registered-model tag per alias change.
 
 Every change nbops makes to an alias (``set_alias``, ``delete_alias``, ``rollback``) writes one
-tag on the **registered model**::
+tag on the **registered model**, and so does a server that followed an alias to another version
+(``nbops serve``, through :func:`record`)::
 
     key    nbops.audit.<13-digit epoch milliseconds>.<6 lowercase hex>
     value  {"alias": "prod", "from_version": "2", "to_version": "3",
@@ -9,7 +10,8 @@ tag on the **registered model**::
             "reason": "better AUC", "action": "set"}
 
 ``from_version`` / ``to_version`` are version strings or ``null`` (``null`` from: the alias did not
-exist; ``null`` to: it was deleted). ``action`` is ``set``, ``delete`` or ``rollback``. ``who`` is
+exist; ``null`` to: it was deleted). ``action`` is ``set``, ``delete``, ``rollback`` or ``serve``
+(a server switched to the version the alias points to: blue-green, or a rollback followed). ``who`` is
 ``JUPYTERHUB_USER``, else ``NBOPS_USER``, else the OS user. Sorting the keys as strings sorts the
 records by time. One tag per change means two writers never overwrite each other's record.
 
@@ -41,12 +43,13 @@ __all__ = [
     "AuditRecord",
     "audit_key",
     "current_user",
+    "record",
     "records_from_tags",
     "writer_lock",
 ]
 
 AUDIT_PREFIX = "nbops.audit."
-ACTIONS = ("set", "delete", "rollback")
+ACTIONS = ("set", "delete", "rollback", "serve")
 MAX_REASON = 2000
 _KEY_RE = re.compile(r"^nbops\.audit\.(\d{13})\.([0-9a-f]{6})$")
 
@@ -106,6 +109,40 @@ def new_record(alias: str, from_version: str | None, to_version: str | None, act
         reason = str(reason)[:MAX_REASON]
     return AuditRecord(alias, from_version, to_version, iso_millis(millis), current_user(),
                        reason or None, action, key=audit_key(millis))
+
+
+def record(model: str, alias: str, from_version: str | None, to_version: str | None,
+           action: str, reason: str | None = None, *, client: Any = None,
+           home: Path | None = None) -> AuditRecord:
+    """Append one record to ``model``'s audit trail for a change made outside
+    :mod:`nbops.registry.api` (which records its own), and return it.
+
+    Written under :func:`writer_lock`, strictly after the model's newest record, like the
+    registry's own. ``client`` defaults to the store of the settings in force, ``home`` (the
+    folder of the lock file) to the nbops home.
+
+    >>> record("churn", "prod", "2", "3", "serve", "server followed the alias")  # doctest: +SKIP
+    AuditRecord(alias='prod', from_version='2', to_version='3', ..., action='serve')
+    """
+    from nbops.exceptions import UsageError
+    from nbops.registry._store import call, client_for
+
+    if action not in ACTIONS:
+        raise UsageError(f"Unknown audit action {action!r}; use one of {', '.join(ACTIONS)}.")
+    if not isinstance(alias, str) or not alias.strip():
+        raise UsageError(f"An audit record names an alias like 'prod'; got {alias!r}.")
+    if home is None:
+        from nbops.config import load_settings
+
+        home = load_settings().home
+    client = client_for(client)
+    with writer_lock(Path(home)):  # ordered with the alias changes of other processes
+        tags = call(client, f"reading model {model!r}", client.get_registered_model, model).tags
+        rec = new_record(alias, _version(from_version), _version(to_version), action, reason,
+                         last_millis(tags))
+        call(client, f"recording the audit record of {model!r}", client.set_registered_model_tag,
+             model, rec.key, rec.to_json())
+    return rec
 
 
 def records_from_tags(tags: Mapping[str, str], alias: str | None = None) -> list[AuditRecord]:

@@ -33,7 +33,13 @@ from nbops.exceptions import (
     StoreUnavailableError,
     UsageError,
 )
-from nbops.registry._store import client_for_uri, error_code, store_errors, use_tracking_uri
+from nbops.registry._store import (
+    client_for_uri,
+    error_code,
+    registry_writes_allowed,
+    store_errors,
+    use_tracking_uri,
+)
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -151,6 +157,8 @@ def log_model(
     tags.update({f"nbops.dataset.{ds}.digest": digest
                  for ds, digest in dataset_digests(mlflow_run).items()})
     version = _register(client, uri, name, logged.model_id, run_id, tags)
+    if version is None:
+        return ModelRef(name, None, f"models:/{logged.model_id}", run_id, logged.model_id)
     ref = ModelRef(name, version, f"models:/{name}/{version}", run_id, logged.model_id)
     if alias is not None:
         from nbops.registry.api import set_alias
@@ -194,8 +202,13 @@ def _save(model: Any, name: str, model_id: str, run_id: str, uri: str, signature
 
 
 def _register(client: MlflowClient, uri: str, name: str, model_id: str, run_id: str,
-              tags: dict[str, str]) -> str:
+              tags: dict[str, str]) -> str | None:
+    """Register the logged model as a new version of ``name``; ``None`` when the settings turn
+    registry writes off (the model stays logged in its run)."""
     from mlflow.exceptions import MlflowException
+
+    if not registry_writes_allowed(f"registering a version of model {name!r}"):
+        return None
 
     with store_errors(f"registering model {name!r}", client), use_tracking_uri(uri):
         try:

@@ -12,6 +12,8 @@ The steps, in order:
 3. execute it with papermill under a new run tagged ``nbops.reproduces=<RUN_ID>``, passing
    the run's params (a ``%%track`` run: those its notebook declares as parameters; a step run:
    all of them, as the pipeline did); the notebook's tracked cells become its descendants;
+   registry writes are off unless asked (``register=True``, ``--register``): models the
+   notebook logs stay in its runs, unregistered, and no alias moves;
 4. pair the runs to compare: the original run (or, for a step run, every run its notebook
    created) with the new run of the same name and cell (``nbops.cell_hash``), and compare
    every metric's whole history (same steps, each value within the tolerance);
@@ -103,6 +105,7 @@ class ReproduceReport:
     compared_runs: int = 0
     unmatched: list[str] = field(default_factory=list)  # original runs with no new twin
     registered: list[str] = field(default_factory=list)  # model versions the re-run created
+    registry_writes: bool = False  # whether the re-run could register models and move aliases
 
     @property
     def differing(self) -> list[MetricCheck]:
@@ -142,18 +145,24 @@ class ReproduceReport:
             lines.extend(f"  {item}" for item in items[:20])
             if len(items) > 20:
                 lines.append(f"  … {len(items) - 20} more")
-        if self.registered:
+        if not self.registry_writes:
+            lines.append("registry: untouched (the re-run logs its models in its runs without "
+                         "registering them or moving aliases; --register allows both)")
+        elif self.registered:
             lines.append(f"registry: the re-executed notebook registered {len(self.registered)} "
                          f"model version(s): {', '.join(self.registered)}")
         return "\n".join(lines)
 
 
 def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None = None,
-              kernel_name: str | None = None, timeout: float = 600.0) -> ReproduceReport:
+              kernel_name: str | None = None, timeout: float = 600.0,
+              register: bool = False) -> ReproduceReport:
     """Re-execute the notebook that produced ``run_id`` and compare the outcome; see module doc.
 
     Metric values match when ``|a - b| <= tolerance`` or ``|a - b| <= tolerance * max(|a|,
-    |b|)``, at every logged step.
+    |b|)``, at every logged step. The re-executed notebook runs with registry writes off
+    (``NBOPS_REGISTRY_WRITES=0``): its models are logged in its runs but no version is
+    registered and no alias moves, unless ``register=True``.
 
     >>> report = reproduce("3f2a...", tolerance=1e-4)     # doctest: +SKIP
     >>> report.status, [m.name for m in report.differing]  # doctest: +SKIP
@@ -200,7 +209,8 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
                    tags={"nbops.reproduces": run_id}, params=params) as parent:
             parent_id = parent.require_mlflow_id()
             env = {"NBOPS_PARENT_RUN_ID": parent_id, "NBOPS_EXPERIMENT": experiment,
-                   "NBOPS_TRACKING_URI": uri, "NBOPS_HOME": str(settings.home)}
+                   "NBOPS_TRACKING_URI": uri, "NBOPS_HOME": str(settings.home),
+                   "NBOPS_REGISTRY_WRITES": "1" if register else "0"}
             if origin.name:
                 env["NBOPS_NOTEBOOK_PATH"] = str(origin)
             if jupyter_path:
@@ -215,7 +225,7 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
             reproduced = _descendants(client, client.get_run(parent_id))
             pairs = _pair(originals, reproduced)
             report = ReproduceReport(run_id, None, parent_id, tolerance, notebook=label,
-                                     kernel=kernel_note)
+                                     kernel=kernel_note, registry_writes=register)
             for old, new in pairs:
                 report.metrics += _metric_checks(client, old, new, is_step)
             report.unmatched = [old.info.run_name for old, new in pairs

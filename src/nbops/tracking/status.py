@@ -39,6 +39,8 @@ def status_text(settings: Settings, spool: Spool, *, problem: str | None = None,
         f"redaction      : deny {list(settings.redact_deny) or 'none'}, allow "
         f"{list(settings.redact_allow) or 'none'}",
         f"exit flush     : {settings.flush_timeout:g} s, then a background `nbops sync`",
+        "registry writes: " + ("on" if settings.registry_writes
+                               else "OFF (models are not registered, aliases do not move)"),
         f"spool backlog  : {spool.backlog()} event(s) not yet in MLflow",
     ]
     for line in sessions or []:
