@@ -21,6 +21,12 @@ exclusive ``fcntl`` lock on ``<home>/schedules.lock`` before it runs, so two sch
 run the same job for the same fire time. A scheduler runs due jobs one after the other; a fire
 time that passes while it runs another job is *queued*: it runs as soon as that job ends.
 
+A job with a *trigger* (``trigger:`` in its pipeline.yaml, or ``add(..., trigger={...})``)
+runs at a fire time only when the monitoring status of the model it names calls for it (see
+:mod:`nbops.workflows.trigger`); otherwise the fire time is recorded as ``skipped`` with the
+reason. A triggered run holds the model's continuous-training lock, and receives
+``window_start``, ``window_end``, ``trigger_reason`` and ``monitor_run`` when it declares them.
+
 Missed runs (no scheduler was running when a fire time passed, by more than
 :data:`MISFIRE_GRACE` seconds): ``skip`` (default) records them in the history and waits for
 the next fire time; ``catchup`` runs the job once for all of them.
@@ -74,6 +80,8 @@ class Schedule:
     checked_until: float | None = None  # fire times up to here are handled (epoch seconds)
     cache: bool = False  # let the step cache serve unchanged steps (default: always execute)
     last_fire: float | None = None  # the previous handled fire time: the next window's start
+    condition: dict[str, Any] | None = None  # a trigger: run only when monitoring says so
+    handled: str | None = None  # the monitoring verdict that started the last triggered run
 
     def trigger(self) -> Any:
         """The APScheduler ``CronTrigger`` of this schedule."""
@@ -99,7 +107,8 @@ class Schedule:
 
 class _Store:
     def __init__(self, settings: Settings | None) -> None:
-        home = (settings or load_settings()).home
+        self.settings = settings or load_settings()
+        home = self.home = self.settings.home
         self.path = home / "schedules.json"
         self.history_path = home / "schedule-history.jsonl"
         self.lock_path = home / "schedules.lock"
@@ -152,13 +161,18 @@ class _Store:
 
 def add(name: str, cron: str, target: str | Path, params: Mapping[str, Any] | None = None,
         missed: str = "skip", *, timezone: str | None = None, cache: bool = False,
-        settings: Settings | None = None, now: datetime | None = None) -> Schedule:
+        trigger: Mapping[str, Any] | None = None, settings: Settings | None = None,
+        now: datetime | None = None) -> Schedule:
     """Add (or replace) the schedule ``name``: run ``target`` on ``cron``.
 
     Each fire executes every step; ``cache=True`` lets unchanged steps come from the step
-    cache instead.
+    cache instead. ``trigger`` (``{"monitor": "churn@champion", "status": ["drift"],
+    "cooldown": 3600}``) runs the target at a fire time only when monitoring says so; it
+    replaces the ``trigger:`` of a pipeline target.
 
     >>> add("hourly-monitor", "0 * * * *", "monitor.ipynb", missed="catchup")  # doctest: +SKIP
+    >>> add("retrain", "*/10 * * * *", "retrain.ipynb",                       # doctest: +SKIP
+    ...     trigger={"monitor": "churn@champion", "status": ["drift", "warning"]})
 
     Raises :class:`UsageError` for a bad cron expression, policy or time zone, and
     :class:`NotFoundError` when ``target`` does not exist.
@@ -175,9 +189,20 @@ def add(name: str, cron: str, target: str | Path, params: Mapping[str, Any] | No
     if timezone is None:
         timezone = _local_timezone()
     _trigger(cron, timezone)  # validates both
+    condition = None
+    if trigger is not None:
+        from nbops.pipeline.spec import parse_trigger
+
+        try:
+            parsed = parse_trigger(trigger)
+        except ValueError as exc:
+            raise UsageError(f"schedule {name!r}: trigger: {exc}.") from None
+        condition = {"monitor": parsed.monitor, "status": list(parsed.status),
+                     "cooldown": parsed.cooldown}
     created = (now or datetime.now(UTC)).timestamp()
     schedule = Schedule(name=name, cron=cron, target=str(path), params=dict(params or {}),
-                        missed=missed, timezone=timezone, created=created, cache=cache)
+                        missed=missed, timezone=timezone, created=created, cache=cache,
+                        condition=condition)
     store = _Store(settings)
     with store.locked() as schedules:
         schedules[name] = schedule
@@ -212,7 +237,8 @@ def remove(name: str, *, settings: Settings | None = None) -> None:
 
 def history(name: str, *, settings: Settings | None = None,
             limit: int | None = None) -> list[dict[str, Any]]:
-    """History entries of ``name``, oldest first: added, started, finished, failed, missed."""
+    """History entries of ``name``, oldest first: added, started, finished, failed, missed,
+    skipped (a trigger's condition did not hold; ``reason`` says why)."""
     entries = [e for e in _Store(settings).history() if e.get("schedule") == name]
     return entries[-limit:] if limit else entries
 
@@ -231,7 +257,7 @@ def run_scheduler(
 
     ``clock`` returns the current time (an aware datetime; default: now, UTC) and ``sleep``
     waits between checks: tests pass a fake clock. ``stop_after=0`` checks once. Returns the
-    number of jobs run. Fire times that pass while a job runs are queued, not missed: only
+    number of jobs run (a fire time a trigger skipped does not count). Fire times that pass while a job runs are queued, not missed: only
     fire times from before this scheduler started can be missed.
     """
     clock = clock or (lambda: datetime.now(UTC))
@@ -240,9 +266,7 @@ def run_scheduler(
     ran = 0
     while True:
         fires = _claim_due(store, clock(), alive_since=started)
-        for fire in fires:
-            _run_job(store, fire, tracker, quiet, clock)
-        ran += len(fires)
+        ran += sum(_run_job(store, fire, tracker, quiet, clock) for fire in fires)
         if fires:
             continue  # fire times that passed while these ran are due now: run them first
         if stop_after is not None and (clock() - started).total_seconds() >= stop_after:
@@ -297,36 +321,69 @@ def _claim_due(store: _Store, now: datetime, alive_since: datetime) -> list[_Fir
 
 
 def _run_job(store: _Store, fire: _Fire, tracker: Any, quiet: bool,
-             clock: Callable[[], datetime]) -> None:
+             clock: Callable[[], datetime]) -> bool:
+    """Run one claimed fire time (unless its trigger says no); True when the job ran."""
     from nbops.pipeline.runner import run_pipeline
-    from nbops.pipeline.spec import load_pipeline, notebook_pipeline
+    from nbops.pipeline.spec import load_pipeline, notebook_pipeline, parse_trigger
 
     job = fire.job
     when = {"fire_time": fire.fire_time.isoformat(), "window_start": fire.window_start.isoformat()}
-    store.record({"schedule": job.name, "event": "started", **when, "reason": fire.reason,
-                  "started_at": clock().isoformat()})
     tags = {"nbops.schedule": job.name, "nbops.schedule.fire_time": when["fire_time"],
             "nbops.schedule.window_start": when["window_start"],
             "nbops.schedule.reason": fire.reason}
     try:
-        if job.target.endswith(".ipynb"):
-            params = {**{k: v for k, v in when.items() if k in _notebook_params(job.target)},
-                      **job.params}
-            target: Any = notebook_pipeline(job.target, params)
-            params = {}
-        else:
-            target = load_pipeline(job.target)
-            params = {**{k: v for k, v in when.items() if k in target.params}, **job.params}
-        result = run_pipeline(target, params=params, force=not job.cache, tags=tags,
-                              tracker=tracker, quiet=quiet)
+        pipeline = None if job.target.endswith(".ipynb") else load_pipeline(job.target)
+        declared = _notebook_params(job.target) if pipeline is None else list(pipeline.params)
+        trigger = parse_trigger(job.condition) if job.condition else \
+            pipeline.trigger if pipeline is not None else None
+        verdict = None
+        if trigger is not None:
+            from nbops.workflows.trigger import evaluate
+
+            verdict = evaluate(trigger, fire_time=fire.fire_time, handled=job.handled,
+                               tracking_uri=store.settings.tracking_uri, home=store.home)
+            if not verdict.run:
+                store.record({"schedule": job.name, "event": "skipped",
+                              "fire_time": when["fire_time"], "reason": verdict.reason})
+                return False
+            when.update(verdict.params)
+            tags.update({**verdict.tags, "nbops.schedule.reason": verdict.reason})
+        params = {**{k: v for k, v in when.items() if k in declared}, **job.params}
+        target: Any = pipeline or notebook_pipeline(job.target, params)
+        with _held(store, job, verdict):
+            store.record({"schedule": job.name, "event": "started", **when,
+                          "reason": verdict.reason if verdict else fire.reason,
+                          "started_at": clock().isoformat()})
+            result = run_pipeline(target, params=params if pipeline else {},
+                                  force=not job.cache, tags=tags, tracker=tracker, quiet=quiet)
     except NbopsError as exc:
-        store.record({"schedule": job.name, "event": "failed", "fire_time": when["fire_time"],
-                      "error": str(exc)})
-        return
+        from nbops.exceptions import GuardRailError
+
+        event = "skipped" if isinstance(exc, GuardRailError) else "failed"
+        store.record({"schedule": job.name, "event": event, "fire_time": when["fire_time"],
+                      ("reason" if event == "skipped" else "error"): str(exc)})
+        return event == "failed"
     store.record({"schedule": job.name, "event": "finished", "fire_time": when["fire_time"],
                   "status": result.status, "run_id": result.run_id,
                   "steps": {n: r.status for n, r in result.steps.items()},
                   "duration": round(result.duration, 3)})
+    return True
+
+
+@contextmanager
+def _held(store: _Store, job: Schedule, verdict: Any) -> Iterator[None]:
+    """For a triggered run: the model's retrain lock, and the verdict marked as handled (so
+    the same monitoring result starts one run only, whatever the run's outcome)."""
+    if verdict is None:
+        yield
+        return
+    from nbops.workflows.trigger import retraining
+
+    with retraining(verdict, home=store.home):
+        with store.locked() as schedules:
+            if job.name in schedules:
+                schedules[job.name].handled = verdict.verdict
+        yield
 
 
 def _notebook_params(notebook: str) -> list[str]:

@@ -20,6 +20,10 @@ A spec, every key but ``steps`` and ``notebook`` optional::
         retry_delay: 1.0                         # seconds before the first retry
         timeout: 600                             # seconds for the whole step; then it is killed
         kernel: python3                          # default: the notebook's kernelspec
+    trigger:                      # run (from a schedule) only when monitoring says so
+      monitor: churn@champion     # the model version whose `nbops.monitor.status` is read
+      status: [drift, warning]    # statuses that start a run (default: [drift])
+      cooldown: 3600              # seconds after the model's last retrain or promotion
 
 Errors name the file, the line and the key (``pipeline.yaml:12: steps.train.retries: ...``).
 Parameters a notebook's ``parameters`` cell does not define are warnings
@@ -39,17 +43,26 @@ from typing import Any
 from nbops.exceptions import NotFoundError, PipelineError, closest
 
 __all__ = [
+    "TRIGGER_PARAMS",
+    "TRIGGER_STATUSES",
     "Pipeline",
     "Step",
     "TEMPLATE",
+    "Trigger",
     "declared_parameters",
     "load_pipeline",
     "notebook_pipeline",
+    "parse_trigger",
     "references",
     "render",
 ]
 
-TOP_KEYS = ("name", "experiment", "description", "params", "steps")
+TOP_KEYS = ("name", "experiment", "description", "params", "steps", "trigger")
+TRIGGER_KEYS = ("monitor", "status", "cooldown")
+#: the monitoring statuses a trigger may wait for (``nbops.monitor.status`` values)
+TRIGGER_STATUSES = ("ok", "warning", "drift", "error")
+#: what a triggered run passes to the pipeline params (or notebook parameters) that declare them
+TRIGGER_PARAMS = ("window_start", "window_end", "trigger_reason", "monitor_run")
 STEP_KEYS = ("notebook", "parameters", "depends_on", "inputs", "outputs", "retries",
              "retry_delay", "timeout", "kernel", "description")
 #: A template: ``{{ steps.<step>.outputs.<name> }}`` or ``{{ params.<name> }}``.
@@ -75,6 +88,51 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Trigger:
+    """Run only when the monitoring status of ``monitor`` (``NAME@ALIAS``) is one of
+    ``status``, and not within ``cooldown`` seconds of the model's last retrain or promotion."""
+
+    monitor: str
+    status: tuple[str, ...] = ("drift",)
+    cooldown: float = 3600.0
+
+    @property
+    def model(self) -> str:
+        return self.monitor.split("@", 1)[0]
+
+
+def parse_trigger(value: Any) -> Trigger:
+    """A :class:`Trigger` from its mapping (``{"monitor": "churn@champion", "status": [...],
+    "cooldown": 600}``); ``ValueError`` naming the key and what to write otherwise."""
+    if isinstance(value, Trigger):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a mapping such as {monitor: churn@champion, status: [drift]}")
+    unknown = [k for k in value if k not in TRIGGER_KEYS]
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r}.{closest(str(unknown[0]), TRIGGER_KEYS)} "
+                         f"Known keys: {', '.join(TRIGGER_KEYS)}.")
+    monitor = value.get("monitor")
+    if not isinstance(monitor, str) or monitor.count("@") != 1 or monitor.startswith("@") \
+            or monitor.endswith("@"):
+        raise ValueError(f"monitor must name a model alias as NAME@ALIAS (churn@champion), "
+                         f"got {monitor!r}")
+    statuses = value.get("status", ["drift"])
+    statuses = [statuses] if isinstance(statuses, str) else statuses
+    if not isinstance(statuses, list | tuple) or not statuses:
+        raise ValueError(f"status must be a list of monitoring statuses, got {statuses!r}")
+    for status in statuses:
+        if status not in TRIGGER_STATUSES:
+            raise ValueError(f"status {status!r} is not a monitoring status."
+                             f"{closest(str(status), TRIGGER_STATUSES)} Allowed: "
+                             f"{', '.join(TRIGGER_STATUSES)}.")
+    cooldown = value.get("cooldown", 3600.0)
+    if isinstance(cooldown, bool) or not isinstance(cooldown, int | float) or cooldown < 0:
+        raise ValueError(f"cooldown must be 0 or more seconds, got {cooldown!r}")
+    return Trigger(monitor, tuple(statuses), float(cooldown))
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """A validated pipeline: steps in a topological order (ties keep the file's order)."""
 
@@ -84,6 +142,7 @@ class Pipeline:
     params: dict[str, Any]
     steps: dict[str, Step]
     warnings: tuple[str, ...] = ()
+    trigger: Trigger | None = None
 
     @property
     def root(self) -> Path:
@@ -241,8 +300,15 @@ def load_pipeline(path: str | Path, check_kernels: bool = True) -> Pipeline:
     steps = {sname: _step(doc, sname, spec, raw_steps, params, warnings, check_kernels)
              for sname, spec in raw_steps.items()}
     order = _topological(doc, steps)
+    trigger = None
+    if data.get("trigger") is not None:
+        try:
+            trigger = parse_trigger(data["trigger"])
+        except ValueError as exc:
+            raise doc.error(("trigger",), str(exc)) from None
     return Pipeline(path=path, name=name, experiment=experiment, params=dict(params),
-                    steps={s: steps[s] for s in order}, warnings=tuple(warnings))
+                    steps={s: steps[s] for s in order}, warnings=tuple(warnings),
+                    trigger=trigger)
 
 
 def notebook_pipeline(notebook: str | Path, params: Mapping[str, Any] | None = None) -> Pipeline:

@@ -46,12 +46,13 @@ __all__ = [
     "DEFAULT_MAX_PER_DAY",
     "check_promotion",
     "ct_dir",
+    "duration",
     "history",
     "in_flight",
     "record",
 ]
 
-DECISIONS = ("promoted", "rejected", "passed", "dry-run", "refused")
+DECISIONS = ("promoted", "rejected", "passed", "dry-run", "refused", "retrain")
 DEFAULT_COOLDOWN = 3600.0
 DEFAULT_MAX_PER_DAY = 3
 _DAY = 86400.0
@@ -154,7 +155,7 @@ def check_promotion(model: str, *, cooldown: float = DEFAULT_COOLDOWN,
         left = cooldown - (now - promoted[-1])
         raise GuardRailError(
             f"{model!r} was promoted at {_when(promoted[-1])}; the cool-down of "
-            f"{_duration(cooldown)} leaves {_duration(left)} before the next promotion. Run the "
+            f"{duration(cooldown)} leaves {duration(left)} before the next promotion. Run the "
             "gate with dry_run=True (--dry-run) to evaluate now, or lower the cool-down.")
     recent = [t for t in promoted if now - t < _DAY]
     if len(recent) >= max_per_day:
@@ -165,7 +166,8 @@ def check_promotion(model: str, *, cooldown: float = DEFAULT_COOLDOWN,
             "(--dry-run) to evaluate now, or raise the cap.")
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``1 h 05 min``, ``4 min 10 s`` or ``12 s``."""
     seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
