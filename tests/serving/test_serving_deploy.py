@@ -1,9 +1,12 @@
 """Deployment patterns on real server processes: canary shares and stickiness, shadow copies
-never returned, blue-green swaps and a rollback under concurrent load with no failed request
+never returned and predicted in a process of their own that may die without hurting the primary
+(and dies with its server), blue-green swaps and a rollback under concurrent load with no failed request
 and no lost log record, each swap in the alias audit trail."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -72,6 +75,57 @@ def test_shadow_predictions_are_logged_and_never_returned(start_server):
     np.testing.assert_allclose(np.stack(shadow["scores"]), [challenger] * len(ids), atol=1e-5)
     returned = nbops.serve.read_log("tiny", since=since)
     assert sorted(returned["request_id"]) == sorted(ids) and set(returned["version"]) == {"1"}
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (an orphan may wait a while to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+def _wait_until(condition, seconds: float = 30) -> None:
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_killed_shadow_process_never_stops_the_primary(start_server):
+    server = start_server("tiny@prod", shadow="challenger")
+    primary = _prediction(0)
+    since = time.time()
+    with httpx.Client(base_url=server.url) as http:
+        shadow = http.get("/nbops/v1/status").json()["shadow"]
+        assert shadow["ref"] == "tiny@challenger" and shadow["running"]
+        assert shadow["pid"] != server.pid
+        os.kill(shadow["pid"], signal.SIGKILL)
+        _wait_until(lambda: not http.get("/nbops/v1/status").json()["shadow"]["running"])
+        answers = [http.post("/nbops/v1/predict", json={"inputs": [ROW]}) for _ in range(50)]
+        shadow = http.get("/nbops/v1/status").json()["shadow"]
+    assert {a.status_code for a in answers} == {200}
+    assert {(a.json()["version"], a.json()["route"]) for a in answers} == {("1", "primary")}
+    np.testing.assert_allclose([a.json()["predictions"][0] for a in answers], [primary] * 50,
+                               atol=1e-5)
+    assert shadow["dropped"] == 50  # every copy after its death counted, none sent
+    logged = nbops.serve.read_log("tiny", since=since)
+    assert sorted(logged["request_id"]) == sorted(a.json()["request_id"] for a in answers)
+    assert "the shadow process of tiny@challenger" in server.output()
+
+
+def test_the_shadow_process_logs_what_it_holds_and_dies_with_its_server(start_server):
+    server = start_server("tiny@prod", shadow="challenger")
+    since = time.time()
+    with httpx.Client(base_url=server.url) as http:
+        pid = http.get("/nbops/v1/status").json()["shadow"]["pid"]
+        ids = [http.post("/nbops/v1/predict", json={"inputs": [ROW]}).json()["request_id"]
+               for _ in range(20)]
+    os.kill(server.pid, signal.SIGKILL)  # the server only: no clean stop, no signal to the shadow
+    _wait_until(lambda: not _alive(pid))
+    shadow = nbops.serve.read_log("tiny", since=since, routes=("shadow",))
+    assert sorted(shadow["request_id"]) == sorted(ids) and set(shadow["version"]) == {"2"}
 
 
 def test_blue_green_swap_and_rollback_under_load(start_server):

@@ -9,7 +9,7 @@ route                  method   answer
 /nbops/v1/predict      POST     ``{"request_id", "model", "version", "route",
                                 "predictions"}``
 /nbops/v1/label        POST     ``{"request_id": ..., "label": ...}`` → recorded
-/nbops/v1/status       GET      routes, versions, flavors, inputs, last error
+/nbops/v1/status       GET      routes, versions, flavors, inputs, last error, shadow
 =====================  =======  ====================================================
 
 Every answer carries ``X-Request-Id`` (the caller's, or a new one) and ``X-Nbops-Version``.
@@ -24,20 +24,18 @@ import contextlib
 import json
 import logging
 import os
-import queue
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from nbops.serving.models import to_jsonable
 from nbops.serving.reqlog import LogWriter, log_dir
 from nbops.serving.routing import Deployment, RouteConfig
 from nbops.serving.spec import RequestError
@@ -63,32 +61,6 @@ def _frame_json(feeds: dict[str, Any], columns: tuple[str, ...] | None) -> str:
                                            "data": rows}}, separators=(",", ":"))
 
 
-def _predict_many(slot: Any, feeds: list[dict[str, Any]]) -> list[Any]:
-    """One output per request; requests of one single-input model share one run."""
-    first = feeds[0]
-    if len(feeds) > 1 and len(first) == 1:
-        name = next(iter(first))
-        arrays = [f[name] for f in feeds]
-        if all(a.shape[1:] == arrays[0].shape[1:] for a in arrays):
-            out = slot.predict({name: np.concatenate(arrays)})
-            if isinstance(out, np.ndarray):
-                return np.split(out, np.cumsum([len(a) for a in arrays])[:-1])
-    return [slot.predict(f) for f in feeds]
-
-
-def _attempt(slot: Any, feeds: dict[str, Any]) -> Any:
-    try:
-        return slot.predict(feeds)
-    except Exception as exc:  # recorded as this request's shadow failure
-        return exc
-
-
-def _tolist(out: Any) -> Any:
-    if isinstance(out, dict):  # several outputs, by name
-        return {k: np.asarray(v).tolist() for k, v in out.items()}
-    return np.asarray(out).tolist()
-
-
 class Service:
     """One server process: the deployment, the request log, the handlers."""
 
@@ -102,12 +74,11 @@ class Service:
         self.log = LogWriter(log_dir(config.model, home))
         self.started = time.time()
         self.audit_lock: Any = None  # the lock file of the worker that writes audit records
-        self._shadows: queue.SimpleQueue | None = None
-        if self.deployment.slots["shadow"] is not None:
-            self._shadows = queue.SimpleQueue()
-            self._shadow_thread = threading.Thread(target=self._shadow_loop, daemon=True,
-                                                   name="nbops-serve-shadow")
-            self._shadow_thread.start()
+        self.shadow = None
+        if config.shadow:  # its own process: the challenger's work never slows the primary
+            from nbops.serving.shadow import ShadowFeed
+
+            self.shadow = ShadowFeed(config, home)
 
     # -- the predict path ------------------------------------------------------------------
 
@@ -149,7 +120,7 @@ class Service:
         inputs = raw.decode() if "inputs" in payload or "instances" in payload else \
             _frame_json(feeds, slot.spec.columns)
         try:
-            outputs = json.dumps(_tolist(slot.predict(feeds)), separators=(",", ":"))
+            outputs = json.dumps(to_jsonable(slot.predict(feeds)), separators=(",", ":"))
         except Exception as exc:  # the model itself failed: say so, keep serving
             message = f"model {slot.name}/{slot.version} failed: {exc}"
             self._write(record, start, 500, inputs, "null", message)
@@ -157,8 +128,8 @@ class Service:
         self._write(record, start, 200, inputs, outputs, "")
         head = _json({"request_id": rid, "model": slot.name, "version": slot.version,
                       "route": route})[:-1] + b"," if nbops_form else b"{"
-        if self._shadows is not None:
-            self._shadows.put((rid, record["time"], feeds, inputs))
+        if self.shadow is not None:
+            self.shadow.send(rid, record["time"], inputs)
         return Response(head + b'"predictions":' + outputs.encode() + b"}",
                         media_type="application/json",
                         headers={"x-request-id": rid, "x-nbops-version": slot.version,
@@ -169,43 +140,6 @@ class Service:
         record.update(status=status, latency_ms=(time.perf_counter() - start) * 1000,
                       inputs=inputs, outputs=outputs, error=error)
         self.log.append(record)
-
-    # -- the shadow: a queue drained in batches by one thread, off the response path -------
-
-    def _shadow_loop(self) -> None:
-        """Predict queued copies with the shadow slot, many per model run, and log them."""
-        assert self._shadows is not None
-        while (item := self._shadows.get()) is not None:
-            batch = [item]
-            while len(batch) < 64:  # small batches: the GIL goes back to the requests often
-                try:
-                    more = self._shadows.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._shadows.put(None)  # stop after this batch
-                    break
-                batch.append(more)
-            self._shadow_batch(self.deployment.slots["shadow"], batch)
-            time.sleep(0.001)  # let copies gather (bigger batches) while requests run
-
-    def _shadow_batch(self, slot: Any, batch: list[tuple[str, float, Any, str]]) -> None:
-        try:
-            outputs = _predict_many(slot, [feeds for _, _, feeds, _ in batch])
-        except Exception:  # a failing challenger never affects the primary's answers
-            outputs = [_attempt(slot, feeds) for _, _, feeds, _ in batch]
-        records = []
-        for (rid, arrived, _, inputs), out in zip(batch, outputs, strict=True):
-            record = {"request_id": rid, "time": arrived, "model": slot.name,
-                      "version": slot.version, "route": "shadow", "inputs": inputs,
-                      "latency_ms": time.time() * 1000 - arrived}  # arrival to prediction
-            if isinstance(out, Exception):
-                record.update(status=500, outputs="null", error=f"shadow failed: {out}")
-            else:
-                record.update(status=200, error="",
-                              outputs=json.dumps(_tolist(out), separators=(",", ":")))
-            records.append(record)
-        self.log.append_many(records)
 
     # -- the other routes ------------------------------------------------------------------
 
@@ -231,13 +165,13 @@ class Service:
         return JSONResponse({"model": self.config.model, "pid": os.getpid(),
                              "started": self.started, "url": self.config.url,
                              "request_log": str(self.log.folder),
-                             **self.deployment.describe()})
+                             **self.deployment.describe(),
+                             "shadow": self.shadow.describe() if self.shadow else None})
 
     def close(self) -> None:
         self.deployment.stop()
-        if self._shadows is not None:  # log the copies still queued, then seal
-            self._shadows.put(None)
-            self._shadow_thread.join(timeout=30)
+        if self.shadow is not None:  # it logs the copies it still holds, then seals its log
+            self.shadow.close()
         self.log.close()
 
 
@@ -302,22 +236,14 @@ def _audit_recorder(service: Service) -> Any:
     service.audit_lock = handle
 
     def record(route: str, before: Any, after: Any) -> None:
-        from nbops.registry._store import call, client_for
-        from nbops.registry.audit import last_millis, new_record, writer_lock
+        from nbops.registry.audit import record as audit
         from nbops.registry.resolve import parse_ref
 
         alias = parse_ref(after.ref).alias
-        if not alias:
-            return
-        client = client_for()
-        reason = (f"nbops serve {service.config.url} ({route}) swapped to v{after.version} "
-                  f"after the alias moved; requests in flight finished on v{before.version}")
-        with writer_lock(service.home):  # ordered with alias changes, as the registry does
-            model = call(client, f"reading model {after.name!r}", client.get_registered_model,
-                         after.name)
-            rec = new_record(alias, before.version, after.version, "serve", reason,
-                             last_millis(model.tags))
-            call(client, f"recording the serving swap of {after.name!r}",
-                 client.set_registered_model_tag, after.name, rec.key, rec.to_json())
+        if alias:
+            audit(after.name, alias, before.version, after.version, "serve",
+                  f"nbops serve {service.config.url} ({route}) swapped to v{after.version} after "
+                  f"the alias moved; requests in flight finished on v{before.version}",
+                  home=service.home)
 
     return record

@@ -26,7 +26,7 @@ import numpy as np
 from nbops.exceptions import NotFoundError
 from nbops.serving.spec import InputSpec, TensorInput
 
-__all__ = ["Slot", "find_package", "load_slot"]
+__all__ = ["Slot", "find_package", "load_slot", "to_jsonable"]
 
 log = logging.getLogger("nbops.serving")
 
@@ -53,6 +53,13 @@ class Slot:
                 "flavor": self.flavor, "package": self.package,
                 "inputs": [{"name": t.name, "dtype": t.dtype.name, "shape": list(t.shape)}
                            for t in self.spec.inputs]}
+
+
+def to_jsonable(out: Any) -> Any:
+    """A model's output as JSON-ready lists (several outputs: a dict by output name)."""
+    if isinstance(out, dict):
+        return {k: np.asarray(v).tolist() for k, v in out.items()}
+    return np.asarray(out).tolist()
 
 
 def _client() -> Any:

@@ -3,8 +3,8 @@
     primary   NAME@ALIAS, answers every request not sent to the canary
     canary    another alias (``--canary challenger=10%``): that share of requests, sticky per
               request key (the ``X-Nbops-Key`` header) when one is given
-    shadow    another alias (``--shadow challenger``): gets a copy of each request after the
-              response is sent; its predictions are logged, never returned
+    shadow    another alias (``--shadow challenger``): gets a copy of each request, predicted
+              in a process of its own (:mod:`nbops.serving.shadow`); logged, never returned
 
 Blue-green: a watcher thread resolves each alias every ``poll`` seconds. When one moved (a
 promotion, ``nbops registry rollback``), it loads and warms the new version beside the old one,
@@ -91,7 +91,6 @@ class Deployment:
         self.cache = cache
         self.slots: dict[str, Slot | None] = {"primary": load_slot(config.ref, cache)}
         self.slots["canary"] = load_slot(config.canary, cache) if config.canary else None
-        self.slots["shadow"] = load_slot(config.shadow, cache) if config.shadow else None
         self.last_error: str | None = None
         self._threshold = int(config.canary_percent * 100)  # out of 10,000
         self._stop = threading.Event()
@@ -127,7 +126,7 @@ class Deployment:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.config.poll):
-            for route in ("primary", "canary", "shadow"):
+            for route in ("primary", "canary"):
                 slot = self.slots[route]
                 if slot is not None:
                     self.follow(route, slot)
