@@ -141,3 +141,16 @@ def test_regression_window_uses_rmse(tracker):
     assert result.champion.metrics["rmse"] > 1.0
     with pytest.raises(UsageError, match="needs a classification window"):
         gate("price", data=frame, label_column="target", criteria="accuracy >= 0.5")
+
+
+def test_shadow_criteria_without_shadow_traffic_fail_as_such(models, client):
+    result = gate("churn", data=models.better, label_column="y",
+                  criteria=["accuracy >= champion", "shadow_agreement >= 0.9",
+                            "shadow_p99_ms <= 5"])
+    assert (result.decision, result.shadow_requests) == ("rejected", 0)
+    assert [(r.challenger, r.passed) for r in result.rows[1:]] == [
+        ("no shadow traffic", False), ("no shadow traffic", False)]
+    assert "no shadow traffic" in result.to_text()
+    assert "no shadow traffic: the request log holds no shadow prediction" in result.report_html
+    assert registry.resolve("churn@champion").version == "1"
+    assert client.get_run(result.run_id).data.params["shadow_requests"] == "0"

@@ -7,6 +7,8 @@ criterion                              passes when
 ``rmse <= champion``                   the challenger's RMSE is no worse than the champion's
 ``p99_ms <= 5``                        the challenger's p99 latency is at most 5 ms
 ``agreement >= 0.9``                   both models agree on at least 90 % of the rows
+``shadow_agreement >= 0.9``            ... on 90 % of the served requests (shadow traffic)
+``shadow_p99_ms <= 5``                 the challenger's p99 latency as a shadow is at most 5 ms
 ``drift: ok``                          the champion's monitoring status is ``ok``
 ``drift: drift, warning``              ... is ``drift`` or ``warning`` (retrain on drift)
 =====================================  ===============================================
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 
 from nbops.exceptions import UsageError, closest
 
-__all__ = ["DRIFT_STATUSES", "METRICS", "Criterion", "parse_criteria", "parse_criterion"]
+__all__ = ["DRIFT_STATUSES", "METRICS", "SHADOW_METRICS", "Criterion", "parse_criteria", "parse_criterion"]
 
 #: metric name -> what it measures (``agreement`` is one value shared by both models)
 METRICS = {
@@ -38,7 +40,14 @@ METRICS = {
     "p50_ms": "median latency of one batch, in milliseconds",
     "p99_ms": "99th percentile latency of one batch, in milliseconds",
     "agreement": "share of rows where challenger and champion predict alike",
+    "shadow_agreement": "share of served requests (same request ids) where the challenger, "
+                        "as a shadow, predicted what the champion answered",
+    "shadow_p50_ms": "median latency of the challenger as a shadow, from the request log",
+    "shadow_p99_ms": "99th percentile latency of the challenger as a shadow, from the request "
+                     "log",
 }
+#: criteria on these are measured on shadow traffic (``nbops serve ... --shadow ALIAS``)
+SHADOW_METRICS = ("shadow_agreement", "shadow_p50_ms", "shadow_p99_ms")
 #: what ``drift:`` may list: the monitoring statuses, and ``unknown`` (never monitored)
 DRIFT_STATUSES = ("ok", "warning", "drift", "error", "unknown")
 
@@ -112,9 +121,9 @@ def parse_criterion(text: str) -> Criterion:
         raise UsageError(f"Criterion {text!r}: unknown metric {m['metric']!r}."
                          f"{closest(metric, METRICS)} Allowed metrics: {', '.join(METRICS)}, "
                          "and 'drift: STATUS'.")
-    if m["champion"] and metric == "agreement":
-        raise UsageError(f"Criterion {text!r}: agreement is one value shared by both models; "
-                         "compare it with a number, e.g. 'agreement >= 0.9'.")
+    if m["champion"] and metric in ("agreement", "shadow_agreement"):
+        raise UsageError(f"Criterion {text!r}: {metric} is one value shared by both models; "
+                         f"compare it with a number, e.g. '{metric} >= 0.9'.")
     if m["champion"]:
         delta = float(m["delta"] or 0.0) * (-1.0 if m["sign"] == "-" else 1.0)
         return Criterion(clean, metric, m["op"], None, delta)

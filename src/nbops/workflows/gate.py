@@ -5,6 +5,9 @@ gate run, and promote (an audited alias move) or reject (alias unchanged, an ale
       ─► resolve NAME@challenger and NAME@champion
       ─► load each: its ONNX package (``<name>-onnx`` tagged nbops.source_model) else its pyfunc
       ─► predict the window ─► accuracy or RMSE, latency p50/p99, agreement, champion drift
+      ─► shadow traffic: the request log's shadow records of the challenger version, paired by
+         request id with what the champion answered ─► shadow_agreement, shadow_p50/p99_ms
+         (criteria on them fail as "no shadow traffic" when there is none)
       ─► criteria ─► gate run (params, metrics, report.html, tag nbops.gate.decision);
          the challenger version is tagged nbops.gate.run and nbops.gate.decision
       ─► promote: registry.set_alias(NAME, champion, challenger version, reason=summary + run)
@@ -31,15 +34,18 @@ from typing import Any
 
 from nbops.exceptions import GuardRailError, MonitoringError, UsageError
 from nbops.workflows import guard
-from nbops.workflows.criteria import Criterion, parse_criteria
+from nbops.workflows.criteria import SHADOW_METRICS, Criterion, parse_criteria
 
-__all__ = ["TAG_DECISION", "TAG_RUN", "CriterionRow", "GateResult", "ModelScore", "gate"]
+__all__ = ["NO_SHADOW", "TAG_DECISION", "TAG_RUN", "CriterionRow", "GateResult", "ModelScore",
+           "gate"]
 
 log = logging.getLogger("nbops.gate")
 
 TAG_DECISION = "nbops.gate.decision"
 TAG_RUN = "nbops.gate.run"  # on the challenger version: its latest gate run
 TASKS = ("classification", "regression")
+#: what a shadow criterion shows (and fails with) when the request log holds no shadow records
+NO_SHADOW = "no shadow traffic"
 _CHUNK = 4096  # rows per prediction call on the whole window
 
 
@@ -83,11 +89,14 @@ class GateResult:
     audit: Any = None  # the registry AuditRecord of the promotion
     alert: str | None = None  # what the webhook answered, when one was given
     report_html: str = field(default="", repr=False)
+    shadow_requests: int = 0  # served requests compared on shadow traffic
 
     def to_text(self) -> str:
         lines = [f"gate {self.model}: challenger v{self.challenger.version} "
                  f"({self.challenger.flavor}) vs champion v{self.champion.version} "
                  f"({self.champion.flavor}), {self.task}"]
+        lines.append(f"  shadow traffic: {self.shadow_requests} requests compared"
+                     if self.shadow_requests else f"  {NO_SHADOW}")
         for row in self.rows:
             lines.append(f"  {'PASS' if row.passed else 'FAIL'}  {row.criterion:<32} "
                          f"challenger {_fmt(row.challenger)}  champion {_fmt(row.champion)}  "
@@ -189,10 +198,12 @@ def _run_gate(model: str, challenger: str, champion: str, frame: Any, label_colu
                             "champion": lambda: old.predict(x_old[:batch_size])})
     pred_new, pred_old = _predictions(out_new, task), _predictions(out_old, task)
     agreement = _agreement(pred_new, pred_old, labels, task)
+    shadow = _shadow_traffic(model, str(mv_new.version), str(mv_old.version), labels, task)
     scores = {}
     for side, mv, loaded, pred in (("challenger", mv_new, new, pred_new),
                                    ("champion", mv_old, old, pred_old)):
-        metrics = {**_quality(pred, labels, task), **latency[side], "agreement": agreement}
+        metrics = {**_quality(pred, labels, task), **latency[side], "agreement": agreement,
+                   **(shadow[side] if shadow else {})}
         scores[side] = ModelScore(challenger if side == "challenger" else champion,
                                   str(mv.version), loaded.flavor, loaded.package, metrics,
                                   _drift(mv))
@@ -201,21 +212,24 @@ def _run_gate(model: str, challenger: str, champion: str, frame: Any, label_colu
     decision = ("dry-run" if dry_run else "promoted" if passed and moves
                 else "passed" if passed else "rejected")
     summary = _summary(rows)
+    requests = int(shadow["requests"]) if shadow else 0
     report = _report_html(model, scores["challenger"], scores["champion"], rows, decision, task,
-                          len(frame))
+                          len(frame), requests)
     tags = {TAG_DECISION: decision, "nbops.gate.model": model,
             "nbops.gate.challenger": f"{model}/{mv_new.version}",
             "nbops.gate.champion": f"{model}/{mv_old.version}"}
     params = {f"criterion_{i}": r.text for i, r in enumerate(rules, 1)}
     params.update({"model": model, "challenger": f"{challenger}=v{mv_new.version}",
                    "champion": f"{champion}=v{mv_old.version}", "task": task,
-                   "rows": len(frame), "batch_size": batch_size})
+                   "rows": len(frame), "batch_size": batch_size, "shadow_requests": requests})
     audit = None
     with track(f"gate {model} v{mv_new.version} vs v{mv_old.version}", experiment=experiment,
                tags=tags, params=params) as run:
+        shared = ("agreement", "shadow_agreement")
         run.log_metrics({f"{side}_{k}": v for side, s in scores.items()
-                         for k, v in s.metrics.items() if k != "agreement"})
-        run.log_metrics({"agreement": agreement, "passed": float(passed)})
+                         for k, v in s.metrics.items() if k not in shared})
+        run.log_metrics({k: v for k, v in scores["challenger"].metrics.items() if k in shared})
+        run.log_metrics({"passed": float(passed)})
         run.log_text(report, "gate/report.html")
         run_id = run.require_mlflow_id()
         from nbops.registry.api import set_alias, set_tag
@@ -230,7 +244,7 @@ def _run_gate(model: str, challenger: str, champion: str, frame: Any, label_colu
     if decision == "rejected" and webhook:
         alert = _alert(webhook, model, scores, rows, run_id)
     return GateResult(model, decision, passed, rows, scores["challenger"], scores["champion"],
-                      task, run_id, summary, audit, alert, report)
+                      task, run_id, summary, audit, alert, report, requests)
 
 
 def _window(data: Any, label_column: str) -> Any:
@@ -419,6 +433,39 @@ def _agreement(a: Any, b: Any, labels: Any, task: str) -> float:
     return float((np.abs(a - b) <= tolerance).mean())
 
 
+def _shadow_traffic(model: str, new_version: str, old_version: str, labels: Any, task: str
+                    ) -> dict[str, Any] | None:
+    """What the served traffic says, or None when the request log holds no shadow record of
+    ``new_version`` paired (same request id and row) with an answer of ``old_version``:
+    ``{"requests": n, "challenger": {shadow_agreement, shadow_p50_ms, shadow_p99_ms},
+    "champion": {the same, with the latency of its own answers}}``."""
+    from nbops.exceptions import NotFoundError
+    from nbops.serving.reqlog import read_log
+
+    try:
+        log = read_log(model, routes=("primary", "shadow"))
+    except NotFoundError:
+        return None
+    if log.empty:
+        return None
+    versions = log["version"].astype(str)
+    shadow = log[(log["route"] == "shadow") & (versions == new_version)]
+    primary = log[(log["route"] == "primary") & (versions == old_version)]
+    pairs = shadow.merge(primary, on=["request_id", "row"], suffixes=("_new", "_old"))
+    if pairs.empty:
+        return None
+    agreement = _agreement(pairs["prediction_new"].to_numpy(), pairs["prediction_old"].to_numpy(),
+                           labels, task)
+    ids = pairs["request_id"].unique()
+    out: dict[str, Any] = {"requests": len(ids)}
+    for side, frame in (("challenger", shadow), ("champion", primary)):
+        ms = frame[frame["request_id"].isin(ids)].drop_duplicates("request_id")["latency_ms"]
+        out[side] = {"shadow_agreement": agreement,
+                     "shadow_p50_ms": _percentile(ms.tolist(), 50),
+                     "shadow_p99_ms": _percentile(ms.tolist(), 99)}
+    return out
+
+
 def _drift(mv: Any) -> str:
     from nbops.monitoring.status import TAG_STATUS
 
@@ -429,9 +476,12 @@ def _evaluate(rule: Criterion, new: ModelScore, old: ModelScore) -> CriterionRow
     if rule.metric == "drift":
         return CriterionRow(rule.text, "-", old.drift, rule.describe_threshold(),
                             old.drift in rule.statuses)
+    if rule.metric in SHADOW_METRICS and rule.metric not in new.metrics:
+        return CriterionRow(rule.text, NO_SHADOW, "-", rule.describe_threshold(), False)
     passed, limit = rule.check(new.metrics, old.metrics)
     shown = rule.describe_threshold() + (f" = {limit:.4g}" if rule.relative else "")
-    champion = "-" if rule.metric == "agreement" else old.metrics[rule.metric]
+    shared = rule.metric in ("agreement", "shadow_agreement")
+    champion = "-" if shared else old.metrics[rule.metric]
     return CriterionRow(rule.text, new.metrics[rule.metric], champion, shown, passed)
 
 
@@ -460,7 +510,7 @@ def _alert(webhook: str, model: str, scores: dict[str, ModelScore], rows: list[C
 
 
 def _report_html(model: str, new: ModelScore, old: ModelScore, rows: list[CriterionRow],
-                 decision: str, task: str, n_rows: int) -> str:
+                 decision: str, task: str, n_rows: int, shadow_requests: int) -> str:
     """A small self-contained page: one table, inline styles, no scripts."""
     e = html.escape
     body = "".join(
@@ -479,6 +529,17 @@ def _report_html(model: str, new: ModelScore, old: ModelScore, rows: list[Criter
         f"</head><body><h2>gate {e(model)}: {e(decision)}</h2>"
         f"<p>challenger v{e(new.version)} ({e(new.flavor)}) vs champion v{e(old.version)} "
         f"({e(old.flavor)}); {e(task)} on {n_rows} rows; champion drift status "
-        f"{e(old.drift)}</p><table><tr><th>criterion</th><th>challenger</th><th>champion</th>"
+        f"{e(old.drift)}</p><p>{_shadow_line(shadow_requests)}</p>"
+        "<table><tr><th>criterion</th><th>challenger</th><th>champion</th>"
         f"<th>threshold</th><th>pass</th></tr>{body}</table><table><tr><th>metric</th>"
         f"<th>challenger</th><th>champion</th></tr>{metrics}</table></body></html>")
+
+
+def _shadow_line(requests: int) -> str:
+    if not requests:
+        return (f"{NO_SHADOW}: the request log holds no shadow prediction of the challenger "
+                "next to the champion's answer (serve the champion with --shadow challenger "
+                "and send requests); shadow criteria fail.")
+    return (f"shadow traffic: {requests} served requests compared by request id; shadow_ "
+            "metrics: the challenger as a shadow (latency from request arrival to its "
+            "prediction) and the champion's own answers to the same requests.")
