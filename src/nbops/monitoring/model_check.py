@@ -1,7 +1,8 @@
 """A monitoring check of a registered model version, as a scheduled notebook or ``nbops monitor``
 runs it. It reads like the steps:
 
-    resolve the model version ─► load current data ─► load the reference stored with the version
+    resolve the model version ─► load current data (a table, or a time window of the request
+    log of ``nbops serve``) ─► load the reference stored with the version
     ─► drift + data quality (+ prediction drift, performance with labels) + staleness
     ─► evaluate the rules ─► log a monitoring run (metrics, findings, evidently HTML report)
     ─► set ``nbops.monitor.status`` on the version ─► POST an alert when not ok
@@ -11,6 +12,11 @@ dataset (``nbops.dataset(train_df)`` then ``nbops.log_model(...)`` in one run), 
 :func:`store_reference`: the version's source run holds ``monitoring/reference_profile.json``
 (the :class:`Profile`) and ``monitoring/reference_sample.parquet`` (up to 5,000 rows, for
 evidently's HTML report). A packaged version (``nbops.source_run`` tag) uses its source's.
+
+With ``window="1h"`` the current data is what the model's server answered in that window
+(routes primary and canary, never shadow): drift on the requests' features, and performance
+(concept drift) on the requests of the checked version whose labels arrived (``POST
+/nbops/v1/label`` or ``nbops.serve.label``), joined by request id.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import Any
 from nbops.exceptions import MonitoringError, StoreUnavailableError, UsageError
 from nbops.registry._store import store_errors
 
-__all__ = ["DEFAULT_RULES", "MonitorReport", "load_reference", "run_check", "store_reference"]
+__all__ = ["DEFAULT_RULES", "MonitorReport", "current_from_log", "load_reference", "run_check",
+           "store_reference"]
 
 PROFILE_ARTIFACT = "monitoring/reference_profile.json"
 SAMPLE_ARTIFACT = "monitoring/reference_sample.parquet"
@@ -51,6 +58,10 @@ class MonitorReport:
         lines = [f"{self.model}: status {self.status.upper()} "
                  f"(drift share {self.metrics.get('drift.share', float('nan')):.2f}; "
                  f"drifted: {', '.join(self.drifted_columns) or 'none'})"]
+        scores = [f"{k} {self.metrics[k]:.3f}" for k in ("accuracy", "f1", "mae", "rmse")
+                  if k in self.metrics]
+        if scores:
+            lines.append(f"  performance on labelled rows: {', '.join(scores)}")
         lines += [f"  rule fired: {f.get('rule')} ({f.get('metric')} = {f.get('value')})"
                   for f in self.fired]
         lines += [f"  {f['severity']}: {f['message']}" for f in self.findings]
@@ -129,10 +140,35 @@ def _read_table(source: Any, what: str) -> Any:
     return reader(path)
 
 
+def current_from_log(name: str, version: str, window: Any) -> tuple[Any, Any]:
+    """(current data, labelled rows answered by ``version``) from the request log of model
+    ``name`` over ``window`` (a duration back from now like ``"1h"``, or a start time)."""
+    from nbops.exceptions import NotFoundError
+    from nbops.serving.reqlog import log_dir, read_log
+
+    folder = log_dir(name)
+    try:
+        frame = read_log(name, since=window, routes=("primary", "canary"))
+    except NotFoundError:
+        frame = None
+    if frame is None or frame.empty:
+        raise MonitoringError(
+            f"The request log of model {name!r} holds no answered request in the window "
+            f"{window!r} (log folder {folder}). Send traffic to `nbops serve {name}@ALIAS` "
+            "first, or widen the window (e.g. window='24h').")
+    frame = frame.drop(columns=[c for c in ("scores", "row") if c in frame.columns])
+    labelled = frame[(frame["version"] == str(version)) & frame["label"].notna()]
+    if len(labelled) and labelled["label"].map(lambda v: float(v).is_integer()
+                                               if isinstance(v, int | float) else False).all():
+        labelled = labelled.astype({"label": "int64"})
+    return frame, labelled
+
+
 def run_check(
     model: str,
-    current: Any,
+    current: Any = None,
     *,
+    window: Any = None,
     reference: Any = None,
     rules: Any = None,
     label_column: str | None = None,
@@ -149,6 +185,12 @@ def run_check(
     >>> report = run_check("churn@prod", "data/current.csv")   # doctest: +SKIP
     >>> report.status                                           # doctest: +SKIP
     'warning'
+    >>> run_check("churn@prod", window="1h").metrics["accuracy"]  # doctest: +SKIP
+    0.91
+
+    ``current`` is a DataFrame or a CSV / Parquet file; ``window`` instead reads what the
+    model's server answered in that window (a duration like ``"1h"``, or a start time), with
+    its predictions and the labels that arrived (see :func:`current_from_log`).
 
     ``fail_on`` (e.g. ``["drift", "error"]``): after everything is recorded, raise
     MonitoringError when the status is one of these, so a scheduled notebook fails visibly.
@@ -157,6 +199,10 @@ def run_check(
     if bad:
         raise UsageError(f"fail_on: unknown status(es) {sorted(bad)}; use ok, warning, drift, "
                          "error.")
+    if (current is None) == (window is None):
+        raise UsageError("Pass the current data (a DataFrame, CSV or Parquet file) or a window "
+                         "of the request log (window='1h'), not " +
+                         ("both." if window is not None else "neither."))
     from mlflow import MlflowClient
 
     from nbops.config import load_settings
@@ -178,7 +224,15 @@ def run_check(
     version = resolve_version(model, client=client)
     ref_name = f"{version.name}/{version.version}"
     rule_set = load_rules(rules if rules is not None else DEFAULT_RULES)
-    current_df = _read_table(current, "Current data")
+    if window is not None:
+        current_df, scored = current_from_log(version.name, version.version, window)
+        label_column, prediction_column = "label", "prediction"
+        from nbops.serving.reqlog import log_dir
+
+        source = str(log_dir(version.name))
+    else:
+        current_df = scored = _read_table(current, "Current data")
+        source = None if not isinstance(current, str | Path) else str(current)
 
     sample = None
     if reference is None:
@@ -197,23 +251,22 @@ def run_check(
             reference, Profile) and prediction_column in reference.schema:
         metrics.update(prediction_drift(current_df, reference, column=prediction_column)
                        .to_metrics())
-    source = client.get_run(version.run_id) if version.run_id else None
+    trained = client.get_run(version.run_id) if version.run_id else None
     baseline = None
-    if label_column and prediction_column:
-        perf = performance(current_df[label_column], current_df[prediction_column], task=task)
+    if label_column and prediction_column and len(scored):
+        perf = performance(scored[label_column], scored[prediction_column], task=task)
         metrics.update(perf.to_metrics())
-        baseline = dict(source.data.metrics) if source else None  # the metrics at training
+        baseline = dict(trained.data.metrics) if trained else None  # the metrics at training
     # Ages: the version's creation, and its training run's start (when its data was read).
     metrics.update(staleness(version.creation_timestamp,
-                             source.info.start_time if source else None).to_metrics())
+                             trained.info.start_time if trained else None).to_metrics())
     status = evaluate(rule_set, metrics, baseline=baseline)
 
     report_path = None
     with track(f"monitor {ref_name}", experiment=experiment,
                tags={"nbops.monitor.model": ref_name, "nbops.monitor.status": status.status,
                      "nbops.source_run": version.run_id or ""}) as run:
-        dataset(current_df, name="current", context="evaluation",
-                source=None if not isinstance(current, str | Path) else str(current))
+        dataset(current_df, name="current", context="evaluation", source=source)
         run.log_metrics({k: float(v) for k, v in metrics.items()})
         run.log_artifact({"status": status.to_dict(), "findings": findings,
                           "drifted_columns": result.drifted_columns}, "monitoring/result.json")
