@@ -200,6 +200,7 @@ def package(
 
 def _mount() -> None:
     """Commands that live with their capability."""
+    from nbops.monitoring.cli import monitor_command
     from nbops.pipeline.cli import run_command, schedule_app, scheduler_command
     from nbops.registry.cli import lineage_command, registry_app
     from nbops.serving.cli import serve_command
@@ -211,6 +212,7 @@ def _mount() -> None:
     app.add_typer(schedule_app, name="schedule")
     app.command("scheduler")(scheduler_command)
     app.command("serve")(serve_command)
+    app.command("monitor")(monitor_command)  # replaces the one above: it adds --window
     mount_workflows(app)
 
 
