@@ -122,6 +122,9 @@ def test_the_environment_digest_is_remembered_until_sys_path_changes(tmp_path, m
     saved["digest"] = "remembered"  # proves the next call reads the file, not the packages
     (tmp_path / "environment-digest.json").write_text(json.dumps(saved))
     assert environment_digest(tmp_path) == "remembered"
-    (tmp_path / "site").mkdir()
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))  # as if a package folder appeared
+    (tmp_path / "here").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path / "here"))  # a script's folder: not a package one
+    assert environment_digest(tmp_path) == "remembered"
+    (tmp_path / "site-packages").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path / "site-packages"))  # a package folder appeared
     assert environment_digest(tmp_path) == first

@@ -77,6 +77,11 @@ def test_ctrl_c_exits_130_and_marks_the_running_step_killed(nbdir, project, clie
         proc.kill()
     assert proc.returncode == 130, err
     assert "interrupted: the running steps were stopped" in err
+    # `nbops run` leaves its last records to a background `nbops sync`: wait for them
+    deadline = time.monotonic() + 60
     run = client.get_run(step.info.run_id)
+    while run.info.status != "KILLED" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        run = client.get_run(step.info.run_id)
     assert run.info.status == "KILLED"
     assert run.data.tags["nbops.step.status"] == "killed"

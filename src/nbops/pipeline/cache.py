@@ -14,8 +14,14 @@ MLflow is the source of truth: a hit is a FINISHED step run tagged ``nbops.cache
 outputs still hold exactly the content that run wrote: each path output's fingerprint is
 recorded as ``nbops.output_digest.<name>`` when the step succeeds, and a cache hit requires
 the file or folder to have that fingerprint now. A path overwritten since (by a run with other
-parameters, or by hand) is not a hit: the step runs again. ``<home>/pipeline-cache.json`` only
-remembers which run to check first.
+parameters, or by hand) is not a hit: the step runs again.
+
+``<home>/pipeline-cache.json`` keeps, for each key this project ran, what that successful run
+recorded in MLflow (its run id, outputs and output fingerprints), so a re-run answers its
+lookups without opening the store (importing MLflow alone takes about a second). A key missing
+there (another machine ran it, against a shared tracking server) is looked up in MLflow. The
+file is this project's memory of what it wrote to MLflow: a step run deleted in MLflow
+afterwards is still served from it; ``nbops run --force`` runs the steps again.
 
     >>> key = cache_key(notebook_digest(nb), {"lr": 0.1}, {}, "py3.11:abc", "python3")  # doctest: +SKIP
 """
@@ -26,6 +32,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,13 +66,16 @@ def environment_digest(home: Path | None = None) -> str:
     """sha256 of the installed packages list (``name==version``).
 
     Listing the packages takes about a second, so the digest is remembered in
-    ``<home>/environment-digest.json`` with the modification times of the ``sys.path``
-    folders (installing or removing a package changes them) and listed again only when they
-    change.
+    ``<home>/environment-digest.json`` with the modification times of the package folders
+    on ``sys.path`` (``site-packages``, ``dist-packages``: installing or removing a package
+    changes them) and listed again only when they change. Other ``sys.path`` entries (the
+    script's or the current folder) are left out of that stamp: any file written there
+    would change it.
     """
     from nbops.tracking.capture import package_list
 
-    stamp = [sys.executable, *(f"{p}:{_mtime(p)}" for p in sys.path)]
+    stamp = [sys.executable, *(f"{p}:{_mtime(p)}" for p in sys.path
+                               if Path(p).name in ("site-packages", "dist-packages"))]
     saved = home / "environment-digest.json" if home else None
     if saved is not None:
         try:
@@ -126,24 +136,62 @@ class CacheHit:
 
 
 class CacheIndex:
-    """``<home>/pipeline-cache.json``: cache key → the run id to check first in MLflow."""
+    """``<home>/pipeline-cache.json``: cache key → what the successful run of that key recorded.
+
+    An entry is ``{"run_id", "experiment", "tracking_uri", "outputs", "digests"}``: the MLflow
+    run id, where it lives, the outputs as :func:`find_cached` returns them and the path
+    outputs' fingerprints. An entry written by an older nbops is a bare run id.
+    """
 
     def __init__(self, home: Path) -> None:
         self.path = home / "pipeline-cache.json"
-        self._data: dict[str, str] | None = None
+        self._data: dict[str, Any] | None = None
 
-    def get(self, key: str) -> str | None:
-        return self._load().get(key)
+    def get(self, key: str) -> dict[str, Any] | None:
+        entry = self._load().get(key)
+        if isinstance(entry, str):
+            return {"run_id": entry}
+        return entry if isinstance(entry, dict) else None
 
-    def put(self, key: str, run_id: str) -> None:
+    def put(self, key: str, run_id: str, *, experiment: str, tracking_uri: str,
+            outputs: Mapping[str, Mapping[str, Any]], digests: Mapping[str, str]) -> None:
+        """Remember the successful run of ``key``: its outputs and the fingerprints its path
+        outputs had when the step ended (as tagged on the run)."""
+        self._data = None  # another pipeline of this project may have written meanwhile
         data = self._load()
-        data[key] = run_id
+        data[key] = {"run_id": run_id, "experiment": experiment, "tracking_uri": tracking_uri,
+                     "outputs": {k: {"value": v["value"], "kind": v.get("kind", "value")}
+                                 for k, v in outputs.items()},
+                     "digests": dict(digests)}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(data, indent=0), encoding="utf-8")
         os.replace(tmp, self.path)
 
-    def _load(self) -> dict[str, str]:
+    def knows(self, key: str, experiment: str, tracking_uri: str) -> bool:
+        """Whether this index can answer for ``key`` without MLflow (it remembers a run of
+        that key in that experiment of that store)."""
+        entry = self.get(key)
+        return (entry is not None and "outputs" in entry
+                and entry.get("experiment") == experiment
+                and entry.get("tracking_uri") == tracking_uri)
+
+    def hit(self, key: str, declared: tuple[str, ...]) -> CacheHit | None:
+        """The run remembered for ``key`` (see :meth:`knows`), when it recorded every declared
+        output and its path outputs still have the fingerprints it recorded; else None."""
+        entry = self.get(key)
+        if entry is None:
+            return None
+        recorded = entry.get("outputs", {})
+        if any(name not in recorded for name in declared):
+            return None
+        found = {name: recorded[name] for name in declared}
+        digests = {n: d for n, d in entry.get("digests", {}).items() if n in found}
+        if output_digests(found) != digests:
+            return None  # a path output is gone or was overwritten since that run
+        return CacheHit(run_id=entry["run_id"], outputs=found)
+
+    def _load(self) -> dict[str, Any]:
         if self._data is None:
             try:
                 self._data = json.loads(self.path.read_text(encoding="utf-8"))
@@ -164,7 +212,7 @@ def find_cached(client: Any, experiment_id: str, key: str, outputs: tuple[str, .
     known = index.get(key) if index else None
     if known:
         try:
-            candidates.append(client.get_run(known))
+            candidates.append(client.get_run(known["run_id"]))
         except Exception:  # noqa: BLE001 - the run was deleted or the store was reset
             pass
     if not candidates:

@@ -56,13 +56,25 @@ def run_command(
     scheduler: str | None = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
                                          help="Dask scheduler address (with --executor dask)."),
 ) -> None:
-    """Run a notebook pipeline: each step a papermill run, tracked in MLflow, cached."""
+    """Run a notebook pipeline: each step a papermill run, tracked in MLflow, cached.
+
+    Returns when the steps are done; their records that are not in MLflow yet are shipped by a
+    background `nbops sync` (`nbops status` shows what is left).
+    """
+    from dataclasses import replace
+
+    from nbops.config import load_settings
     from nbops.pipeline.runner import run_pipeline
+    from nbops.tracking.run import Tracker
 
     try:
+        # Everything is in the spool when the pipeline returns: exit hands it to a background
+        # `nbops sync` at once instead of waiting for MLflow first.
+        tracker = Tracker(replace(load_settings(), flush_timeout=0.0))
         result = run_pipeline(pipeline, parse_params(param), only=only or None,
                               from_step=from_step, force=force, workers=workers,
-                              executor=executor, scheduler_address=scheduler)
+                              executor=executor, scheduler_address=scheduler,
+                              tracker=tracker, wait_for_records=False)
     except NbopsError as exc:
         _fail(exc)
     except KeyboardInterrupt:

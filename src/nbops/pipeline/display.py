@@ -92,3 +92,7 @@ class Display:
         if result.run_id:
             self.out.print(f"pipeline run: {result.run_id} (experiment {result.experiment!r})",
                            highlight=False)
+        else:
+            self.out.print(f"pipeline run: being written to MLflow in the background "
+                           f"(experiment {result.experiment!r}; `nbops status` shows the "
+                           "backlog)", highlight=False)

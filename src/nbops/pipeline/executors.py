@@ -99,7 +99,7 @@ def execute_step(task: StepTask, pool: Any = None) -> StepOutcome:
     import papermill
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    from nbops.pipeline.kernels import assign, finalize, shutdown, start_kernel
+    from nbops.pipeline.kernels import FINISH_CODE, setup_code, shutdown, start_kernel, warm_engine
 
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix=f"nbops-{task.step}-"))
@@ -114,7 +114,6 @@ def execute_step(task: StepTask, pool: Any = None) -> StepOutcome:
     try:
         kernel = pool.take(task.kernel) if pool is not None else \
             start_kernel(task.kernel, task.env, work)
-        assign(kernel, cwd if cwd.is_dir() else work, env)
         if task.timeout:
             def kill() -> None:  # the kernel dies; nbclient then raises DeadKernelError
                 fired.set()
@@ -127,12 +126,11 @@ def execute_step(task: StepTask, pool: Any = None) -> StepOutcome:
         nb = nbformat.reads(task.notebook_json, as_version=4)
         papermill.execute_notebook(
             nb, str(out_path), parameters=task.parameters, kernel_name=task.kernel,
-            km=kernel.km, progress_bar=False, log_output=False,
+            km=kernel.km, progress_bar=False, log_output=False, engine_name=warm_engine(),
+            setup_code=setup_code(cwd if cwd.is_dir() else work, env), finish_code=FINISH_CODE,
             execution_timeout=int(task.timeout) + 1 if task.timeout else None)
-        finalize(kernel)
     except papermill.PapermillExecutionError as exc:
         failure = Failure.from_papermill(exc, _read(out_path), task.notebook_json)
-        _finalize_quietly(kernel)
     except (DeadKernelError, CellTimeoutError, RuntimeError, TimeoutError) as exc:
         if fired.is_set() or isinstance(exc, CellTimeoutError):
             index, source = running_cell(_read(out_path), task.notebook_json)
@@ -170,15 +168,6 @@ def execute_step(task: StepTask, pool: Any = None) -> StepOutcome:
 
 def _read(path: Path) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
-
-
-def _finalize_quietly(kernel: Any) -> None:
-    from nbops.pipeline.kernels import finalize
-
-    try:
-        finalize(kernel)
-    except Exception:  # noqa: BLE001 - the notebook already failed; this is best effort
-        pass
 
 
 # -- local: worker processes with warm kernels ---------------------------------------------------
@@ -223,20 +212,28 @@ class _Lane:
         self.pid_file = folder / f"lane-{name}.pids"
         key = secrets.token_bytes(16)
         address = str(folder / f"lane-{name}.sock")
-        with Listener(address, family="AF_UNIX", authkey=key) as listener:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "nbops.pipeline.executors", address, self.pid_file.name,
-                 kernel or ""],
-                env={**os.environ, "NBOPS_LANE_KEY": key.hex(),
-                     "NBOPS_LANE_ENV": json.dumps(env)},
-                stdin=subprocess.DEVNULL)
-            sock = getattr(getattr(listener, "_listener", None), "_socket", None)
-            if sock is not None:  # never wait forever for a worker that failed to start
-                sock.settimeout(60)
-            self.conn = listener.accept()
+        self._listener = Listener(address, family="AF_UNIX", authkey=key)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nbops.pipeline.executors", address, self.pid_file.name,
+             kernel or ""],
+            env={**os.environ, "NBOPS_LANE_KEY": key.hex(), "NBOPS_LANE_ENV": json.dumps(env)},
+            stdin=subprocess.DEVNULL)
+        self._conn: Connection | None = None  # accepted on first use: starting never waits
         self.task: StepTask | None = None
         self.deadline: float | None = None
         self.started = 0.0
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            sock = getattr(getattr(self._listener, "_listener", None), "_socket", None)
+            if sock is not None:  # never wait forever for a worker that failed to start
+                sock.settimeout(60)
+            try:
+                self._conn = self._listener.accept()
+            finally:
+                self._listener.close()
+        return self._conn
 
     def kill(self) -> None:
         """Kill the worker and every kernel it started."""
@@ -251,7 +248,9 @@ class _Lane:
                 pass
         self.process.kill()
         self.process.wait(5)
-        self.conn.close()
+        if self._conn is not None:
+            self._conn.close()
+        self._listener.close()
 
 
 class LocalExecutor:
@@ -277,10 +276,15 @@ class LocalExecutor:
             return self._workers
         return sum(1 for lane in self._lanes if lane.task is None)
 
-    def submit(self, task: StepTask) -> None:
+    def start(self) -> None:
+        """Start the worker processes and their first kernels (returns at once); the first
+        :meth:`submit` does it otherwise."""
         if not self._lanes:
             self._lanes = [_Lane(self._env, self._kernel, self._folder)
                            for _ in range(self._workers)]
+
+    def submit(self, task: StepTask) -> None:
+        self.start()
         lane = next(lane for lane in self._lanes if lane.task is None)
         lane.task, lane.started = task, time.monotonic()
         lane.deadline = lane.started + task.timeout + KILL_GRACE if task.timeout else None
@@ -319,19 +323,16 @@ class LocalExecutor:
                            duration=time.monotonic() - lane.started)
 
     def close(self) -> None:
+        """Stop the workers: an idle one is told to stop and exits on its own once its
+        waiting kernel is shut down (nobody waits for that); a busy one is killed."""
         for lane in self._lanes:
-            if lane.task is None and lane.process.poll() is None:
+            if lane.task is None and lane.process.poll() is None and lane._conn is not None:
                 try:
                     lane.conn.send(None)
+                    continue
                 except OSError:
                     pass
-            else:
-                lane.kill()
-        for lane in self._lanes:
-            try:
-                lane.process.wait(10)
-            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: stuck, kill it
-                lane.kill()
+            lane.kill()  # busy, dead, or never used (still starting)
         shutil.rmtree(self._folder, ignore_errors=True)
 
     def __enter__(self) -> LocalExecutor:
@@ -364,6 +365,9 @@ class DaskExecutor:
     @property
     def free(self) -> int:
         return 1_000_000  # the cluster queues tasks itself
+
+    def start(self) -> None:
+        """Nothing to start: the cluster runs already."""
 
     def submit(self, task: StepTask) -> None:
         fut = self.client.submit(execute_step, task, pure=False,

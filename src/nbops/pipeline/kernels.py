@@ -5,14 +5,20 @@ A :class:`KernelPool` starts the kernel for the *next* step while the current on
 step finds its kernel already booted. Kernels are never reused: a step always gets a clean
 interpreter, exactly as with plain papermill.
 
-Kernels start with a generic environment; :func:`assign` then gives a kernel its step's
-working directory and variables (``NBOPS_PARENT_RUN_ID``, ``NBOPS_NOTEBOOK_PATH``, ...) before
-the first cell runs. papermill gets the started kernel through nbclient's ``km=`` argument.
+Kernels start with a generic environment. papermill runs the step on the started kernel
+through its ``nbops-warm`` engine (:func:`warm_engine`): papermill's own client, which before
+the first cell gives the kernel its step's working directory and variables
+(``NBOPS_PARENT_RUN_ID``, ``NBOPS_NOTEBOOK_PATH``, ... : :func:`setup_code`) and after the last
+one ends the notebook's nbops runs (:data:`FINISH_CODE`), on the one connection papermill
+opens. Each extra connection would cost its own readiness wait (a fifth of a second of IOPub
+silence in jupyter_client), which the engine also replaces by waiting for the kernel's answer
+to one ``kernel_info`` request on both channels.
 
     >>> pool = KernelPool(env={})                       # doctest: +SKIP
     >>> pool.prestart("python3")                         # doctest: +SKIP
     >>> kernel = pool.take("python3")                    # doctest: +SKIP
-    >>> papermill.execute_notebook(nb, out, km=kernel.km)   # doctest: +SKIP
+    >>> papermill.execute_notebook(nb, out, km=kernel.km, engine_name=warm_engine(),
+    ...                            setup_code=setup_code(cwd, env))  # doctest: +SKIP
     >>> pool.release(kernel)                             # doctest: +SKIP
 """
 
@@ -29,7 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Kernel", "KernelPool", "assign", "finalize", "run_code", "shutdown", "start_kernel"]
+__all__ = ["FINISH_CODE", "Kernel", "KernelPool", "setup_code", "shutdown", "start_kernel",
+           "warm_engine"]
 
 
 @dataclass
@@ -82,51 +89,143 @@ def shutdown(kernel: Kernel) -> None:
                 pass
 
 
-def assign(kernel: Kernel, cwd: Path, env: Mapping[str, str], timeout: float = 60.0) -> None:
-    """Give a started kernel its step: working directory and environment variables.
-
-    Waits until the kernel answers (bounded by ``timeout``); raises RuntimeError otherwise.
-    """
-    code = ("import os as _o\n"
+def setup_code(cwd: Path, env: Mapping[str, str]) -> str:
+    """The code that gives a started kernel its step: working directory and variables."""
+    return ("import os as _o\n"
             f"_o.environ.update({json.dumps(dict(env))})\n"
             f"_o.chdir({json.dumps(str(cwd))})\n"
             "del _o\n")
-    run_code(kernel, code, timeout)
 
 
-_FINALIZE = """\
+#: Run after the last cell (also after a failing one): ends the notebook's nbops session runs
+#: and ships what it logged, since kernels are stopped at once and nbops' exit hook won't run.
+FINISH_CODE = """\
 import sys as _s
 if "nbops.tracking.run" in _s.modules:
     _s.modules["nbops.tracking.run"].default_tracker().close()
 del _s
 """
 
+WARM_ENGINE = "nbops-warm"
 
-def finalize(kernel: Kernel, timeout: float = 60.0) -> None:
-    """End the notebook's nbops session runs and ship what it logged, before the kernel stops.
 
-    Kernels are stopped at once (no graceful shutdown wait), so nbops' exit hook would not run.
+def warm_engine() -> str:
+    """Register papermill's ``nbops-warm`` engine (once) and return its name.
+
+    It is papermill's nbclient engine with two more client options: ``setup_code`` runs
+    before the first cell and ``finish_code`` after the last, silently, on papermill's own
+    connection; and the connection is ready once the kernel answered a ``kernel_info``
+    request on the shell and IOPub channels (the kernel has booted: it was started ahead).
+    A failing ``setup_code`` raises RuntimeError; a failing ``finish_code`` too, unless a
+    cell failed first (papermill then reports that cell).
     """
-    run_code(kernel, _FINALIZE, timeout)
+    from papermill.engines import NBClientEngine, papermill_engines
 
+    if WARM_ENGINE in papermill_engines._engines:
+        return WARM_ENGINE
+    from nbclient.util import ensure_async, run_hook, run_sync
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.utils import merge_kwargs, remove_args
+    from traitlets import Unicode
 
-def run_code(kernel: Kernel, code: str, timeout: float = 60.0) -> None:
-    """Run ``code`` in the kernel (no history, no output); RuntimeError when it fails."""
+    class WarmClient(PapermillNotebookClient):
+        setup_code = Unicode("")
+        finish_code = Unicode("")
 
-    async def run() -> None:
-        kc = kernel.km.client()
-        kc.start_channels()
-        try:
-            await kc.wait_for_ready(timeout=timeout)
-            reply = await kc.execute_interactive(code, store_history=False, timeout=timeout,
-                                                 output_hook=lambda msg: None)
-            content = reply["content"]
+        async def async_start_new_kernel_client(self) -> Any:
+            self.kc = self.km.client()
+            await ensure_async(self.kc.start_channels())
+            try:
+                await _answered(self.kc, self.km, self.startup_timeout)
+                await self._run_quiet(self.setup_code)
+            except Exception:
+                self.kc.stop_channels()
+                raise
+            self.kc.allow_stdin = False
+            await run_hook(self.on_notebook_start, notebook=self.nb)
+            return self.kc
+
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+        def papermill_execute_cells(self) -> None:
+            super().papermill_execute_cells()
+            try:
+                run_sync(self._run_quiet)(self.finish_code)
+            except RuntimeError:
+                if not self.nb.metadata.get("papermill", {}).get("exception"):
+                    raise
+
+        async def _run_quiet(self, code: str) -> None:
+            if not code:
+                return
+            msg_id = self.kc.execute(code, silent=True, store_history=False)
+            reply = await self.async_wait_for_reply(msg_id)
+            content = (reply or {}).get("content", {})
             if content.get("status") != "ok":
-                raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
-        finally:
-            kc.stop_channels()
+                raise RuntimeError(f"nbops' step code failed in the kernel: "
+                                   f"{content.get('ename')}: {content.get('evalue')}")
 
-    asyncio.run(run())
+    class WarmEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                     stdout_file: Any = None, stderr_file: Any = None,
+                                     start_timeout: int = 60, execution_timeout: Any = None,
+                                     **kwargs: Any) -> Any:
+            # papermill's NBClientEngine.execute_managed_notebook, with WarmClient
+            kwargs = remove_args(["input_path"], **kwargs)
+            safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
+            final_kwargs = merge_kwargs(
+                safe_kwargs, timeout=execution_timeout or kwargs.get("timeout"),
+                startup_timeout=start_timeout, kernel_name=kernel_name, log=_papermill_log(),
+                log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file)
+            return WarmClient(nb_man, **final_kwargs).execute()
+
+    papermill_engines.register(WARM_ENGINE, WarmEngine)
+    return WARM_ENGINE
+
+
+def _papermill_log() -> Any:
+    from papermill.log import logger
+
+    return logger
+
+
+async def _answered(kc: Any, km: Any, timeout: float) -> None:
+    """Wait until the kernel answers a ``kernel_info`` request on shell *and* IOPub (so IOPub
+    is subscribed: no output of the first cell is lost); RuntimeError past ``timeout``."""
+    from queue import Empty
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msg_id = kc.kernel_info()
+        try:
+            reply = await _reply_to(kc.shell_channel, msg_id, 1.0)
+            if hasattr(kc, "_handle_kernel_info_reply"):
+                kc._handle_kernel_info_reply(reply)
+            while True:  # the kernel's idle status for this request, on IOPub
+                msg = await _reply_to(kc.iopub_channel, msg_id, 0.5)
+                if msg["msg_type"] == "status" and \
+                        msg["content"].get("execution_state") == "idle":
+                    return
+        except Empty:
+            if not await km.is_alive():
+                raise RuntimeError("the kernel died before it was ready") from None
+    raise RuntimeError(f"the kernel did not answer within {timeout:g}s")
+
+
+async def _reply_to(channel: Any, msg_id: str, timeout: float) -> dict:
+    """The next message on ``channel`` answering ``msg_id`` (others are skipped); Empty after
+    ``timeout`` seconds without one."""
+    from queue import Empty
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Empty
+        msg = await channel.get_msg(timeout=left)
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return msg
 
 
 class KernelPool:

@@ -106,6 +106,7 @@ def run_pipeline(
     env_digest: str | None = None,
     tracker: Any = None,
     quiet: bool = False,
+    wait_for_records: bool = True,
 ) -> PipelineResult:
     """Run the pipeline at ``path`` (a ``pipeline.yaml`` or a loaded :class:`Pipeline`).
 
@@ -117,6 +118,9 @@ def run_pipeline(
     a Dask cluster. ``tags`` go on the pipeline run; ``env_digest`` replaces the installed
     packages digest in cache keys (e.g. a container image digest); ``tracker`` is the
     :class:`~nbops.tracking.run.Tracker` to record with (default: the process-wide one).
+    ``wait_for_records=False`` returns as soon as the records are in nbops' spool (``nbops
+    run`` does: the process's exit hands what is left to a background ``nbops sync``); by
+    default every record is in MLflow when this returns.
 
     A failing step does not raise: its downstream steps are skipped and ``result.ok`` is False.
     Raises :class:`~nbops.exceptions.PipelineError` / ``UsageError`` for an invalid spec or
@@ -132,7 +136,7 @@ def run_pipeline(
     for warning in pipeline.warnings:
         display.warn(warning)
     session = Session(pipeline, plan, tracker, display, force=force, tags=tags,
-                      env_digest=env_digest)
+                      env_digest=env_digest, wait_for_records=wait_for_records)
     with display, session:
         for name, step_result in session.results.items():
             if step_result.reason == NOT_SELECTED:
@@ -210,7 +214,8 @@ class Session:
     """The MLflow side of one pipeline run: the parent run, step runs, cache, records."""
 
     def __init__(self, pipeline: Pipeline, plan: Plan, tracker: Any, display: Display, *,
-                 force: bool, tags: Mapping[str, str] | None, env_digest: str | None) -> None:
+                 force: bool, tags: Mapping[str, str] | None, env_digest: str | None,
+                 wait_for_records: bool = True) -> None:
         self.pipeline = pipeline
         self.plan = plan
         self.tracker = tracker
@@ -218,6 +223,7 @@ class Session:
         self.force = force
         self.tags = dict(tags or {})
         self.env_digest = env_digest
+        self.wait_for_records = wait_for_records
         self.results = {name: StepResult(name) if plan.status[name] == "pending" else
                         StepResult(name, "skipped", reason=NOT_SELECTED)
                         for name in pipeline.steps}
@@ -225,10 +231,12 @@ class Session:
         self.parent: Any = None
         self.runs: dict[str, Any] = {}  # step runs still open
         self.step_runs: dict[str, Any] = {}  # every step run of this pipeline run
+        self.ahead: dict[str, Any] = {}  # step runs created before their step starts
         self.keys: dict[str, str] = {}
         self.resolved: dict[str, dict[str, Any]] = {}
         self.started: dict[str, float] = {}
         self.kinds: dict[tuple[str, str], str] = {}  # (step, output) -> "value" | "path"
+        self.digests: dict[str, dict[str, str]] = {}  # step -> path output fingerprints
         self.recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbops-record")
         self.pending: list[Future] = []
         self._client: Any = None
@@ -262,6 +270,8 @@ class Session:
             run.set_tags({"nbops.step.status": "killed" if exc else "failed"})
             self._end_step(name, run, "KILLED" if exc else "FAILED")
             self.results[name].status = "killed" if exc else "failed"
+        for name in list(self.ahead):  # created ahead for steps that never started
+            self._drop_ahead(name, "killed" if exc else "skipped")
         summary = {n: {"status": r.status, "run_id": r.run_id, "reason": r.reason,
                        "attempts": r.attempts, "duration": round(r.duration, 3),
                        "outputs": r.outputs} for n, r in self.results.items()}
@@ -275,8 +285,10 @@ class Session:
             self.parent.end("FAILED", error=exc)
         else:
             self.parent.end("FAILED" if failed else "FINISHED")
-        # The records must be in MLflow before the result is returned: the next run's cache
-        # lookups read them there (the exit flush budget is for interpreter exit, not this).
+        if not self.wait_for_records:
+            return  # spooled; the tracker ships them (and hands the rest over at exit)
+        # The records must be in MLflow before the result is returned (the exit flush budget
+        # is for interpreter exit, not this).
         deadline = time.monotonic() + RECORD_TIMEOUT
         for run in [self.parent, *self.step_runs.values()]:
             run.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -307,13 +319,9 @@ class Session:
                 "with the same inputs to take its outputs from. Run it first, or run the whole "
                 "pipeline."))
         else:
-            self.runs[name] = self.tracker.start_run(
-                name, experiment=self.pipeline.experiment, parent=self.parent,
-                tags={"nbops.pipeline": self.pipeline.name, "nbops.step": name,
-                      "nbops.cache_key": key, "nbops.step.status": "running",
-                      "nbops.notebook_path": str(step.notebook)},
-                params={k: v for k, v in parameters.items()},
-                source_name=str(step.notebook), no_capture={"code", "git", "env", "notebook"})
+            pool.start()  # workers and kernels boot while the step run reaches MLflow
+            self.runs[name] = self._step_run(name, {"nbops.cache_key": key,
+                                                    "nbops.step.status": "running"}, parameters)
             self.step_runs[name] = self.runs[name]
             self.started[name] = time.monotonic()
             self.submit(name, pool)
@@ -332,6 +340,48 @@ class Session:
                              kernel=step.kernel, timeout=step.timeout, env=env))
         self.display.update(name, "running", f"attempt {result.attempts}"
                             if result.attempts > 1 else "")
+        self._create_ahead()
+
+    # -- step runs: created ahead, so that a step never waits for its MLflow run id -------------
+    def _step_run(self, name: str, tags: Mapping[str, str], params: Mapping[str, Any]) -> Any:
+        """The step's run: the one created ahead (given its tags and params now), or a new one."""
+        step = self.pipeline.steps[name]
+        tags = {"nbops.pipeline": self.pipeline.name, "nbops.step": name,
+                "nbops.notebook_path": str(step.notebook), **tags}
+        run = self.ahead.pop(name, None)
+        if run is None:
+            return self.tracker.start_run(
+                name, experiment=self.pipeline.experiment, parent=self.parent, tags=tags,
+                params=params, source_name=str(step.notebook),
+                no_capture={"code", "git", "env", "notebook"})
+        run.set_tags(tags)
+        if params:
+            run.log_params(params)
+        return run
+
+    def _create_ahead(self) -> None:
+        """Start the runs of the steps that may start next (every dependency is running or
+        done), while the running steps execute: their MLflow run ids then exist when they start
+        (their kernels need them). A step that is not run after all ends its run ahead with
+        ``nbops.step.status=skipped``."""
+        for name, step in self.pipeline.steps.items():
+            if (name in self.ahead or not step.depends_on or name not in self.plan.selected
+                    or self.plan.status[name] != "pending"):
+                continue
+            if all(d in self.runs or self.plan.status[d] in ("succeeded", "cached")
+                   for d in step.depends_on):
+                self.ahead[name] = self.tracker.start_run(
+                    name, experiment=self.pipeline.experiment, parent=self.parent,
+                    tags={"nbops.pipeline": self.pipeline.name, "nbops.step": name,
+                          "nbops.step.status": "pending",
+                          "nbops.notebook_path": str(step.notebook)},
+                    source_name=str(step.notebook), no_capture={"code", "git", "env", "notebook"})
+
+    def _drop_ahead(self, name: str, status: str) -> None:
+        run = self.ahead.pop(name, None)
+        if run is not None:
+            run.set_tags({"nbops.step.status": status})
+            run.end("KILLED")
 
     # -- an attempt ended: record → retry or done ----------------------------------------------
     def finish(self, outcome: StepOutcome) -> None:
@@ -370,10 +420,11 @@ class Session:
         self.kinds.update({(step.name, k): v["kind"] for k, v in outcome.outputs.items()})
         result.duration = time.monotonic() - self.started[step.name]
         result.reason = "warm kernel" if outcome.warm_kernel else ""
+        self.digests[step.name] = output_digests(outcome.outputs)
         run.set_tags({"nbops.step.status": "succeeded", "nbops.step.attempts": result.attempts,
                       **_output_tags(outcome.outputs),
                       **{f"nbops.output_digest.{k}": v
-                         for k, v in output_digests(outcome.outputs).items()}})
+                         for k, v in self.digests[step.name].items()}})
         self.plan.status[step.name] = "succeeded"
         self.display.update(step.name, "succeeded", f"{outcome.duration:.1f}s")
         del self.runs[step.name]
@@ -396,14 +447,9 @@ class Session:
 
     def _record_cached(self, step: Step, key: str, parameters: dict, hit: CacheHit) -> None:
         result = self.results[step.name]
-        run = self.tracker.start_run(
-            step.name, experiment=self.pipeline.experiment, parent=self.parent,
-            tags={"nbops.pipeline": self.pipeline.name, "nbops.step": step.name,
-                  "nbops.cache_key": key, "nbops.step.status": "cached",
-                  "nbops.cached_from": hit.run_id, "nbops.cache_reason": hit.reason,
-                  "nbops.notebook_path": str(step.notebook), **_output_tags(hit.outputs)},
-            params=parameters, source_name=str(step.notebook),
-            no_capture={"code", "git", "env", "notebook"})
+        run = self._step_run(step.name, {
+            "nbops.cache_key": key, "nbops.step.status": "cached", "nbops.cached_from": hit.run_id,
+            "nbops.cache_reason": hit.reason, **_output_tags(hit.outputs)}, parameters)
         run.end("FINISHED")
         self.step_runs[step.name] = run
         result.status, result.cached_from, result.reason = "cached", hit.run_id, hit.reason
@@ -414,6 +460,7 @@ class Session:
         self.display.update(step.name, "cached", f"same inputs as run {hit.run_id[:8]}")
 
     def _failed_before_run(self, name: str, failure: Failure) -> None:
+        self._drop_ahead(name, "failed")
         result = self.results[name]
         result.status, result.failure, result.reason = "failed", failure, failure.message
         self.display.failure(name, failure)
@@ -423,6 +470,7 @@ class Session:
     def _skip_downstream(self, name: str) -> None:
         self.plan.fail(name)
         for down in self.pipeline.downstream(name):
+            self._drop_ahead(down, "skipped")
             r = self.results[down]
             if r.status == "pending":
                 r.status, r.reason = "skipped", f"upstream step {name!r} failed"
@@ -436,7 +484,9 @@ class Session:
         run.end(status)
         mlflow_id = run.require_mlflow_id()
         if status == "FINISHED":
-            self.index.put(self.keys[step.name], mlflow_id)
+            self.index.put(self.keys[step.name], mlflow_id, experiment=self.pipeline.experiment,
+                           tracking_uri=self.tracker.settings.tracking_uri,
+                           outputs=outcome.outputs, digests=self.digests[step.name])
 
     def _log_html(self, step: Step, run: Any, notebook_json: str, prefix: str = "") -> None:
         """Log the notebook rendered as HTML; the tracking worker renders it, off the step's
@@ -484,6 +534,10 @@ class Session:
                          self.env_digest, step.kernel)
 
     def _lookup(self, step: Step, key: str) -> CacheHit | None:
+        """This project's cache index answers (no MLflow); a key it never saw is looked up in
+        MLflow (runs of other machines on a shared store, or of an older nbops)."""
+        if self.index.knows(key, self.pipeline.experiment, self.tracker.settings.tracking_uri):
+            return self.index.hit(key, step.outputs)
         if self._experiment_id is None:  # no experiment yet: no earlier run to reuse
             from mlflow import MlflowClient
 
@@ -495,7 +549,12 @@ class Session:
             self._experiment_id = exp.experiment_id if exp else ""
         if not self._experiment_id:
             return None
-        return find_cached(self._client, self._experiment_id, key, step.outputs, self.index)
+        hit = find_cached(self._client, self._experiment_id, key, step.outputs, self.index)
+        if hit is not None:  # the next lookup of this key needs no MLflow
+            self.index.put(key, hit.run_id, experiment=self.pipeline.experiment,
+                           tracking_uri=self.tracker.settings.tracking_uri,
+                           outputs=hit.outputs, digests=output_digests(hit.outputs))
+        return hit
 
     def result(self) -> PipelineResult:
         for name, run in self.step_runs.items():
