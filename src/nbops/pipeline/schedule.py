@@ -340,7 +340,7 @@ def _run_job(store: _Store, fire: _Fire, tracker: Any, quiet: bool,
         if trigger is not None:
             from nbops.workflows.trigger import evaluate
 
-            verdict = evaluate(trigger, fire_time=fire.fire_time, handled=job.handled,
+            verdict = evaluate(trigger, handled=job.handled,
                                tracking_uri=store.settings.tracking_uri, home=store.home)
             if not verdict.run:
                 store.record({"schedule": job.name, "event": "skipped",

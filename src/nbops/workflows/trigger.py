@@ -11,7 +11,7 @@ The scheduler (``nbops scheduler``) asks at every fire time of a schedule whose 
       ─► run, holding guard.in_flight(NAME, "retrain"): a retrain or gate in flight is a skip
 
 A run receives the data window (``window_start``: the monitored version's registration,
-``window_end``: the fire time), ``trigger_reason`` and ``monitor_run`` (the monitoring report
+``window_end``: the time of the decision), ``trigger_reason`` and ``monitor_run`` (the monitoring report
 run) as parameters, when its pipeline declares them. Every started retrain is one ``retrain``
 line in the continuous-training history (``nbops ct status NAME``), which starts the cool-down.
 
@@ -53,18 +53,16 @@ class Verdict:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def evaluate(trigger: Any, *, fire_time: datetime | None = None, handled: str | None = None,
-             tracking_uri: str | None = None, home: Path | None = None,
-             clock: Callable[[], float] = time.time) -> Verdict:
+def evaluate(trigger: Any, *, handled: str | None = None, tracking_uri: str | None = None,
+             home: Path | None = None, clock: Callable[[], float] = time.time) -> Verdict:
     """Decide whether the pipeline of ``trigger`` (a :class:`~nbops.pipeline.spec.Trigger`)
-    runs at ``fire_time``. ``handled``: the verdict of the previous triggered run, which does
-    not start another. A store or registry error is a skip whose reason names it."""
+    runs now. ``handled``: the verdict of the previous triggered run, which does not start
+    another. A store or registry error is a skip whose reason names it."""
     from nbops.exceptions import NbopsError
     from nbops.monitoring.status import TAG_CHECKED_AT, TAG_REPORT_RUN, TAG_STATUS
     from nbops.registry._store import client_for, client_for_uri
     from nbops.registry.resolve import resolve_version
 
-    fire_time = fire_time or datetime.now(UTC)
     try:
         client = client_for_uri(tracking_uri) if tracking_uri else client_for()
         mv = resolve_version(trigger.monitor, client=client)
@@ -91,7 +89,8 @@ def evaluate(trigger: Any, *, fire_time: datetime | None = None, handled: str | 
     start = datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC)
     reason = (f"{where}: monitoring status {status} (checked {checked}, report run "
               f"{report or '?'})")
-    params = {"window_start": start.isoformat(), "window_end": fire_time.isoformat(),
+    end = datetime.fromtimestamp(clock(), UTC)
+    params = {"window_start": start.isoformat(), "window_end": end.isoformat(),
               "trigger_reason": reason, "monitor_run": report}
     tags = {"nbops.trigger.monitor": trigger.monitor, "nbops.trigger.version": str(mv.version),
             "nbops.trigger.status": status, "nbops.trigger.report_run": report}
