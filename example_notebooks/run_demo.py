@@ -1,89 +1,198 @@
-"""`make demo`: run the example pipeline headless on the embedded store and show what was kept.
+"""`make demo`: the whole continuous-training loop, headless, on the embedded store.
 
-Usage: python example_notebooks/run_demo.py
+    train → package → serve → traffic with injected drift → monitor → retrain (triggered by the
+    scheduler) → shadow traffic → gate → promote → the running server follows
+
+Each step prints what happened. Usage: python example_notebooks/run_demo.py
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+MODEL = "demo-classifier"
+SHIFT = 3.0  # the drift injected into the first four features of the served traffic
+CRITERIA = ["accuracy >= champion", "shadow_agreement >= 0.5", "shadow_p99_ms <= 1000"]
 
 
 def main() -> int:
     os.chdir(ROOT)  # the embedded store lives in <project root>/.nbops
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from nbops.config import load_settings
-    from nbops.pipeline import run_pipeline
-    from nbops.tracking.logger import replay
 
     settings = load_settings()
-    print(f"▸ nbops run example_notebooks/pipeline.yaml   (store: {settings.tracking_uri})\n")
-    result = run_pipeline(HERE / "pipeline.yaml", params={"n_rows": 2000})
-    replay(settings, timeout=60)  # anything a kernel could not ship before it stopped
-    if not result.ok:
-        print("\n✗ the pipeline failed; the report above names the step and the cell.")
+    print(f"store: {settings.tracking_uri}")
+    timings = loop(settings)
+    if timings is None:
         return 1
-    show(settings, result)
+    out = HERE / "output" / "demo_timings.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(timings, indent=2))
+    print(f"\nTimings of this loop: {out.relative_to(ROOT)}")
+    print("Look at it:")
+    print(f"  .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}")
+    print(f"  .venv/bin/nbops ct status {MODEL}")
+    print(f"  .venv/bin/nbops lineage {MODEL}@champion")
+    print("  .venv/bin/nbops schedule history retrain-on-drift")
     return 0
 
 
-def show(settings, result) -> None:
+def loop(settings) -> dict[str, float] | None:
     import nbops
-    from nbops.pipeline import schedule
+    from nbops.pipeline import run_pipeline, schedule
+    from nbops.pipeline.spec import notebook_pipeline
+    from nbops.tracking.logger import replay
 
-    outputs = {name: step.outputs for name, step in result.steps.items()}
-    model_uri = outputs["train"]["model_uri"]
-    package_uri = outputs["package"]["package_uri"]
-    model_ref = model_uri.removeprefix("models:/")
-    print(f"\nPipeline run {result.run_id}: every step is an MLflow run; each notebook's "
-          "%%track cells are runs under its step.")
-    print(f"\n▸ Registered model  {model_uri}  (alias 'candidate')")
-    versions = nbops.registry.versions(model_ref.split("/")[0])
-    for v in versions[:3]:
-        print(f"    version {v.version}  run {v.run_id}  aliases {v.aliases}  "
-              f"monitor: {v.tags.get('nbops.monitor.status', '—')}")
-    show_training_run(settings.tracking_uri, versions[0].run_id)
-    print(f"▸ ONNX package      {package_uri}")
-    print(f"▸ Drift status      {outputs['monitor']['status']} "
-          "(model version tag nbops.monitor.status; report in the monitor run)")
-    print("\n▸ Lineage:")
-    print(nbops.lineage(package_uri.removeprefix("models:/"), direction="upstream").to_text())
-    schedule.add("monitor-demo", "0 6 * * *", str(HERE / "monitor.ipynb"),
-                 params={"model_uri": model_uri})
-    print("\n▸ Scheduled: monitor.ipynb daily at 06:00 (`nbops schedule list`; run due jobs "
-          "with `nbops scheduler`)")
-    print("\nLook at it:")
-    print(f"  .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}")
-    print(f"  .venv/bin/nbops lineage {model_ref}")
-    print("  .venv/bin/nbops runs example-pipeline")
+    t0 = time.monotonic()
+    step(1, "train → package", "nbops run example_notebooks/pipeline.yaml --only generate,train,"
+         "package")
+    result = run_pipeline(HERE / "pipeline.yaml", params={"n_rows": 2000},
+                          only=["generate", "train", "package"], quiet=True)
+    replay(settings, timeout=60)  # anything a kernel could not ship before it stopped
+    if not result.ok:
+        print("✗ the pipeline failed; `nbops runs example-pipeline` names the step and the cell.")
+        return None
+    first = result.steps["train"].outputs["model_uri"].rsplit("/", 1)[1]
+    nbops.registry.set_alias(MODEL, "champion", first, reason="the demo's first model")
+    nbops.registry.set_alias(MODEL, "challenger", first, reason="no challenger yet")
+    print(f"  {MODEL} v{first} @champion, packaged as {result.steps['package'].outputs['package_uri']}")
 
-
-def show_training_run(uri: str, run_id: str) -> None:
-    """What %%track recorded for the cell that trained the model."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(uri)
-    run = client.get_run(run_id)
-    print(f"▸ Training run      {run.info.run_name!r} [{run.info.status}] {run_id}")
-    print("    params   : " + ", ".join(f"{k}={v}" for k, v in sorted(run.data.params.items())))
-    print("    metrics  : " + ", ".join(f"{k}={v:.4g}" for k, v in
-                                       sorted(run.data.metrics.items())))
-    print("    artifacts: " + ", ".join(_artifacts(client, run_id)))
-    tags = run.data.tags
-    if "mlflow.source.git.commit" in tags:
-        print(f"    git      : {tags['mlflow.source.git.commit'][:10]} "
-              f"(dirty={tags.get('nbops.git.dirty')}); environment digest "
-              f"{tags.get('nbops.env.digest')}")
+    step(2, "serve", f"nbops serve {MODEL}@champion --shadow challenger --poll 0.5")
+    server = nbops.serve(f"{MODEL}@champion", shadow="challenger", poll=0.5).wait(180)
+    try:
+        print(f"  listening on {server.url}; the shadow mirrors every request to @challenger")
+        return served_loop(settings, server, first, t0, nbops, schedule, run_pipeline,
+                           notebook_pipeline)
+    finally:
+        server.stop()
 
 
-def _artifacts(client, run_id: str, path: str | None = None) -> list[str]:
-    out = []
-    for item in client.list_artifacts(run_id, path):
-        out.extend(_artifacts(client, run_id, item.path) if item.is_dir else [item.path])
-    return out
+def served_loop(settings, server, first, t0, nbops, schedule, run_pipeline, notebook_pipeline
+                ) -> dict[str, float] | None:
+    step(3, "traffic with injected drift", f"400 requests, features f0-f3 shifted by {SHIFT}, "
+         "labels sent back as they arrive")
+    rows, labels = traffic(400, seed=1)
+    send(server.url, rows, labels, nbops)
+    print(f"  {len(rows)} requests answered by v{first}, {len(labels)} labels joined")
+
+    step(4, "monitor", "monitor.ipynb on the served window (the request log with its labels)")
+    current = HERE / "output" / "data" / "served.csv"
+    frame = nbops.serve.read_log(MODEL)
+    frame[[f"f{i}" for i in range(16)] + ["label"]].astype({"label": "int64"}).to_csv(
+        current, index=False)
+    monitor = run_pipeline(notebook_pipeline(HERE / "monitor.ipynb", {
+        "model_uri": f"models:/{MODEL}@champion", "current_path": str(current)}), force=True,
+        quiet=True)
+    status = monitor.steps["monitor"].outputs.get("status", "error")
+    drift_at = time.monotonic()
+    print(f"  monitoring status of v{first}: {status} (tag nbops.monitor.status)")
+
+    step(5, "retrain, triggered", "the scheduler's next fire time of retrain.yaml (trigger: "
+         "monitor demo-classifier@champion, status drift or warning)")
+    schedule.add("retrain-on-drift", "* * * * *", HERE / "retrain.yaml",
+                 trigger={"monitor": f"{MODEL}@champion", "status": ["drift", "warning"],
+                          "cooldown": 0},  # the demo may run again at once
+                 now=datetime.now(UTC) - timedelta(seconds=60))  # a fire time is due now
+    schedule.run_scheduler(stop_after=0)  # one check, as `nbops scheduler` makes every tick
+    events = [e for e in schedule.history("retrain-on-drift") if e["event"] != "added"]
+    for event in events:
+        print(f"  {event['event']} at fire time {event['fire_time']}: "
+              + (event.get("reason") or event.get("error") or event.get("status", "")))
+    if not any(e.get("status") == "succeeded" for e in events):
+        print("✗ no retrain ran; `nbops schedule history retrain-on-drift` says why.")
+        return None
+    challenger = nbops.registry.resolve(f"{MODEL}@challenger").version
+    print(f"  {MODEL} v{challenger} @challenger, trained on the drifted window")
+    print("  lineage: " + nbops.lineage(f"{MODEL}/{challenger}", direction="upstream")
+          .to_text().replace("\n", "\n  "))
+
+    step(6, "shadow traffic", f"more drifted requests: v{first} answers, the shadow follows "
+         f"@challenger to v{challenger} and predicts the same requests")
+    sent = 0
+    while shadow_count(nbops, challenger) < 200 and sent < 2000:
+        rows, labels = traffic(50, seed=2 + sent)
+        send(server.url, rows, labels, nbops)
+        sent += len(rows)
+        time.sleep(0.3)  # the shadow predicts in batches, off the primary's path
+    print(f"  {sent} requests sent; {shadow_count(nbops, challenger)} shadow predictions of "
+          f"v{challenger} in the request log")
+
+    step(7, "gate", f"nbops gate {MODEL} --data output/retrain/gate_window.csv " +
+         " ".join(f"-c '{c}'" for c in CRITERIA))
+    result = nbops.gate(MODEL, data=HERE / "output" / "retrain" / "gate_window.csv",
+                        label_column="label", criteria=CRITERIA, reason="drift retrain",
+                        cooldown=0)  # the demo may run again at once
+    promoted_at = time.monotonic()
+    print("  " + result.to_text().replace("\n", "\n  "))
+    if result.decision != "promoted":
+        return None
+
+    step(8, "the server follows", f"POST {server.url}/nbops/v1/predict until v{challenger} "
+         "answers")
+    answered = wait_for(lambda: predict(server.url, rows[0])["version"] == challenger, 30)
+    followed_at = time.monotonic()
+    print(f"  v{challenger} answers {followed_at - promoted_at:.1f} s after the promotion"
+          if answered else "✗ the server still answers with the old version")
+    return {"loop_s": round(followed_at - t0, 2),
+            "drift_to_promotion_s": round(promoted_at - drift_at, 2),
+            "promotion_to_serving_s": round(followed_at - promoted_at, 2)}
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def step(n: int, title: str, what: str) -> None:
+    print(f"\n▸ {n}. {title}: {what}", flush=True)
+
+
+def traffic(n: int, seed: int):
+    """Rows like generate_data.ipynb's (same centres), first four features shifted."""
+    import numpy as np
+
+    centers = np.random.default_rng(0).normal(size=(2, 16)) * 1.5  # generate_data, seed 0
+    rng = np.random.default_rng(100 + seed)
+    labels = rng.integers(0, 2, size=n)
+    rows = centers[labels] + rng.normal(size=(n, 16))
+    rows[:, :4] += SHIFT
+    return rows.round(6).tolist(), labels.tolist()
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def predict(url: str, row: list[float]) -> dict:
+    return post(f"{url}/nbops/v1/predict", {"inputs": [row]})
+
+
+def send(url: str, rows: list, labels: list, nbops) -> None:
+    for row, y in zip(rows, labels, strict=True):
+        nbops.serve.label(predict(url, row)["request_id"], y, model=MODEL)
+
+
+def shadow_count(nbops, version: str) -> int:
+    frame = nbops.serve.read_log(MODEL, routes=("shadow",))
+    return 0 if frame.empty else int((frame["version"].astype(str) == version).sum())
+
+
+def wait_for(ready, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return True
+        time.sleep(0.2)
+    return bool(ready())
 
 
 if __name__ == "__main__":
