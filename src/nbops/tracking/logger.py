@@ -52,6 +52,12 @@ MAX_BACKOFF = 30.0
 #: After a run starts or ends (a cell starts or finishes), shipping waits this long, so the
 #: kernel's reply to the cell is not slowed by MLflow work competing for the GIL.
 QUIET = 0.1
+#: Capture jobs (code, git, environment, notebook snapshots) wait while a run is active, so a
+#: short cell is not slowed by them, but at most this long: then they run even if the cell goes
+#: on, so a kernel killed in a long cell loses nothing it captured. After a run ends they wait
+#: ``SETTLE`` more, for the kernel to send its reply first.
+CAPTURE_GRACE = 0.25
+SETTLE = 0.02
 SERIES_CAP = 256
 
 
@@ -89,7 +95,9 @@ class DurableLogger:
         self.owner = self.spool.register_owner(role)
         self.role = role
         self.queue: deque[tuple] = deque()
-        self.jobs: deque[tuple[str, Callable[[], list[tuple] | None]]] = deque()
+        self.jobs: deque[tuple[str, Callable[[], list[tuple] | None], float]] = deque()
+        #: Whether the user's code is inside a run now (set by the tracker); capture waits.
+        self.busy: Callable[[], bool] = lambda: False
         self.series: dict[str, dict[str, MetricSeries]] = {}
         self.mlflow_ids: dict[str, str] = {}
         self._store_factory = store_factory
@@ -292,20 +300,28 @@ class DurableLogger:
         run's queued items), and the run is not terminated in MLflow before they ship."""
         with self._drain_lock:
             self._jobs_pending[uid] = self._jobs_pending.get(uid, 0) + 1
-        self.jobs.append((uid, job))
+        self.jobs.append((uid, job, time.monotonic()))
         self._jobs_wake.set()
 
     def _capture_loop(self) -> None:
         while not self._stop:
-            self._jobs_wake.wait(0.5)
+            self._jobs_wake.wait(TICK if self.jobs else 0.5)
             self._jobs_wake.clear()
-            self._run_jobs()
+            if self.jobs and self._may_capture(self.jobs[0][2]):
+                self._run_jobs()
+
+    def _may_capture(self, submitted: float) -> bool:
+        """Whether queued capture may run now without slowing the user's cell."""
+        now = time.monotonic()
+        if self._flushing or now - submitted >= CAPTURE_GRACE:
+            return True
+        return not self.busy() and now - self._last_submit >= SETTLE
 
     def _run_jobs(self) -> None:
         """Run queued capture jobs (safe from several threads: each job is popped once)."""
         while self.jobs:
             try:
-                uid, job = self.jobs.popleft()
+                uid, job, _ = self.jobs.popleft()
             except IndexError:
                 return
             try:

@@ -347,6 +347,7 @@ class Tracker:
 
                     check_config(self.settings)
                     logger = DurableLogger(self.settings)
+                    logger.busy = lambda: bool(_active_runs)  # capture waits for short cells
                     self.notice = logger.start()
                     import atexit
 
