@@ -42,3 +42,44 @@ def test_train_notebook_under_papermill(project: Path, client, monkeypatch):
     assert json.loads(train.data.tags["nbops.output.model_uri"]) == "models:/demo-classifier/1"
     assert "monitoring/reference_profile.json" in {
         a.path for a in client.list_artifacts(train.info.run_id, "monitoring")}
+
+
+def test_make_demo_runs_the_whole_loop_from_a_fresh_folder(tmp_path: Path):
+    """`make demo` as a user runs it: a folder with no store, the demo script a real process
+    that starts its own server, scheduler check, kernels and gate, and exits when done."""
+    import os
+    import subprocess
+    import sys
+
+    from mlflow import MlflowClient
+
+    root = tmp_path / "fresh"
+    root.mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'fresh'\n")
+    shutil.copytree(ROOT / "example_notebooks", root / "example_notebooks",
+                    ignore=shutil.ignore_patterns("output", "data"))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("MLFLOW_", "NBOPS_"))}
+    done = subprocess.run([sys.executable, "example_notebooks/run_demo.py"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    out = done.stdout
+    for line in ("monitoring status of v1: drift", "demo-classifier v2 @challenger",
+                 "decision: promoted", "v2 answers"):
+        assert line in out, out
+    assert "PASS  shadow_agreement" in out and "shadow traffic: " in out
+
+    client = MlflowClient(f"sqlite:///{root / '.nbops' / 'mlflow.db'}")
+    assert str(client.get_model_version_by_alias("demo-classifier", "champion").version) == "2"
+    v2 = client.get_model_version("demo-classifier", "2")
+    assert v2.tags["nbops.gate.decision"] == "promoted"
+    assert "nbops.dataset.train.digest" in v2.tags  # linked to the window it was trained on
+    trained = client.get_run(v2.run_id)
+    assert trained.data.params["trigger_reason"].startswith(
+        "demo-classifier@champion v1: monitoring status drift")
+    history = [json.loads(line) for line in
+               (root / ".nbops" / "ct" / "history.jsonl").read_text().splitlines()]
+    assert [h["decision"] for h in history] == ["retrain", "promoted"]
+    timings = json.loads((root / "example_notebooks" / "output" / "demo_timings.json")
+                         .read_text())
+    assert set(timings) == {"loop_s", "drift_to_promotion_s", "promotion_to_serving_s"}
