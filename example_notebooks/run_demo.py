@@ -102,6 +102,7 @@ def served_loop(settings, server, first, t0, nbops, schedule, run_pipeline, note
                           "cooldown": 0},  # the demo may run again at once
                  now=datetime.now(UTC) - timedelta(seconds=60))  # a fire time is due now
     schedule.run_scheduler(stop_after=0)  # one check, as `nbops scheduler` makes every tick
+    retrained_at = time.monotonic()
     events = [e for e in schedule.history("retrain-on-drift") if e["event"] != "added"]
     for event in events:
         print(f"  {event['event']} at fire time {event['fire_time']}: "
@@ -117,6 +118,7 @@ def served_loop(settings, server, first, t0, nbops, schedule, run_pipeline, note
     step(6, "shadow traffic", f"more drifted requests: v{first} answers, the shadow follows "
          f"@challenger to v{challenger} and predicts the same requests")
     sent = 0
+    shadow_from = time.monotonic()
     while shadow_count(nbops, challenger) < 200 and sent < 2000:
         rows, labels = traffic(50, seed=2 + sent)
         send(server.url, rows, labels, nbops)
@@ -127,6 +129,7 @@ def served_loop(settings, server, first, t0, nbops, schedule, run_pipeline, note
 
     step(7, "gate", f"nbops gate {MODEL} --data output/retrain/gate_window.csv " +
          " ".join(f"-c '{c}'" for c in CRITERIA))
+    gate_from = time.monotonic()
     result = nbops.gate(MODEL, data=HERE / "output" / "retrain" / "gate_window.csv",
                         label_column="label", criteria=CRITERIA, reason="drift retrain",
                         cooldown=0)  # the demo may run again at once
@@ -143,6 +146,9 @@ def served_loop(settings, server, first, t0, nbops, schedule, run_pipeline, note
           if answered else "✗ the server still answers with the old version")
     return {"loop_s": round(followed_at - t0, 2),
             "drift_to_promotion_s": round(promoted_at - drift_at, 2),
+            "triggered_retrain_s": round(retrained_at - drift_at, 2),
+            "shadow_traffic_s": round(gate_from - shadow_from, 2),
+            "gate_s": round(promoted_at - gate_from, 2),
             "promotion_to_serving_s": round(followed_at - promoted_at, 2)}
 
 

@@ -82,4 +82,4 @@ def test_make_demo_runs_the_whole_loop_from_a_fresh_folder(tmp_path: Path):
     assert [h["decision"] for h in history] == ["retrain", "promoted"]
     timings = json.loads((root / "example_notebooks" / "output" / "demo_timings.json")
                          .read_text())
-    assert set(timings) == {"loop_s", "drift_to_promotion_s", "promotion_to_serving_s"}
+    assert {"loop_s", "drift_to_promotion_s", "promotion_to_serving_s"} <= set(timings)
