@@ -11,8 +11,9 @@ connections a saturated server's p50 is mostly queueing, so work added per reque
 shows there as its full CPU cost.
 
 Rows: mlflow models serve (its default: 1 uvicorn worker), nbops serve (1 worker, request log
-on), nbops serve with a shadow (the challenger gets a copy of each request), nbops serve with 2
-workers. Then a blue-green swap and a rollback during one 12 s wrk run: failed requests
+on), nbops serve with a shadow (the challenger gets a copy of each request, predicted in a
+process of its own at the lowest CPU priority; copies it could not keep up with are dropped:
+their count over the whole run is reported), nbops serve with 2 workers. Then a blue-green swap and a rollback during one 12 s wrk run: failed requests
 (non-2xx and socket errors) and requests answered but missing from the request log.
 """
 
@@ -131,6 +132,7 @@ def measure(servers: dict[str, tuple[list[str], int, dict | None]], root: Path,
             for name, (_, port, _) in servers.items():
                 runs[name].append(wrk(port, DURATION))
                 single[name].append(wrk(port, DURATION, connections=1)["p50_ms"])
+        shadows = {name: shadow_counts(port) for name, (_, port, _) in servers.items()}
     finally:
         for proc in procs:
             stop(proc)
@@ -139,8 +141,23 @@ def measure(servers: dict[str, tuple[list[str], int, dict | None]], root: Path,
                    "p99_ms": statistics.median(r["p99_ms"] for r in rs),
                    "failed": sum(r["failed"] for r in rs),
                    "p50_ms_1_connection": statistics.median(single[name]),
-                   "runs_requests_per_s": [r["requests_per_s"] for r in rs]}
+                   "runs_requests_per_s": [r["requests_per_s"] for r in rs],
+                   **({"shadow": shadows[name]} if shadows[name] else {})}
             for name, rs in runs.items()}
+
+
+def shadow_counts(port: int) -> dict | None:
+    """A shadow's copies mirrored and dropped over the whole run (None: no shadow)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/nbops/v1/status") as resp:
+            shadow = json.loads(resp.read()).get("shadow")
+    except OSError:  # mlflow models serve has no such route
+        return None
+    if not shadow:
+        return None
+    sent = shadow["mirrored"] + shadow["dropped"]
+    return {"mirrored": shadow["mirrored"], "dropped": shadow["dropped"],
+            "dropped_share": round(shadow["dropped"] / sent, 3) if sent else 0.0}
 
 
 def swap_under_load(root: Path, port: int) -> dict:
