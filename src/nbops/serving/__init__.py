@@ -29,14 +29,14 @@ if TYPE_CHECKING:
 __all__ = ["ServerHandle", "export_kserve", "label", "read_log", "serve"]
 
 
-def serve(ref: str, *, host: str = "127.0.0.1", port: int = 0, workers: int = 1,
-          canary: str | None = None, shadow: str | None = None,
-          poll: float = 2.0) -> ServerHandle:
+def serve(ref: str | None = None, *, host: str | None = None, port: int = 0,
+          workers: int | None = None, canary: str | None = None, shadow: str | None = None,
+          poll: float | None = None, config: str | Path | None = None) -> ServerHandle:
     """Serve ``ref`` (``NAME@ALIAS``) in a child process; see :func:`nbops.serving.server.serve`."""
     from nbops.serving.server import serve as _serve
 
     return _serve(ref, host=host, port=port, workers=workers, canary=canary, shadow=shadow,
-                  poll=poll)
+                  poll=poll, config=config)
 
 
 def label(request_id: str, y: Any, *, model: str, home: Path | None = None) -> None:
@@ -75,7 +75,7 @@ def __getattr__(name: str) -> Any:
 class _ServingModule(types.ModuleType):
     """``nbops.serve`` is this package, and calling it starts a server."""
 
-    def __call__(self, ref: str, **kwargs: Any) -> ServerHandle:
+    def __call__(self, ref: str | None = None, **kwargs: Any) -> ServerHandle:
         return serve(ref, **kwargs)
 
 

@@ -12,6 +12,16 @@ then swaps the slot in one assignment; requests already running finish on the ol
 version that fails to load is reported and the old one keeps serving. Each swap is written to
 the model's alias audit trail (action ``serve``).
 
+A routing file (``nbops serve --config routing.yaml``) holds the same options as the flags::
+
+    model: churn@prod
+    canary: challenger=10%        # or {alias: challenger, percent: 10}
+    shadow: challenger
+    poll: 2
+    host: 127.0.0.1
+    port: 5000
+    workers: 2
+
 Example:
     >>> parse_canary("challenger=10%")
     ('challenger', 10.0)
@@ -27,10 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbops.exceptions import UsageError
+from nbops.exceptions import UsageError, closest
 from nbops.serving.models import Slot, current_version, load_slot
 
-__all__ = ["Deployment", "RouteConfig", "parse_canary"]
+__all__ = ["ROUTING_KEYS", "Deployment", "RouteConfig", "parse_canary", "read_routing"]
 
 log = logging.getLogger("nbops.serving")
 
@@ -45,6 +55,51 @@ def parse_canary(text: str) -> tuple[str, float]:
     if not sep or not ref.strip() or not 0 <= percent <= 100:
         raise UsageError(f"--canary takes ALIAS=PERCENT, like 'challenger=10%'; got {text!r}.")
     return ref.strip(), percent
+
+
+ROUTING_KEYS = {"model": str, "canary": str, "shadow": str, "poll": float, "host": str,
+                "port": int, "workers": int}
+
+
+def read_routing(path: str | Path) -> dict[str, Any]:
+    """The options of a routing file (YAML), checked; its keys are the flags of ``nbops serve``
+    (``model`` is the NAME@ALIAS argument). ``canary`` may be ``{alias: ..., percent: ...}``."""
+    import yaml
+
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"Routing file {str(file)!r} does not exist. Write one with keys "
+                         f"{', '.join(ROUTING_KEYS)}, like 'model: churn@prod'.")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{file}: not valid YAML ({exc}).") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{file}: expected options like 'model: churn@prod', one per line; got "
+                         f"{type(data).__name__}.")
+    options: dict[str, Any] = {}
+    for key, value in data.items():
+        kind = ROUTING_KEYS.get(str(key))
+        if kind is None:
+            raise UsageError(f"{file}: unknown key {key!r}.{closest(str(key), ROUTING_KEYS)} "
+                             f"Known keys: {', '.join(ROUTING_KEYS)}.")
+        if key == "canary" and isinstance(value, dict):
+            if set(value) != {"alias", "percent"}:
+                raise UsageError(f"{file}: canary takes ALIAS=PERCENT or {{alias: ..., percent: "
+                                 f"...}}; got the keys {', '.join(map(str, value))}.")
+            value = f"{value['alias']}={value['percent']}%"
+        number = kind is not str and isinstance(value, int | float) and not isinstance(value, bool)
+        if not (isinstance(value, str) if kind is str else number) or (
+                kind is int and not float(value).is_integer()):
+            raise UsageError(f"{file}: {key} must be {'text' if kind is str else 'a number'}"
+                             f"{' (whole)' if kind is int else ''}; got {value!r}.")
+        options[key] = kind(value)
+    if "canary" in options:
+        try:
+            parse_canary(options["canary"])
+        except UsageError as exc:
+            raise UsageError(f"{file}: {str(exc).replace('--canary', 'canary')}") from None
+    return options
 
 
 def _full_ref(primary: str, ref: str) -> str:

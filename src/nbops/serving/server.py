@@ -131,14 +131,16 @@ class ServerHandle:
         return f"ServerHandle(url={self.url!r}, pid={self.pid}, {state})"
 
 
-def serve(ref: str, *, host: str = "127.0.0.1", port: int = 0, workers: int = 1,
-          canary: str | None = None, shadow: str | None = None,
-          poll: float = 2.0) -> ServerHandle:
+def serve(ref: str | None = None, *, host: str | None = None, port: int = 0,
+          workers: int | None = None, canary: str | None = None, shadow: str | None = None,
+          poll: float | None = None, config: str | Path | None = None) -> ServerHandle:
     """Serve model ``ref`` (``NAME@ALIAS``) from a child process; return its handle at once.
 
     ``port=0`` picks a free port. ``canary="challenger=10%"`` sends that share of requests to
     another alias; ``shadow="challenger"`` mirrors each request to it (logged, never returned);
-    ``poll`` is how often (seconds) the server checks whether an alias moved.
+    ``poll`` is how often (seconds, default 2) the server checks whether an alias moved.
+    ``config`` is a routing file (YAML) with the same options (``model`` for ``ref``); the
+    arguments given as well win.
 
     >>> server = nbops.serve("churn@prod", canary="challenger=10%").wait()   # doctest: +SKIP
     >>> requests.post(f"{server.url}/invocations", json={"inputs": [[0.1] * 8]}).json()
@@ -146,14 +148,19 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 0, workers: int = 1,
     {'predictions': [[0.12, -0.3]]}
     """
     from nbops.config import load_settings
+    from nbops.serving.routing import read_routing
 
-    port = port or free_port(host)
-    args = [sys.executable, "-m", "nbops", "serve", ref, "--host", host, "--port", str(port),
-            "--workers", str(workers), "--poll", str(poll)]
-    if canary:
-        args += ["--canary", canary]
-    if shadow:
-        args += ["--shadow", shadow]
+    file = read_routing(config) if config else {}
+    host = host or file.get("host", "127.0.0.1")
+    port = port or file.get("port") or free_port(host)
+    args = [sys.executable, "-m", "nbops", "serve", *([ref] if ref else []), "--host", host,
+            "--port", str(port)]
+    if config:
+        args += ["--config", str(Path(config).resolve())]
+    for flag, value in (("--workers", workers), ("--poll", poll), ("--canary", canary),
+                        ("--shadow", shadow)):
+        if value is not None:
+            args += [flag, str(value)]
     folder = load_settings().home / "serving"
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / f"server-{port}.out"
