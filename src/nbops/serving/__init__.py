@@ -5,8 +5,9 @@
     nbops.serve.read_log("churn", "1h")  the requests of a time window, as a DataFrame
 
 Modules: ``spec`` (request formats and checks), ``models`` (what is loaded: ONNX package or
-pyfunc), ``routing`` (canary, shadow, blue-green), ``reqlog`` (the request log), ``app`` (the
-HTTP API), ``server`` (processes), ``kserve`` (the InferenceService export), ``cli``.
+pyfunc), ``routing`` (canary, shadow, blue-green, routing files), ``shadow`` (the shadow's own
+process), ``reqlog`` (the request log), ``app`` (the HTTP API), ``server`` (processes),
+``kserve`` (the InferenceService export), ``cli``.
 Importing this package imports neither mlflow, numpy nor starlette. ``nbops.serve(...)``
 (calling the package) starts a server.
 
