@@ -102,6 +102,7 @@ class DurableLogger:
         self.mlflow_ids: dict[str, str] = {}
         self._store_factory = store_factory
         self._last_submit = 0.0
+        self._store_ready = False  # MLflow imported and the default store opened
         self._flushing = 0
         self._stores: dict[str, Any] = {}  # tracking URI -> store adapter
         self._run_stores: dict[str, str | None] = {}  # run uid -> its tracking URI
@@ -169,33 +170,44 @@ class DurableLogger:
             return
         try:
             self._run_jobs()  # capture still queued is spooled before anything else
+            helper = None
+            if not self._store_ready and self.spool.backlog(self.owner):
+                # A process that ends right after its run: MLflow may not be imported yet. The
+                # background `nbops sync` starts now, importing MLflow and opening the store
+                # while we wait, so it ships the moment this process is gone.
+                helper = self._hand_off(self.spool.backlog(self.owner))
             left = self.flush(self.settings.flush_timeout)
             self._stop = True
             self._wake.set()
-            if left:
+            if left and helper is None:
                 self._hand_off(left)
+            elif not left and helper is not None:
+                helper.terminate()  # everything shipped in time: it has nothing to do
         except BaseException:  # noqa: BLE001 - interpreter exit must never fail because of us
             self._stop = True
 
-    def _hand_off(self, left: int) -> None:
+    def _hand_off(self, left: int) -> subprocess.Popen | None:
+        """Start a detached ``nbops sync`` that ships this process's backlog once it has exited
+        (or, when the store is known to be unreachable, print a hint naming ``nbops sync``)."""
         where = self.settings.tracking_uri
         if not self.problem or self.problem.startswith("rejected"):
             self.problem = probe_server(self.settings) or self.problem  # down since the last call?
         if self.problem and not self.problem.startswith("rejected"):
             print(f"nbops: {left} event(s) stay spooled in {self.settings.home} ({self.problem});"
                   " run `nbops sync` when the store is back.", file=sys.stderr)
-            return
+            return None
         env = {**os.environ, "NBOPS_HOME": str(self.settings.home),
                "NBOPS_TRACKING_URI": where}
         log = open(self.settings.home / "sync.log", "a")  # noqa: SIM115 - the child's output
         try:
-            subprocess.Popen(
+            return subprocess.Popen(
                 [sys.executable, "-m", "nbops", "sync", "--after", self.owner, "--quiet"],
                 cwd=self.settings.project_root, env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=log, start_new_session=True, close_fds=True)
         except OSError:
             print(f"nbops: {left} event(s) stay spooled in {self.settings.home}; run "
                   "`nbops sync` to ship them.", file=sys.stderr)
+            return None
         finally:
             log.close()
 
@@ -253,6 +265,7 @@ class DurableLogger:
             self.drain()
             if self.role != "sync":  # a replay opens only the stores its runs belong to
                 self._store_for(self.settings.tracking_uri).warm_up()
+                self._store_ready = True
         except Exception as exc:  # noqa: BLE001 - a dead store is retried like any failure
             self._set_problem(exc)
         while not self._stop:
@@ -580,6 +593,13 @@ class ReplayReport:
     seconds: float
 
 
+def _quietly(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except Exception:  # noqa: BLE001 - a store that fails here is retried and reported later
+        pass
+
+
 def replay(settings: Settings, timeout: float = 60.0, *, after: str | None = None,
            retry_rejected: bool = False, patience: float | None = 10.0) -> ReplayReport:
     """Replay the spooled events of ended processes to MLflow (``nbops sync``); idempotent.
@@ -593,13 +613,18 @@ def replay(settings: Settings, timeout: float = 60.0, *, after: str | None = Non
     """
     t0 = time.monotonic()
     spool = Spool(settings.home)
+    logger = DurableLogger(settings, role="sync")
     if after:
+        # Import MLflow and open the exiting process's store while it finishes exiting.
+        warm = threading.Thread(target=_quietly,
+                                args=(lambda: logger._store_for(None).warm_up(),), daemon=True)
+        warm.start()
         while spool.owner_alive(after) and time.monotonic() - t0 < timeout:
-            time.sleep(0.05)
+            time.sleep(0.02)
+        warm.join(max(0.0, timeout - (time.monotonic() - t0)))
     if retry_rejected:
         spool.retry_rejected()
     rejected_before = len(spool.rejected())
-    logger = DurableLogger(settings, role="sync")
     logger.start()
     adopted = logger.spool.backlog(logger.owner)
     left = logger.flush(max(0.0, timeout - (time.monotonic() - t0)), patience=patience)
