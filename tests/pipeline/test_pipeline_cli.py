@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from pipeline_support import write_spec
 from typer.testing import CliRunner
@@ -85,3 +87,17 @@ def test_ctrl_c_exits_130_and_marks_the_running_step_killed(nbdir, project, clie
         run = client.get_run(step.info.run_id)
     assert run.info.status == "KILLED"
     assert run.data.tags["nbops.step.status"] == "killed"
+    # the notebook as far as it ran: the first cells' outputs, the running cell marked
+    import json
+
+    def logged() -> set[str]:
+        return {a.path for a in client.list_artifacts(run.info.run_id, "notebook")}
+
+    deadline = time.monotonic() + 60
+    while "notebook/hang.ipynb" not in logged() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "notebook/hang.ipynb" in logged()
+    local = client.download_artifacts(run.info.run_id, "notebook/hang.ipynb", str(project))
+    cells = json.loads(Path(local).read_text(encoding="utf-8"))["cells"]
+    waiting = next(c for c in cells if "time.sleep" in "".join(c["source"]))
+    assert waiting["metadata"]["papermill"]["status"] == "running"

@@ -25,12 +25,14 @@ def test_steps_run_on_a_dask_cluster(nbdir, tracker, client):
               total: "{{ steps.produce.outputs.total }}"
             outputs: [result]
         """)
-    with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
+    # one worker process: the second step finds the kernel it booted during the first
+    with distributed.LocalCluster(processes=True, n_workers=1, threads_per_worker=1,
                                   host="127.0.0.1", dashboard_address=None) as cluster:
         result = run_pipeline(spec, executor="dask", scheduler_address=cluster.scheduler_address,
                               tracker=tracker, quiet=True)
     assert result.ok, {n: s.failure for n, s in result.steps.items()}
     assert result.steps["consume"].outputs == {"result": 15}
+    assert result.steps["consume"].reason == "warm kernel"
     run = client.get_run(result.steps["consume"].run_id)
     assert run.data.tags["mlflow.parentRunId"] == result.run_id
     assert {a.path for a in client.list_artifacts(run.info.run_id, "notebook")} == {

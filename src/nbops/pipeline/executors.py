@@ -10,9 +10,10 @@ Executors (``submit`` / ``wait`` / ``close``):
 * :class:`LocalExecutor` — ``workers`` long-lived worker processes ("lanes"), each with a
   :class:`~nbops.pipeline.kernels.KernelPool` that boots the next kernel while a step runs.
   A step past ``timeout`` + grace is killed with its kernel (the process is replaced).
-* :class:`DaskExecutor` — ``client.submit(execute_step, task)`` on a running cluster
-  (``tcp://host:port``); workers need the project folder and the tracking store at the same
-  paths (a shared file system or a tracking server).
+* :class:`DaskExecutor` — ``client.submit(execute_on_worker, task)`` on a running cluster
+  (``tcp://host:port``); each worker process keeps its own :class:`KernelPool`, so its steps
+  after the first find their kernel booted. Workers need the project folder and the tracking
+  store at the same paths (a shared file system or a tracking server).
 
 No step hangs: papermill's ``execution_timeout`` bounds each cell, a watchdog shuts the kernel
 down when the step's ``timeout`` is reached (nbclient then reports a dead kernel), and the
@@ -45,6 +46,7 @@ __all__ = [
     "LocalExecutor",
     "StepOutcome",
     "StepTask",
+    "execute_on_worker",
     "execute_step",
     "make_executor",
 ]
@@ -67,6 +69,15 @@ class StepTask:
     timeout: float | None
     env: dict[str, str]
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    #: The folder for the attempt's files (papermill's output notebook, the outputs file);
+    #: default a new temporary folder. Removed when the attempt ends.
+    scratch: str | None = None
+
+    @property
+    def output_notebook(self) -> Path | None:
+        """Where papermill writes the executed notebook (cell by cell), when ``scratch`` is
+        set."""
+        return Path(self.scratch) / Path(self.notebook_path).name if self.scratch else None
 
 
 @dataclass
@@ -102,7 +113,11 @@ def execute_step(task: StepTask, pool: Any = None) -> StepOutcome:
     from nbops.pipeline.kernels import FINISH_CODE, setup_code, shutdown, start_kernel, warm_engine
 
     started = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix=f"nbops-{task.step}-"))
+    if task.scratch:
+        work = Path(task.scratch)
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix=f"nbops-{task.step}-"))
     outputs_file = work / "outputs.jsonl"
     out_path = work / Path(task.notebook_path).name
     env = {**task.env, "NBOPS_OUTPUTS_FILE": str(outputs_file)}
@@ -285,6 +300,7 @@ class LocalExecutor:
 
     def submit(self, task: StepTask) -> None:
         self.start()
+        task.scratch = str(self._folder / task.id)  # known here: see partial_notebooks
         lane = next(lane for lane in self._lanes if lane.task is None)
         lane.task, lane.started = task, time.monotonic()
         lane.deadline = lane.started + task.timeout + KILL_GRACE if task.timeout else None
@@ -313,13 +329,28 @@ class LocalExecutor:
                                           "and kernel were killed."))
         return done
 
+    def partial_notebooks(self) -> dict[str, str]:
+        """``{step: notebook JSON}``: what papermill has written so far of each running step
+        (it saves the notebook as each cell starts and ends)."""
+        out = {}
+        for lane in self._lanes:
+            path = lane.task.output_notebook if lane.task is not None else None
+            try:
+                if path is not None:
+                    out[lane.task.step] = path.read_text(encoding="utf-8")
+            except OSError:
+                pass  # the step had not written it yet
+        return out
+
     def _replace(self, lane: _Lane, kind: str, message: str) -> StepOutcome:
         task = lane.task
         assert task is not None
         lane.kill()
         self._lanes[self._lanes.index(lane)] = _Lane(self._env, self._kernel, self._folder)
+        partial = task.output_notebook  # the notebook as far as it ran
         return StepOutcome(task_id=task.id, step=task.step, attempt=task.attempt,
-                           notebook_json=None, outputs={}, failure=Failure(kind, message),
+                           notebook_json=_read(partial) if partial else None, outputs={},
+                           failure=Failure(kind, message),
                            duration=time.monotonic() - lane.started)
 
     def close(self) -> None:
@@ -343,6 +374,26 @@ class LocalExecutor:
 
 
 # -- dask ----------------------------------------------------------------------------------------
+
+_worker_pool: Any = None  # the KernelPool of this Dask worker process
+
+
+def execute_on_worker(task: StepTask) -> StepOutcome:
+    """:func:`execute_step` in a Dask worker process, on that process's warm kernels: the
+    worker keeps a :class:`~nbops.pipeline.kernels.KernelPool` that boots the next kernel
+    while a step runs (its first step starts one cold). Kernels still waiting when the worker
+    exits are shut down (and a kernel whose worker was killed exits on its own: it watches
+    its parent process)."""
+    global _worker_pool
+    if _worker_pool is None:
+        import atexit
+
+        from nbops.pipeline.kernels import KernelPool
+
+        _worker_pool = KernelPool({})  # each step's variables are given by its setup code
+        atexit.register(_worker_pool.close)
+    return execute_step(task, _worker_pool)
+
 
 
 class DaskExecutor:
@@ -369,8 +420,12 @@ class DaskExecutor:
     def start(self) -> None:
         """Nothing to start: the cluster runs already."""
 
+    def partial_notebooks(self) -> dict[str, str]:
+        """Nothing: the notebooks being written are on the workers' disks."""
+        return {}
+
     def submit(self, task: StepTask) -> None:
-        fut = self.client.submit(execute_step, task, pure=False,
+        fut = self.client.submit(execute_on_worker, task, pure=False,
                                  key=f"nbops-{task.step}-{task.id}")
         self._futures[fut] = (task, time.monotonic())
 

@@ -136,23 +136,28 @@ def run_pipeline(
     for warning in pipeline.warnings:
         display.warn(warning)
     session = Session(pipeline, plan, tracker, display, force=force, tags=tags,
-                      env_digest=env_digest, wait_for_records=wait_for_records)
+                      env_digest=env_digest, wait_for_records=wait_for_records,
+                      lookahead=workers)
     with display, session:
         for name, step_result in session.results.items():
             if step_result.reason == NOT_SELECTED:
                 display.update(name, "skipped", "not selected")
         with make_executor(executor, workers, scheduler_address, env=session.kernel_env,
                            kernel=session.first_kernel) as pool:
-            while not plan.finished:
-                ready = plan.ready(pool.free)
-                for name in ready:
-                    session.start(name, pool)
-                if ready and not session.runs:
-                    continue  # only cache hits: the steps after them may be ready now
-                for outcome in pool.wait(plan.poll_timeout()):
-                    session.finish(outcome)
-                for name in plan.due_retries(pool.free):
-                    session.submit(name, pool)
+            try:
+                while not plan.finished:
+                    ready = plan.ready(pool.free)
+                    for name in ready:
+                        session.start(name, pool)
+                    if ready and not session.runs:
+                        continue  # only cache hits: the steps after them may be ready now
+                    for outcome in pool.wait(plan.poll_timeout()):
+                        session.finish(outcome)
+                    for name in plan.due_retries(pool.free):
+                        session.submit(name, pool)
+            except KeyboardInterrupt:  # keep what the running steps did, then stop them
+                session.keep_partial(pool.partial_notebooks())
+                raise
     result = session.result()
     display.summary(result)
     return result
@@ -215,7 +220,7 @@ class Session:
 
     def __init__(self, pipeline: Pipeline, plan: Plan, tracker: Any, display: Display, *,
                  force: bool, tags: Mapping[str, str] | None, env_digest: str | None,
-                 wait_for_records: bool = True) -> None:
+                 wait_for_records: bool = True, lookahead: int = 1) -> None:
         self.pipeline = pipeline
         self.plan = plan
         self.tracker = tracker
@@ -232,6 +237,7 @@ class Session:
         self.runs: dict[str, Any] = {}  # step runs still open
         self.step_runs: dict[str, Any] = {}  # every step run of this pipeline run
         self.ahead: dict[str, Any] = {}  # step runs created before their step starts
+        self.lookahead = max(1, lookahead)  # at most this many at a time
         self.keys: dict[str, str] = {}
         self.resolved: dict[str, dict[str, Any]] = {}
         self.started: dict[str, float] = {}
@@ -361,11 +367,13 @@ class Session:
 
     def _create_ahead(self) -> None:
         """Start the runs of the steps that may start next (every dependency is running or
-        done), while the running steps execute: their MLflow run ids then exist when they start
-        (their kernels need them). A step that is not run after all ends its run ahead with
-        ``nbops.step.status=skipped``."""
+        done; at most ``lookahead``, one per worker), while the running steps execute: their
+        MLflow run ids then exist when they start (their kernels need them). A step that is
+        not run after all ends its run ahead with ``nbops.step.status=skipped``."""
         for name, step in self.pipeline.steps.items():
-            if (name in self.ahead or not step.depends_on or name not in self.plan.selected
+            if len(self.ahead) >= self.lookahead:
+                return
+            if (name in self.ahead or name not in self.plan.selected
                     or self.plan.status[name] != "pending"):
                 continue
             if all(d in self.runs or self.plan.status[d] in ("succeeded", "cached")
@@ -411,6 +419,14 @@ class Session:
         self._end_step(name, run, "FAILED")
         self.display.update(name, "failed", failure.kind)
         self._skip_downstream(name)
+
+    def keep_partial(self, notebooks: Mapping[str, str]) -> None:
+        """Log the notebooks of interrupted steps as far as they ran
+        (``notebook/<name>.ipynb``; papermill marks the cell that was running)."""
+        for name, notebook_json in notebooks.items():
+            run = self.runs.get(name)
+            if run is not None:
+                run.log_text(notebook_json, f"notebook/{self.pipeline.steps[name].notebook.name}")
 
     # -- records -----------------------------------------------------------------------------
     def _record_success(self, step: Step, run: Any, outcome: StepOutcome) -> None:
