@@ -83,13 +83,10 @@ def served_loop(settings, server, first, t0, nbops, schedule, run_pipeline, note
     send(server.url, rows, labels, nbops)
     print(f"  {len(rows)} requests answered by v{first}, {len(labels)} labels joined")
 
-    step(4, "monitor", "monitor.ipynb on the served window (the request log with its labels)")
-    current = HERE / "output" / "data" / "served.csv"
-    frame = nbops.serve.read_log(MODEL)
-    frame[[f"f{i}" for i in range(16)] + ["label"]].astype({"label": "int64"}).to_csv(
-        current, index=False)
+    step(4, "monitor", "monitor.ipynb on what the server answered (its request log with the "
+         "labels)")
     monitor = run_pipeline(notebook_pipeline(HERE / "monitor.ipynb", {
-        "model_uri": f"models:/{MODEL}@champion", "current_path": str(current)}), force=True,
+        "model_uri": f"models:/{MODEL}@champion", "request_log_window": "1h"}), force=True,
         quiet=True)
     status = monitor.steps["monitor"].outputs.get("status", "error")
     drift_at = time.monotonic()

@@ -1,8 +1,9 @@
 """Operations that span capabilities, one module each, reading like the steps they run.
 
-Modules: ``gate`` (challenger vs champion on a labelled window, then promote or reject),
-``criteria`` (the gate's criterion grammar), ``guard`` (continuous-training guard rails and
-history under ``<home>/ct/``), ``cli`` (``nbops gate`` and ``nbops ct status``).
+Modules: ``gate`` (challenger vs champion on a labelled window and on shadow traffic, then
+promote or reject), ``criteria`` (the gate's criterion grammar), ``guard`` (continuous-training
+guard rails and history under ``<home>/ct/``), ``trigger`` (whether a schedule's retrain runs
+now, from the monitoring status), ``cli`` (``nbops gate`` and ``nbops ct status``).
 Importing this package imports neither mlflow, pandas nor torch.
 """
 

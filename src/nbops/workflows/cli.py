@@ -22,7 +22,8 @@ def gate_command(
     data: str = typer.Option(..., "--data", help="Labelled window, CSV or Parquet."),
     label_column: str = typer.Option(..., "--label-column", help="Column with the true labels."),
     criterion: list[str] = typer.Option(..., "--criterion", "-c", help="A criterion, e.g. "
-                                        "'accuracy >= champion + 0.01' (repeatable)."),
+                                        "'accuracy >= champion + 0.01' or, on shadow traffic, "
+                                        "'shadow_agreement >= 0.9' (repeatable)."),
     challenger: str = typer.Option("challenger", help="Alias of the challenger."),
     champion: str = typer.Option("champion", help="Alias of the champion (moved on promotion)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Evaluate and record; never move "
@@ -67,7 +68,8 @@ def status_command(
     name: str = typer.Argument(..., help="Registered model name."),
     limit: int = typer.Option(20, "--limit", help="How many decisions (newest last)."),
 ) -> None:
-    """The continuous-training history of NAME: time, decision, versions, reason, gate run."""
+    """The continuous-training history of NAME: time, decision (a triggered retrain, or the
+    gate's), versions, reason, gate run."""
     from rich.console import Console
     from rich.table import Table
 
