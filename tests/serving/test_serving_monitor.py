@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import httpx
 import numpy as np
@@ -27,6 +28,7 @@ def test_a_window_of_the_request_log_is_the_current_data_of_a_check(start_server
     pd.DataFrame(rng.normal(size=(2000, FEATURES)), columns=COLUMNS).to_csv(reference,
                                                                             index=False)
     server = start_server("tiny@prod", canary="challenger=20%")
+    since = datetime.now(UTC).isoformat()  # the window: this test's requests, no earlier ones
     hits = total = 0
     with httpx.Client(base_url=server.url) as http:
         for i in range(60):
@@ -41,7 +43,7 @@ def test_a_window_of_the_request_log_is_the_current_data_of_a_check(start_server
                 hits += int((truth == predicted).sum())
                 total += len(truth)
 
-    report = nbops.monitor.run_check("tiny@prod", window="10m", reference=str(reference),
+    report = nbops.monitor.run_check("tiny@prod", window=since, reference=str(reference),
                                      rules=["drift.share >= 0.3 -> drift"])
     assert report.status == "drift"
     assert {"f0", "f1", "f2", "f3"} <= set(report.drifted_columns)
@@ -49,7 +51,7 @@ def test_a_window_of_the_request_log_is_the_current_data_of_a_check(start_server
     assert "performance on labelled rows: accuracy" in report.to_text()
 
     cli = subprocess.run([sys.executable, "-m", "nbops", "monitor", "tiny@prod", "--window",
-                          "10m", "--reference", str(reference), "--fail-on", "drift"],
+                          since, "--reference", str(reference), "--fail-on", "drift"],
                          cwd=project_dir, capture_output=True, text=True, timeout=300)
     assert cli.returncode == 1, cli.stderr  # the status is one of --fail-on
     assert "tiny/1: status DRIFT" in cli.stdout and "accuracy" in cli.stdout
