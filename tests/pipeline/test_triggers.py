@@ -150,3 +150,27 @@ def test_a_retrain_in_flight_makes_the_next_one_a_recorded_skip(project, setting
     assert skip["reason"].startswith("A gate of 'churn' is already in flight (pid ")
     assert guard.history("churn") == []
     assert schedule.get("ct", settings=settings).handled is None  # the verdict is still to run
+
+
+def test_the_nbops_scheduler_process_runs_a_triggered_pipeline(project, settings, client):
+    """The real command a user leaves running: `nbops scheduler`, here for one check, with a
+    fire time due now and the champion's status `warning`."""
+    import subprocess
+    import sys
+
+    from nbops.monitoring.status import set_status
+
+    retrain_notebook(project)
+    spec = write_spec(project, SPEC)
+    set_status(client, "churn", register_champion(client), "warning", report_run_id="r-9")
+    schedule.add("ct", "* * * * *", spec, settings=settings,
+                 now=datetime.now(UTC) - timedelta(seconds=60))  # one fire time is due now
+    done = subprocess.run([sys.executable, "-m", "nbops", "scheduler", "--stop-after", "0"],
+                          cwd=project, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "ran 1 job(s)" in done.stderr
+    ran = [e for e in events("ct", settings) if e["event"] in ("started", "finished")]
+    assert [e["event"] for e in ran] == ["started", "finished"]
+    assert ran[0]["trigger_reason"].startswith("churn@champion v1: monitoring status warning")
+    assert ran[1]["status"] == "succeeded"
+    assert [h["decision"] for h in guard.history("churn")] == ["retrain"]
