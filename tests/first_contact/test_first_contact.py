@@ -105,6 +105,35 @@ def test_a_store_with_an_old_schema_and_runs_says_how_to_upgrade(fresh: Path) ->
 # -- 2. a script that exits right after its run --------------------------------------------------
 
 
+def test_the_second_new_store_is_a_copy_of_the_cached_empty_store(fresh: Path,
+                                                                  new_user_cache: Path) -> None:
+    """The first new store runs MLflow's migrations and leaves an empty template in the user's
+    cache; the next project's store is a copy whose Default experiment is its own."""
+    import sqlite3
+
+    from nbops.tracking.embedded import ensure_store
+
+    ensure_store(embedded_uri(fresh))
+    (template,) = (new_user_cache / "nbops").glob("empty-mlflow-store-*.db")
+    other = fresh.parent / "other"
+    other.mkdir()
+    (other / "pyproject.toml").write_text("[project]\nname = 'other'\n")
+    (other / "short.py").write_text("import nbops\nwith nbops.track('short'):\n"
+                                    "    nbops.log(loss=1.0)\n")
+    proc = subprocess.run([sys.executable, "short.py"], cwd=other, env=_env(),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert nbops_cli("sync", cwd=other).returncode == 0
+    with sqlite3.connect(other / ".nbops" / "mlflow.db") as db:
+        (location,) = db.execute("SELECT artifact_location FROM experiments "
+                                 "WHERE experiment_id = 0").fetchone()
+    assert location == (other / ".nbops" / "artifacts" / "0").as_uri()
+    (run,) = runs_in(embedded_uri(other))
+    assert run.data.metrics == {"loss": 1.0}
+    assert run.info.artifact_uri.startswith((other / ".nbops" / "artifacts").as_uri())
+    assert template.stat().st_size > 0
+
+
 def test_a_script_exits_at_once_and_its_run_arrives(fresh: Path) -> None:
     (fresh / "short.py").write_text("import sys, time\nimport nbops\nwith nbops.track('short'):"
                                     "\n    nbops.log(loss=1.0)\nprint(time.time(), flush=True)\n")
