@@ -612,8 +612,8 @@ def replay(settings: Settings, timeout: float = 60.0, *, after: str | None = Non
     means the store was not reachable in time.
     """
     t0 = time.monotonic()
-    spool = Spool(settings.home)
     logger = DurableLogger(settings, role="sync")
+    spool = logger.spool
     if after:
         # Import MLflow and open the exiting process's store while it finishes exiting.
         warm = threading.Thread(target=_quietly,

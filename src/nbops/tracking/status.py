@@ -4,6 +4,8 @@ import, so it answers at once even when the store is down or broken."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nbops.config import Settings
 from nbops.tracking.embedded import sqlite_path, store_problem
 from nbops.tracking.spool import Spool
@@ -62,8 +64,8 @@ def status_text(settings: Settings, spool: Spool, *, problem: str | None = None,
     return "\n".join(lines)
 
 
-def _health_line(settings: Settings, db_file: object) -> str:
-    if db_file is not None and not db_file.exists():  # type: ignore[attr-defined]
+def _health_line(settings: Settings, db_file: Path | None) -> str:
+    if db_file is not None and not db_file.exists():
         return "not created yet (built by the first tracked run or `nbops sync`)"
     problem = store_health(settings)
     return problem or "ok"
