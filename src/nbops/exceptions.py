@@ -27,6 +27,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "ConfigError",
+    "ConflictError",
     "DatasetError",
     "DependencyMissingError",
     "ExportError",
@@ -69,6 +70,15 @@ class NoActiveRunError(UsageError):
             f"{what}() was called outside a run. Put it inside a `%%track` cell or a "
             "`with nbops.track(...):` block."
         )
+
+
+class ConflictError(UsageError):
+    """Raised when a write is based on stale state, e.g. an alias moved since the page loaded;
+    ``current`` is what the store holds now."""
+
+    def __init__(self, message: str, current: str | None = None) -> None:
+        super().__init__(message)
+        self.current = current
 
 
 class PermanentStoreError(NbopsError):

@@ -16,8 +16,14 @@ from mlflow.protos import databricks_pb2 as pb
 from registry_seed import error_of
 from tornado.httpclient import HTTPClientError
 
-from nbops.exceptions import ConfigError, NotFoundError, StoreUnavailableError, UsageError
-from nbops.server.errors import ConflictError, error_body
+from nbops.exceptions import (
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    StoreUnavailableError,
+    UsageError,
+)
+from nbops.server.errors import error_body
 
 
 @pytest.mark.parametrize(("exc", "status", "reason"), [

@@ -18,23 +18,21 @@ from __future__ import annotations
 
 import re
 
-from nbops.exceptions import NbopsError, NotFoundError, StoreUnavailableError, UsageError
+from nbops.exceptions import (
+    ConflictError,
+    NbopsError,
+    NotFoundError,
+    StoreUnavailableError,
+    UsageError,
+)
 from nbops.server.contract import ErrorBody
 
-__all__ = ["ConflictError", "error_body", "shorten"]
+__all__ = ["error_body", "shorten"]
 
 _BAD_REQUEST = {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "MALFORMED_REQUEST",
                 "INVALID_REQUEST", "MAX_RESULTS_EXCEEDED"}
 _CONFLICT = {"RESOURCE_ALREADY_EXISTS", "INVALID_STATE", "ABORTED"}
 _NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
-
-
-class ConflictError(UsageError):
-    """Raised when a write is based on stale state, e.g. an alias moved since the page loaded."""
-
-    def __init__(self, message: str, current: str | None = None) -> None:
-        super().__init__(message)
-        self.current = current
 
 
 def _store_errors() -> tuple[type[BaseException], ...]:

@@ -20,7 +20,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from nbops.exceptions import NotFoundError, UsageError
+from nbops.exceptions import ConflictError, NotFoundError, UsageError
 from nbops.server import audit
 from nbops.server.contract import (
     AliasChange,
@@ -34,7 +34,6 @@ from nbops.server.contract import (
     RunSummary,
     VersionInfo,
 )
-from nbops.server.errors import ConflictError
 
 __all__ = ["MAX_PAGE", "STATUS_SEVERITY", "RegistryService"]
 
