@@ -5,7 +5,8 @@ docs/benchmarks.md):
   running the same six notebooks through papermill's API (the tool nbops wraps);
 * a fully cached re-run of that chain (``nbops run chain.yaml`` again);
 * 8 independent steps, ``--workers 1`` against ``--workers 2`` (``--force``);
-* ``nbops --help``, ``nbops run --help`` and ``nbops status``.
+* ``nbops --help``, ``nbops run --help`` and ``nbops status``, beside the floor a typer
+  command line pays before running anything (importing typer and its rich help formatter).
 
 Every figure is the median of ``REPEAT`` runs, each a fresh process.
 
@@ -83,6 +84,8 @@ def main() -> None:
     cli = {name: _timed([*NBOPS, *args], root, check=False) for name, args in
            (("nbops --help", ["--help"]), ("nbops run --help", ["run", "--help"]),
             ("nbops status", ["status"]))}
+    cli["floor: python -c 'import typer.main, typer.rich_utils'"] = _timed(
+        [sys.executable, "-c", "import typer.main, typer.rich_utils"], root)
     emit({
         "benchmark": "pipeline (whole processes)",
         "machine": machine(),

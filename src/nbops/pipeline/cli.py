@@ -64,9 +64,11 @@ def run_command(
     from dataclasses import replace
 
     from nbops.config import load_settings
+    from nbops.pipeline.executors import skip_iri_grammar
     from nbops.pipeline.runner import run_pipeline
     from nbops.tracking.run import Tracker
 
+    skip_iri_grammar()  # this process renders notebooks (nbconvert → nbformat → jsonschema)
     try:
         # Everything is in the spool when the pipeline returns: exit hands it to a background
         # `nbops sync` at once instead of waiting for MLflow first.

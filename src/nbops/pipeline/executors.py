@@ -188,9 +188,26 @@ def _read(path: Path) -> str | None:
 # -- local: worker processes with warm kernels ---------------------------------------------------
 
 
+def skip_iri_grammar() -> None:
+    """Leave out jsonschema's optional IRI format checker in this process.
+
+    papermill and nbconvert import nbformat, which imports jsonschema, which imports
+    ``rfc3987_syntax`` when it is installed: that compiles a grammar at import, 1 to 3 s of
+    CPU here, more than everything else a worker imports. nbformat never checks that format
+    (it validates without a format checker), and jsonschema skips the checker when the module
+    cannot be imported. Called only in processes nbops owns: its worker processes and the
+    ``nbops run`` command, never in a user's interpreter.
+    """
+    import sys
+
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+
 def _lane_main(conn: Connection, env: dict[str, str], kernel: str | None, pid_file: str) -> None:
     """A worker process: pre-start a kernel, then run the tasks it is sent until ``None``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is handled by the runner
+    skip_iri_grammar()
     from nbops.pipeline.kernels import KernelPool
 
     pool = KernelPool(env, log_dir=Path(pid_file).parent, pid_file=Path(pid_file))
