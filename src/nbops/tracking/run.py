@@ -16,6 +16,7 @@ Run lifecycle and statuses::
 
 from __future__ import annotations
 
+import functools
 import getpass
 import numbers
 import os
@@ -678,6 +679,11 @@ def current_user() -> str:
     for var in ("JUPYTERHUB_USER", "NBOPS_USER"):
         if os.environ.get(var):
             return os.environ[var]
+    return _os_user()
+
+
+@functools.cache
+def _os_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):
