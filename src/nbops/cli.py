@@ -139,32 +139,6 @@ def reproduce(
 
 
 @app.command()
-def monitor(
-    model: str = typer.Argument(..., help="Model version: name@alias, name/3 or models:/..."),
-    current: str = typer.Option(..., "--current", help="Current data (CSV or Parquet)."),
-    config: str = typer.Option(None, "--config", help="Rules YAML (default rules otherwise)."),
-    reference: str = typer.Option(None, "--reference", help="Reference data, if the model "
-                                  "version has no stored profile."),
-    label_column: str = typer.Option(None, help="Column with true labels (performance)."),
-    prediction_column: str = typer.Option(None, help="Column with model predictions."),
-    webhook: str = typer.Option(None, help="POST a JSON alert here when the status is not ok."),
-    fail_on: str = typer.Option("", help="Exit 1 for these statuses, e.g. drift,error."),
-) -> None:
-    """Check current data against a model version: drift, quality, status, alert."""
-    from nbops.monitoring.model_check import run_check
-
-    try:
-        report = run_check(model, current, reference=reference, rules=config,
-                           label_column=label_column, prediction_column=prediction_column,
-                           webhook=webhook)
-    except NbopsError as exc:
-        _fail(exc)
-    typer.echo(report.to_text())
-    if report.status in {s.strip() for s in fail_on.split(",") if s.strip()}:
-        raise typer.Exit(1)
-
-
-@app.command()
 def package(
     model: str = typer.Argument(..., help="Model version: name@alias, name/3, models:/... or a "
                                 "run id with a logged torch model."),
@@ -212,7 +186,7 @@ def _mount() -> None:
     app.add_typer(schedule_app, name="schedule")
     app.command("scheduler")(scheduler_command)
     app.command("serve")(serve_command)
-    app.command("monitor")(monitor_command)  # replaces the one above: it adds --window
+    app.command("monitor")(monitor_command)
     mount_workflows(app)
 
 
