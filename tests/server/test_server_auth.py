@@ -11,6 +11,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 ENDPOINTS = [("GET", "models"), ("GET", "models/churn"), ("GET", "runs"),
              ("GET", "runs/compare?ids=a,b"), ("GET", "lineage?ref=churn"),
              ("GET", "runs/0123456789abcdef0123456789abcdef/notebook"),
+             ("GET", "runs/0123456789abcdef0123456789abcdef/gate-report"),
              ("POST", "models/churn/aliases"), ("POST", "models/churn/aliases/champion/rollback"),
              ("GET", "pipelines"), ("POST", "pipelines/run")]
 

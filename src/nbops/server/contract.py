@@ -14,6 +14,7 @@ __all__ = [
     "AliasChange",
     "AuditEntry",
     "ErrorBody",
+    "GateReport",
     "ModelDetail",
     "ModelPage",
     "ModelSummary",
@@ -141,6 +142,15 @@ class NotebookSnapshot:
     run_id: str
     path: str  # artifact path, e.g. notebook/history.ipynb
     notebook: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """``GET runs/<id>/gate-report``: the HTML report a gate run logged (``nbops.gate``)."""
+
+    run_id: str
+    path: str  # artifact path: gate/report.html
+    html: str  # a self-contained page: inline styles, no scripts
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,12 @@ class NotebookHandler(_Handler):
         await self._respond(lambda s: s.notebook(run_id, path))
 
 
+class GateReportHandler(_Handler):
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        await self._respond(lambda s: s.gate_report(run_id))
+
+
 class LineageHandler(_Handler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -199,6 +205,7 @@ def routes(base_url: str) -> list[tuple[str, type[APIHandler]]]:
         (url("runs"), RunsHandler),
         (url("runs", "compare"), CompareHandler),
         (url("runs", seg, "notebook"), NotebookHandler),
+        (url("runs", seg, "gate-report"), GateReportHandler),
         (url("lineage"), LineageHandler),
         (url("pipelines"), PipelinesHandler),
         (url("pipelines", "run"), PipelineRunHandler),

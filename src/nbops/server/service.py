@@ -25,6 +25,7 @@ from nbops.server import audit
 from nbops.server.contract import (
     AliasChange,
     AuditEntry,
+    GateReport,
     ModelDetail,
     ModelPage,
     ModelSummary,
@@ -359,6 +360,12 @@ class RegistryService:
         from nbops.server.snapshot import read_snapshot
 
         return read_snapshot(self.client, check_run_id(run_id), path)
+
+    def gate_report(self, run_id: str) -> GateReport:
+        """The HTML report of a gate run (see :mod:`nbops.server.gate_report`)."""
+        from nbops.server.gate_report import read_gate_report
+
+        return read_gate_report(self.client, check_run_id(run_id))
 
 
 def rollback_targets(aliases: dict[str, str], history: list[AuditEntry],
