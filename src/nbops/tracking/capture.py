@@ -163,6 +163,18 @@ def git_state(cwd: Path) -> GitState | None:
                     remote.strip() if remote else None)
 
 
+#: A module file's real path, by its ``__file__``: resolving the few thousand modules of a
+#: kernel at every run end took most of a second of CPU.
+_REAL_PATHS: dict[str, str] = {}
+
+
+def _realpath(path: str) -> str:
+    real = _REAL_PATHS.get(path)
+    if real is None:
+        real = _REAL_PATHS[path] = os.path.realpath(path)
+    return real
+
+
 def imported_module_changes(repo_root: str, modules: dict[str, Any]) -> str:
     """Diffs (tracked) or full text (untracked) of imported modules living inside the repo.
 
@@ -171,14 +183,17 @@ def imported_module_changes(repo_root: str, modules: dict[str, Any]) -> str:
     know (``helpers.py`` never committed), so the code that ran is complete.
     """
     root = Path(repo_root)
+    inside = os.path.realpath(root) + os.sep
     files = set()
     for mod in list(modules.values()):
         path = getattr(mod, "__file__", None)
-        if not path or not path.endswith(".py"):
+        if not isinstance(path, str) or not path.endswith(".py"):
             continue
-        p = Path(path).resolve()
-        if root in p.parents and ".venv" not in p.parts and "site-packages" not in p.parts:
-            files.add(p)
+        real = _realpath(path)
+        if real.startswith(inside):
+            p = Path(real)
+            if ".venv" not in p.parts and "site-packages" not in p.parts:
+                files.add(p)
     if not files:
         return ""
     rel = sorted(str(f.relative_to(root)) for f in files)
