@@ -238,6 +238,11 @@ class KernelPool:
 
     def __init__(self, env: Mapping[str, str], log_dir: Path | None = None,
                  pid_file: Path | None = None) -> None:
+        # Imported here, on the caller's thread: imported first by a pool thread while the
+        # caller imports papermill (nbclient → jupyter_client), the two imports can meet
+        # half-done ("partially initialized module 'jupyter_client.manager'").
+        import jupyter_client  # noqa: F401
+
         self.env = dict(env)
         self.log_dir = log_dir
         self.pid_file = pid_file
