@@ -7,6 +7,7 @@ or the disk (git, package list, notebook files) runs in the logger's worker thre
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -147,20 +148,26 @@ def _git(args: list[str], cwd: Path) -> str | None:
 
 
 def git_state(cwd: Path) -> GitState | None:
-    """Commit, branch, dirty flag and ``git diff HEAD`` of the repo holding ``cwd``, or None."""
-    root = _git(["rev-parse", "--show-toplevel"], cwd)
-    if not root:
-        return None
-    root_path = Path(root.strip())
-    commit = (_git(["rev-parse", "HEAD"], root_path) or "").strip()
-    if not commit:  # a repo with no commit yet
-        return None
-    branch = (_git(["rev-parse", "--abbrev-ref", "HEAD"], root_path) or "").strip()
-    status = _git(["status", "--porcelain", "--untracked-files=no"], root_path) or ""
+    """Commit, branch, dirty flag and ``git diff HEAD`` of the repo holding ``cwd``, or None.
+
+    Two ``git`` processes a run (each costs a fork of the kernel): one ``rev-parse`` for the
+    root, commit and branch, one ``diff HEAD``; dirty means that diff is not empty (changes to
+    tracked files, staged or not; untracked files do not count)."""
+    head = _git(["rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD"], cwd)
+    lines = (head or "").split("\n")
+    if len(lines) < 3 or not lines[0] or not lines[1]:
+        return None  # not a repository, or one with no commit yet
+    root_path = Path(lines[0].strip())
     diff = _git(["diff", "HEAD"], root_path) or ""
-    remote = _git(["config", "--get", "remote.origin.url"], root_path)
-    return GitState(str(root_path), commit, branch, bool(status.strip()), diff,
-                    remote.strip() if remote else None)
+    return GitState(str(root_path), lines[1].strip(), lines[2].strip(), bool(diff.strip()),
+                    diff, _remote(root_path))
+
+
+@functools.cache
+def _remote(root: Path) -> str | None:
+    """``remote.origin.url`` of the repository at ``root`` (read once a process)."""
+    remote = _git(["config", "--get", "remote.origin.url"], root)
+    return remote.strip() if remote else None
 
 
 #: A module file's real path, by its ``__file__``: resolving the few thousand modules of a
