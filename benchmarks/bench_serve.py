@@ -10,6 +10,10 @@ round also measures p50 at 1 connection, where no request waits behind another: 
 connections a saturated server's p50 is mostly queueing, so work added per request (a shadow)
 shows there as its full CPU cost.
 
+The shadow's cost on the primary's p50 is also measured as the median of 8 paired ratios (the
+plain and the shadow server run back to back, 2 s each, at 8 and at 1 connection), which the
+load of other jobs disturbs less than medians taken minutes apart.
+
 Rows: mlflow models serve (its default: 1 uvicorn worker), nbops serve (1 worker, request log
 on), nbops serve with a shadow (the challenger gets a copy of each request, predicted in a
 process of its own at the lowest CPU priority; copies it could not keep up with are dropped:
@@ -37,6 +41,9 @@ from _common import emit, fresh_project, machine  # noqa: E402
 BODY = {"inputs": [[round(0.1 * i, 1) for i in range(16)]]}
 DURATION = 5
 ROUNDS = 3
+PAIRS = 8
+PLAIN = "nbops serve (1 worker, request log on)"
+SHADOW = "nbops serve + shadow (1 worker)"
 
 
 def build_store(root: Path) -> None:
@@ -117,7 +124,7 @@ def nbops_args(port: int, *extra: str) -> list[str]:
 
 
 def measure(servers: dict[str, tuple[list[str], int, dict | None]], root: Path,
-            rounds: int) -> dict:
+            rounds: int) -> tuple[dict, dict]:
     """All servers up at once, then ``rounds`` rounds of one wrk run per server, interleaved so
     that the load other jobs put on the machine falls on each server alike; medians reported."""
     import statistics
@@ -132,11 +139,12 @@ def measure(servers: dict[str, tuple[list[str], int, dict | None]], root: Path,
             for name, (_, port, _) in servers.items():
                 runs[name].append(wrk(port, DURATION))
                 single[name].append(wrk(port, DURATION, connections=1)["p50_ms"])
+        pairs = shadow_pairs(servers[PLAIN][1], servers[SHADOW][1])
         shadows = {name: shadow_counts(port) for name, (_, port, _) in servers.items()}
     finally:
         for proc in procs:
             stop(proc)
-    return {name: {"requests_per_s": statistics.median(r["requests_per_s"] for r in rs),
+    return pairs, {name: {"requests_per_s": statistics.median(r["requests_per_s"] for r in rs),
                    "p50_ms": statistics.median(r["p50_ms"] for r in rs),
                    "p99_ms": statistics.median(r["p99_ms"] for r in rs),
                    "failed": sum(r["failed"] for r in rs),
@@ -144,6 +152,21 @@ def measure(servers: dict[str, tuple[list[str], int, dict | None]], root: Path,
                    "runs_requests_per_s": [r["requests_per_s"] for r in rs],
                    **({"shadow": shadows[name]} if shadows[name] else {})}
             for name, rs in runs.items()}
+
+
+def shadow_pairs(plain: int, shadow: int, pairs: int = PAIRS, seconds: int = 2) -> dict:
+    """The shadow's cost on the primary's p50, as the median of paired ratios: each pair runs
+    the plain and the shadow server back to back (2 s each), so that load from other jobs,
+    which changes from minute to minute, falls on both sides of a ratio alike."""
+    import statistics
+
+    ratios: dict[str, list[float]] = {"8_connections": [], "1_connection": []}
+    for _ in range(pairs):
+        for key, connections in (("8_connections", 8), ("1_connection", 1)):
+            base = wrk(plain, seconds, connections)["p50_ms"]
+            ratios[key].append(round(wrk(shadow, seconds, connections)["p50_ms"] / base - 1, 3))
+    return {f"median_{key}": statistics.median(values) for key, values in ratios.items()} | {
+        "pairs": ratios}
 
 
 def shadow_counts(port: int) -> dict | None:
@@ -200,19 +223,17 @@ def main() -> None:
     uri = load_settings(root).tracking_uri
     mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    rows = measure({
+    pairs, rows = measure({
         "mlflow models serve (1 worker)": (
             [mlflow_bin, "models", "serve", "-m", "models:/churn-onnx/1", "--env-manager",
              "local", "--workers", "1", "-p", "5811"], 5811,
             {"MLFLOW_TRACKING_URI": uri, "PATH": path}),  # mlflow runs `uvicorn` from PATH
-        "nbops serve (1 worker, request log on)": (nbops_args(5812), 5812, None),
-        "nbops serve + shadow (1 worker)": (nbops_args(5813, "--shadow", "challenger"), 5813,
-                                            None),
+        PLAIN: (nbops_args(5812), 5812, None),
+        SHADOW: (nbops_args(5813, "--shadow", "challenger"), 5813, None),
         "nbops serve (2 workers)": (nbops_args(5814, "--workers", "2"), 5814, None),
     }, root, ROUNDS)
     base = rows["mlflow models serve (1 worker)"]
-    ours = rows["nbops serve (1 worker, request log on)"]
-    shadow = rows["nbops serve + shadow (1 worker)"]
+    ours, shadow = rows[PLAIN], rows[SHADOW]
     emit({
         "machine": machine(),
         "load": {"tool": "wrk", "connections": 8, "threads": 2, "seconds": DURATION,
@@ -222,6 +243,7 @@ def main() -> None:
         "shadow_p50_overhead": round(shadow["p50_ms"] / ours["p50_ms"] - 1, 3),
         "shadow_p50_overhead_1_connection": round(
             shadow["p50_ms_1_connection"] / ours["p50_ms_1_connection"] - 1, 3),
+        "shadow_p50_overhead_paired": pairs,
         "swap_and_rollback_under_load": swap_under_load(root, 5815),
     })
 

@@ -7,8 +7,9 @@ with the shadow alias, so the challenger's CPU and GIL stay off the primary's pa
 
 The worker never waits for the shadow: when the pipe is full (the shadow lags) or the shadow
 process is gone, the copy is dropped and counted (``/nbops/v1/status`` → ``shadow.dropped``).
-The shadow runs at the lowest CPU priority (nice 19) and reads its pipe every 20 ms at most, so
-it uses the CPU the primary leaves, in few large model runs.
+The shadow runs at the lowest CPU priority (Linux's idle scheduling class, else nice 19) and
+reads its pipe every 20 ms at most, so it uses the CPU the primary leaves, in few large model
+runs.
 The shadow process reads until the pipe closes: when its worker stops, or dies, it predicts the
 copies it still has, seals its request log and exits. It follows its alias like the server does.
 
@@ -40,7 +41,7 @@ __all__ = ["SHADOW_ENV", "ShadowFeed", "main"]
 SHADOW_ENV = "NBOPS_SHADOW_CONFIG"  # the shadow's RouteConfig, as JSON
 PIPE_BYTES = 1 << 20  # the pipe's capacity asked of Linux (its default is 64 KiB)
 BATCH_SECONDS = 0.02  # the shadow reads its pipe at most this often
-NICE = 19  # the shadow's CPU priority: the lowest, so it runs on what the primary leaves
+NICE = 19  # the shadow's CPU priority where Linux's idle scheduling class is missing
 log = logging.getLogger("nbops.serving")
 
 
@@ -198,6 +199,15 @@ def _records(slot: Any, lines: list[bytes]) -> list[dict[str, Any]]:
     return records
 
 
+def _lowest_priority() -> None:
+    """The primary comes first for the CPU: Linux's idle class (runs only on a CPU nothing else
+    wants), else the lowest nice value. A shadow left behind drops copies."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux
+        os.nice(NICE)
+
+
 def main() -> None:
     """``python -m nbops.serving.shadow``: predict the copies read from stdin until it closes."""
     from nbops.serving.reqlog import LogWriter, log_dir
@@ -207,7 +217,7 @@ def main() -> None:
     # the pipe, after logging what it holds, not before.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    os.nice(NICE)  # the primary comes first for the CPU; a shadow left behind drops copies
+    _lowest_priority()
     logging.basicConfig(format="%(levelname)s:%(name)s: shadow: %(message)s")
     config = RouteConfig(**json.loads(os.environ[SHADOW_ENV]))
     home = Path(config.home)
