@@ -93,6 +93,13 @@ export interface NotebookSnapshot {
   notebook: { cells: unknown[]; metadata?: Record<string, unknown> } & Record<string, unknown>;
 }
 
+/** GET runs/<id>/gate-report: the HTML report a gate run logged. */
+export interface GateReport {
+  run_id: string;
+  path: string;
+  html: string;
+}
+
 export interface AliasChange {
   name: string;
   alias: string;

@@ -51,6 +51,31 @@ export function statusBadge(status: MonitorStatus | null): Badge | null {
   };
 }
 
+/** Tags `nbops.gate` writes on the challenger version it gated. */
+export const GATE_DECISION_TAG = 'nbops.gate.decision';
+export const GATE_RUN_TAG = 'nbops.gate.run';
+/** Colour of a gate decision, as the monitoring status chips: passed green, rejected red. */
+const GATE_STATUS: Record<string, string> = {
+  promoted: 'ok',
+  passed: 'ok',
+  rejected: 'error',
+  'dry-run': 'warning'
+};
+
+/** The "gate: promoted" chip of a version; null when no gate ran on it. */
+export function gateBadge(tags: Record<string, string>): Badge | null {
+  const decision = tags[GATE_DECISION_TAG];
+  if (!decision) {
+    return null;
+  }
+  const run = tags[GATE_RUN_TAG];
+  return {
+    text: `gate: ${decision}`,
+    title: `Continuous-training gate: ${decision}${run ? ` (gate run ${run})` : ''}`,
+    className: `nbops-badge nbops-status nbops-gate nbops-status-${GATE_STATUS[decision] ?? 'unknown'}`
+  };
+}
+
 export type ModelOrder = 'name' | 'status' | 'updated';
 
 /** Models sorted by name, by status (worst first) or by last update (newest first). */
@@ -189,6 +214,11 @@ export function readOnlyNotebook(snap: NotebookSnapshot): NotebookSnapshot['note
 export function snapshotPath(snap: NotebookSnapshot): string {
   const file = snap.path.split('/').pop() ?? 'history.ipynb';
   return `${SNAPSHOT_DIR}/${snap.run_id}-${file}`;
+}
+
+/** Where a gate report is saved: `nbops-snapshots/<run id>-gate-report.html`. */
+export function gateReportPath(runId: string): string {
+  return `${SNAPSHOT_DIR}/${runId}-gate-report.html`;
 }
 
 // -- pipeline params ----------------------------------------------------------------------

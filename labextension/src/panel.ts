@@ -26,6 +26,8 @@ import {
   Badge,
   currentOf,
   formatTime,
+  gateBadge,
+  GATE_RUN_TAG,
   metricSummary,
   ModelOrder,
   sortModels,
@@ -34,7 +36,7 @@ import {
 } from './format';
 import { LineageView } from './lineage';
 import { ApiError, query, requestAPI } from './request';
-import { openSnapshot } from './snapshot';
+import { openGateReport, openSnapshot } from './snapshot';
 
 export const REFRESH_MS = 30_000;
 const PAGE_SIZE = 50;
@@ -482,6 +484,8 @@ export class RegistryPanel extends Panel {
   private versionCards(d: ModelDetail, versions: VersionInfo[]): HTMLElement {
     const cards = versions.map(v => {
       const status = statusBadge(v.status);
+      const gate = gateBadge(v.tags);
+      const gateRun = v.tags[GATE_RUN_TAG];
       return h(
         'li',
         { class: 'nbops-version-card', 'data-version': v.version },
@@ -490,7 +494,8 @@ export class RegistryPanel extends Panel {
           { class: 'nbops-card-head' },
           h('span', { class: 'nbops-version-name' }, `v${v.version}`),
           ...v.aliases.map(a => badge({ text: a, title: `alias ${a}`, className: 'nbops-badge nbops-badge-alias' })),
-          status ? badge(status) : null
+          status ? badge(status) : null,
+          gate ? badge(gate) : null
         ),
         h('div', { class: 'nbops-created nbops-muted', title: 'created' }, formatTime(v.created_at)),
         h('div', { class: 'nbops-metrics nbops-ellipsis', title: metricSummary(v.run_metrics, 100) }, metricSummary(v.run_metrics)),
@@ -503,6 +508,12 @@ export class RegistryPanel extends Panel {
                 title: `Open the notebook of run ${v.source_run_id} (read-only)`
               })
             : h('span', { class: 'nbops-muted' }, 'no run'),
+          gate && gateRun
+            ? button('gate report', () => void this.openGate(gateRun), {
+                class: 'jp-Button nbops-button nbops-gate-report',
+                title: `Open the report of gate run ${gateRun}`
+              })
+            : null,
           button('Promote', () => void this.promote(d, v.version), {
             class: 'jp-Button nbops-button nbops-mod-primary nbops-promote',
             title: `Point an alias at v${v.version}`
@@ -598,6 +609,14 @@ export class RegistryPanel extends Panel {
     } catch (error) {
       await this.loadModel(d.name, 'keep');
       this.notify(describe(error).message, 'error');
+    }
+  }
+
+  private async openGate(runId: string): Promise<void> {
+    try {
+      await openGateReport(this.app, runId);
+    } catch (error) {
+      this.notify(`Cannot open the gate report of run ${runId}: ${describe(error).message}`, 'error');
     }
   }
 

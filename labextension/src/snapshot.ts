@@ -1,8 +1,9 @@
-/** Open a run's notebook snapshot as a read-only notebook: no kernel, never "modified". */
+/** Open a run's notebook snapshot as a read-only notebook (no kernel, never "modified"), or a
+ * gate run's HTML report in JupyterLab's HTML viewer. */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { Widget } from '@lumino/widgets';
-import { NotebookSnapshot } from './contract';
-import { readOnlyNotebook, SNAPSHOT_DIR, snapshotPath } from './format';
+import { GateReport, NotebookSnapshot } from './contract';
+import { gateReportPath, readOnlyNotebook, SNAPSHOT_DIR, snapshotPath } from './format';
 import { requestAPI } from './request';
 
 interface Changed {
@@ -33,15 +34,34 @@ function isNotebookPanel(w: unknown): w is SnapshotWidget & Widget {
   );
 }
 
-/** Fetch the snapshot of `runId`, save the read-only copy and open it without a kernel. */
-export async function openSnapshot(app: JupyterFrontEnd, runId: string): Promise<string> {
-  const snap = await requestAPI<NotebookSnapshot>(`runs/${encodeURIComponent(runId)}/notebook`);
+async function ensureSnapshotDir(app: JupyterFrontEnd): Promise<void> {
   const contents = app.serviceManager.contents;
   try {
     await contents.get(SNAPSHOT_DIR, { content: false });
   } catch {
     await contents.save(SNAPSHOT_DIR, { type: 'directory' });
   }
+}
+
+/** Fetch the gate report of `runId`, save it as an .html file and open it in the HTML viewer
+ * (a sandboxed frame; the report has no scripts). */
+export async function openGateReport(app: JupyterFrontEnd, runId: string): Promise<string> {
+  const report = await requestAPI<GateReport>(`runs/${encodeURIComponent(runId)}/gate-report`);
+  await ensureSnapshotDir(app);
+  const path = gateReportPath(report.run_id);
+  await app.serviceManager.contents.save(path, { type: 'file', format: 'text', content: report.html });
+  const widget: unknown = await app.commands.execute('docmanager:open', { path, factory: 'HTML Viewer' });
+  if (widget instanceof Widget) {
+    widget.title.caption = `Gate report of run ${report.run_id}: ${report.path}`;
+  }
+  return path;
+}
+
+/** Fetch the snapshot of `runId`, save the read-only copy and open it without a kernel. */
+export async function openSnapshot(app: JupyterFrontEnd, runId: string): Promise<string> {
+  const snap = await requestAPI<NotebookSnapshot>(`runs/${encodeURIComponent(runId)}/notebook`);
+  const contents = app.serviceManager.contents;
+  await ensureSnapshotDir(app);
   const path = snapshotPath(snap);
   await contents.save(path, { type: 'notebook', format: 'json', content: readOnlyNotebook(snap) });
   const widget: unknown = await app.commands.execute('docmanager:open', {

@@ -10,6 +10,8 @@ import {
   errorMessage,
   formatMetric,
   formatTime,
+  gateBadge,
+  gateReportPath,
   metricSummary,
   paramsText,
   parseParams,
@@ -176,4 +178,17 @@ test('pipeline params round-trip through KEY=VALUE lines', () => {
   assert.deepEqual(parseParams(text + '\n\n'), { n: 4, name: 'eu', flags: [1, 2] });
   assert.throws(() => parseParams('n 4'), /Line 1 "n 4": write KEY=VALUE/);
   assert.throws(() => parseParams('ok=1\n2x=3'), /Line 2/);
+});
+
+test('a gated version shows its decision, coloured like the status chips', () => {
+  const run = 'a'.repeat(32);
+  const promoted = gateBadge({ 'nbops.gate.decision': 'promoted', 'nbops.gate.run': run });
+  assert.equal(promoted?.text, 'gate: promoted');
+  assert.match(promoted?.className ?? '', /nbops-status-ok/);
+  assert.match(promoted?.title ?? '', new RegExp(run));
+  assert.match(gateBadge({ 'nbops.gate.decision': 'rejected' })?.className ?? '', /nbops-status-error/);
+  assert.match(gateBadge({ 'nbops.gate.decision': 'dry-run' })?.className ?? '', /nbops-status-warning/);
+  assert.match(gateBadge({ 'nbops.gate.decision': 'later' })?.className ?? '', /nbops-status-unknown/);
+  assert.equal(gateBadge({ 'nbops.monitor.status': 'ok' }), null);
+  assert.equal(gateReportPath(run), `nbops-snapshots/${run}-gate-report.html`);
 });

@@ -5,7 +5,7 @@ them. A model that does not exist yet is registered with one version first.
 
 Imported by tests/server and tests/ui (``seed_gate``), and run as a script by them::
 
-    python gate_seed.py MODEL VERSION DECISION      # prints the gate run id
+    python gate_seed.py MODEL VERSION:DECISION [VERSION:DECISION ...]   # prints the run ids
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ import sys
 from pathlib import Path
 
 
-def seed_gate(root: Path, model: str, version: str, decision: str,
-              env: dict[str, str] | None = None) -> str:
-    """Run this file as a process in ``root``; the gate run id it recorded."""
-    done = subprocess.run([sys.executable, __file__, model, version, decision], cwd=root,
-                          env=env, capture_output=True, text=True, timeout=180)
+def seed_gate(root: Path, model: str, verdicts: dict[str, str],
+              env: dict[str, str] | None = None) -> dict[str, str]:
+    """Run this file as a process in ``root``, one gate run per ``{version: decision}``;
+    ``{version: gate run id}``."""
+    pairs = [f"{v}:{d}" for v, d in verdicts.items()]
+    done = subprocess.run([sys.executable, __file__, model, *pairs], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
+    return dict(zip(verdicts, done.stdout.split(), strict=True))
 
 
 def _report(model: str, version: str, champion: str, decision: str) -> str:
@@ -38,7 +40,7 @@ def _report(model: str, version: str, champion: str, decision: str) -> str:
     return _report_html(model, new, old, rows, decision, "classification", 400, 0)
 
 
-def main(model: str, version: str, decision: str) -> None:
+def main(model: str, verdicts: list[str]) -> None:
     import nbops
     from nbops.registry import api
     from nbops.registry._store import client_for
@@ -50,15 +52,17 @@ def main(model: str, version: str, decision: str) -> None:
             source = run.require_mlflow_id()
         client.create_registered_model(model)
         client.create_model_version(model, f"runs:/{source}/model", run_id=source)
-    champion = str(max(1, int(version) - 1))
-    with nbops.track(f"gate {model} v{version} vs v{champion}",
-                     tags={"nbops.gate.decision": decision, "nbops.gate.model": model}) as run:
-        run.log_text(_report(model, version, champion, decision), "gate/report.html")
-        run_id = run.require_mlflow_id()
-    for key, value in (("nbops.gate.run", run_id), ("nbops.gate.decision", decision)):
-        api.set_tag(model, key, value, version=version, client=client)
-    print(run_id)
+    for pair in verdicts:
+        version, decision = pair.split(":")
+        champion = str(max(1, int(version) - 1))
+        with nbops.track(f"gate {model} v{version} vs v{champion}",
+                         tags={"nbops.gate.decision": decision, "nbops.gate.model": model}) as run:
+            run.log_text(_report(model, version, champion, decision), "gate/report.html")
+            run_id = run.require_mlflow_id()
+        for key, value in (("nbops.gate.run", run_id), ("nbops.gate.decision", decision)):
+            api.set_tag(model, key, value, version=version, client=client)
+        print(run_id)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(sys.argv[1], sys.argv[2:])

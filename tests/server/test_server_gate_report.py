@@ -30,7 +30,7 @@ async def status_of(jp_fetch, *parts) -> tuple[int, dict]:
 
 
 async def test_gate_report_of_the_run_the_version_names(jp_fetch, seeded, project):
-    run_id = seed_gate(project, "churn", "3", "rejected")
+    run_id = seed_gate(project, "churn", {"3": "rejected"})["3"]
     detail = await get(jp_fetch, "models", "churn")
     v3 = next(v for v in detail["versions"] if v["version"] == "3")
     assert v3["tags"]["nbops.gate.decision"] == "rejected"
@@ -76,7 +76,7 @@ def test_from_a_fresh_folder_a_gate_report_is_served(tmp_path: Path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("MLFLOW_TRACKING_URI", "NBOPS_TRACKING_URI", "NBOPS_HOME")}
     env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "jupyter-config")
-    run_id = seed_gate(root, "fresh-model", "1", "promoted", env=env)
+    run_id = seed_gate(root, "fresh-model", {"1": "promoted"}, env=env)["1"]
     assert (root / ".nbops" / "mlflow.db").is_file()
     port, token = _free_port(), "gate-test-token"
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below

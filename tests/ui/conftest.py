@@ -32,7 +32,8 @@ LONG_NAME = "customer-churn-gradient-boosted-classifier-eu-west-production"
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """JupyterLab on a seeded store (models churn/fraud/empty-model, snapshots, drift)."""
+    """JupyterLab on a seeded store (models churn/fraud/empty-model, snapshots, drift, gate
+    verdicts on churn v2 (promoted) and v3 (rejected))."""
     base = tmp_path_factory.mktemp("ui")
     root = base / "proj"
     (root / ".nbops").mkdir(parents=True)
@@ -48,9 +49,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         client.create_registered_model(LONG_NAME, description="A name longer than the sidebar")
     finally:
         os.chdir(old)
+    from gate_seed import seed_gate  # on sys.path once lab_helpers is imported
+
+    gates = seed_gate(root, "churn", {"2": "promoted", "3": "rejected"},
+                      env={**os.environ, "NBOPS_TRACKING_URI": store_uri})
     proc, url = start_lab(root, {"NBOPS_TRACKING_URI": store_uri})
     try:
-        yield Lab(url=url, token=TOKEN, root=root, store_uri=store_uri, seeded=seeded, proc=proc)
+        yield Lab(url=url, token=TOKEN, root=root, store_uri=store_uri, seeded=seeded, proc=proc,
+                  gates=gates)
     finally:
         stop_lab(proc)
 

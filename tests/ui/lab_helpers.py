@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class Lab:
     store_uri: str
     seeded: Seeded
     proc: subprocess.Popen
+    gates: dict[str, str] = field(default_factory=dict)  # version -> gate run id
 
     def client(self) -> Any:
         from mlflow import MlflowClient

@@ -64,6 +64,10 @@ def test_layout_and_contrast(page, lab: Lab, theme: str, width: int | None):
     check_fits(panel)
     for card in panel.locator(".nbops-version-card").all():
         expect(card.locator(".nbops-promote")).to_be_in_viewport()
+    gated = panel.locator(".nbops-version-card .nbops-gate-report")
+    expect(gated).to_have_count(2)  # churn v2 and v3 were gated
+    for button in gated.all():
+        expect(button).to_be_in_viewport()
     view = panel.locator(".nbops-lineage-view")
     assert view.evaluate("v => v.scrollWidth <= v.clientWidth + 1"), "the lineage is clipped"
     label_px = svg.locator(".nbops-lineage-label").first.evaluate(
