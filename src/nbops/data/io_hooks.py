@@ -170,10 +170,26 @@ class _Hooks:
         # qualname -> (original, wrapper): re-installing reuses the wrapper made for the same
         # original (a tracked cell installs and removes them all; making them costs ~0.5 ms)
         self.made: dict[str, tuple[Any, Any]] = {}
+        self.last_installed: list[tuple[Any, str, Any, Any, bool, str]] = []
+        self.modules_seen = 0  # len(sys.modules) when the hooks were last looked up
 
     # -- install / uninstall (callers hold the lock) --------------------------------------
 
     def install_missing(self) -> None:
+        plan = self.last_installed
+        if not self.installed and plan and self.modules_seen == len(sys.modules) and all(
+                vars(owner).get(name) is original if own else getattr(owner, name, None) is original
+                for owner, name, original, _, own, _ in plan):
+            # Nothing imported since the last block and nothing patched over: the same hooks.
+            for owner, name, _, wrapper, _, _ in plan:
+                setattr(owner, name, wrapper)
+            self.installed.extend(plan)
+            return
+        self.modules_seen = len(sys.modules)
+        self._install_new()
+        self.last_installed = list(self.installed)
+
+    def _install_new(self) -> None:
         done = {qual for *_, qual in self.installed}
         for target in _targets():
             qual = f"{target.library}.{target.qualname}"
