@@ -72,6 +72,8 @@ class StepTask:
     #: The folder for the attempt's files (papermill's output notebook, the outputs file);
     #: default a new temporary folder. Removed when the attempt ends.
     scratch: str | None = None
+    #: How many kernels the worker keeps booting for the steps after this one.
+    kernels_ahead: int = 1
 
     @property
     def output_notebook(self) -> Path | None:
@@ -127,7 +129,7 @@ def execute_step(task: StepTask, pool: Any = None) -> StepOutcome:
     watchdog = None
     failure: Failure | None = None
     try:
-        kernel = pool.take(task.kernel) if pool is not None else \
+        kernel = pool.take(task.kernel, task.kernels_ahead) if pool is not None else \
             start_kernel(task.kernel, task.env, work)
         if task.timeout:
             def kill() -> None:  # the kernel dies; nbclient then raises DeadKernelError
@@ -442,6 +444,7 @@ class DaskExecutor:
         return {}
 
     def submit(self, task: StepTask) -> None:
+        task.kernels_ahead = min(task.kernels_ahead, 1)  # which worker runs the next step?
         fut = self.client.submit(execute_on_worker, task, pure=False,
                                  key=f"nbops-{task.step}-{task.id}")
         self._futures[fut] = (task, time.monotonic())

@@ -29,6 +29,7 @@ import json
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -229,7 +230,11 @@ async def _reply_to(channel: Any, msg_id: str, timeout: float) -> dict:
 
 
 class KernelPool:
-    """Fresh kernels started ahead of time (one per kernel name waits at most).
+    """Fresh kernels started ahead of time, per kernel name, for the next steps.
+
+    A kernel takes longer to boot (about 0.7 s) than a short step takes to run, so one kernel
+    started ahead is not enough: :meth:`take` starts as many as the caller says the next
+    steps need (``ahead``), and they boot side by side while the steps run.
 
     ``env`` is what every kernel gets at start (the tracking store, the experiment);
     ``pid_file`` receives the pid of every kernel started, one per line, so that a supervisor
@@ -247,22 +252,24 @@ class KernelPool:
         self.log_dir = log_dir
         self.pid_file = pid_file
         self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="nbops-kernels")
-        self._waiting: dict[str, Future[Kernel]] = {}
+        self._waiting: dict[str, deque[Future[Kernel]]] = {}
         self._lock = threading.Lock()
 
-    def prestart(self, name: str) -> None:
-        """Start a kernel named ``name`` in the background, unless one is already waiting."""
+    def prestart(self, name: str, count: int = 1) -> None:
+        """Have ``count`` kernels named ``name`` started in the background (those already
+        waiting count; none is stopped)."""
         with self._lock:
-            if name not in self._waiting:
-                self._waiting[name] = self._threads.submit(self._start, name)
+            queue = self._waiting.setdefault(name, deque())
+            while len(queue) < count:
+                queue.append(self._threads.submit(self._start, name))
 
-    def take(self, name: str) -> Kernel:
-        """A fresh kernel: the waiting one when there is one (warm), else started now (cold).
-
-        Starts the next one in the background right away.
+    def take(self, name: str, ahead: int = 1) -> Kernel:
+        """A fresh kernel: the one waiting longest when there is one (warm), else started now
+        (cold). Then has ``ahead`` kernels starting in the background for the next steps.
         """
         with self._lock:
-            waiting = self._waiting.pop(name, None)
+            queue = self._waiting.get(name)
+            waiting = queue.popleft() if queue else None
         kernel: Kernel | None = None
         if waiting is not None:
             try:
@@ -275,7 +282,8 @@ class KernelPool:
                 kernel = None
         if kernel is None:
             kernel = self._start(name)
-        self.prestart(name)
+        if ahead:
+            self.prestart(name, ahead)
         return kernel
 
     def release(self, kernel: Kernel) -> None:
@@ -285,7 +293,8 @@ class KernelPool:
     def close(self) -> None:
         """Shut down waiting kernels and wait for pending shutdowns."""
         with self._lock:
-            waiting, self._waiting = list(self._waiting.values()), {}
+            waiting = [fut for queue in self._waiting.values() for fut in queue]
+            self._waiting = {}
         for fut in waiting:
             try:
                 shutdown(fut.result())

@@ -44,6 +44,8 @@ __all__ = ["PipelineResult", "StepResult", "run_pipeline"]
 
 #: How long a finished pipeline waits for its records to reach MLflow.
 RECORD_TIMEOUT = 30.0
+#: At most this many kernels boot ahead in each worker (fewer when fewer steps are left).
+KERNELS_AHEAD = 3
 
 DONE = ("succeeded", "cached", "failed", "skipped")
 #: The reason of a step left out by ``only`` / ``from_step`` that no selected step needs.
@@ -340,10 +342,12 @@ class Session:
         run = self.runs[name]
         env = {**self.kernel_env, "NBOPS_PARENT_RUN_ID": run.require_mlflow_id(),
                "NBOPS_NOTEBOOK_PATH": str(step.notebook), "NBOPS_STEP": name}
+        left = sum(1 for n in self.plan.selected if self.plan.status[n] == "pending")
         pool.submit(StepTask(step=name, attempt=result.attempts,
                              notebook_json=step.notebook.read_text(encoding="utf-8"),
                              notebook_path=str(step.notebook), parameters=self.resolved[name],
-                             kernel=step.kernel, timeout=step.timeout, env=env))
+                             kernel=step.kernel, timeout=step.timeout, env=env,
+                             kernels_ahead=min(KERNELS_AHEAD, -(-left // self.lookahead))))
         self.display.update(name, "running", f"attempt {result.attempts}"
                             if result.attempts > 1 else "")
         self._create_ahead()
