@@ -317,7 +317,8 @@ class Run:
             metrics=dict(logger.series.get(self.uid, {})), mlflow_run_id=self.mlflow_run_id,
             tracking_uri=self.tracker.settings.tracking_uri, error=self.error,
             artifacts=list(self.artifacts), problem=logger.problem,
-            backlog=logger.spool.backlog(logger.owner),
+            # counted only when the summary reports a problem (a query on the spool)
+            backlog=logger.spool.backlog(logger.owner) if logger.problem else 0,
         )
 
 
