@@ -70,13 +70,18 @@ def run_command(
 
     skip_iri_grammar()  # this process renders notebooks (nbconvert → nbformat → jsonschema)
     try:
-        # Everything is in the spool when the pipeline returns: exit hands it to a background
-        # `nbops sync` at once instead of waiting for MLflow first.
-        tracker = Tracker(replace(load_settings(), flush_timeout=0.0))
+        # Everything is in the spool when the pipeline returns. When steps ran, MLflow is open
+        # in this process already: ship the last records here (at most the usual exit budget)
+        # rather than in a new process that imports MLflow again. A fully cached run never
+        # opened it: its exit hands the records to a background `nbops sync` at once.
+        settings = load_settings()
+        tracker = Tracker(replace(settings, flush_timeout=0.0))
         result = run_pipeline(pipeline, parse_params(param), only=only or None,
                               from_step=from_step, force=force, workers=workers,
                               executor=executor, scheduler_address=scheduler,
                               tracker=tracker, wait_for_records=False)
+        if any(step.attempts for step in result.steps.values()):
+            tracker.logger.flush(settings.flush_timeout)
     except NbopsError as exc:
         _fail(exc)
     except KeyboardInterrupt:
