@@ -58,8 +58,8 @@ def run_command(
 ) -> None:
     """Run a notebook pipeline: each step a papermill run, tracked in MLflow, cached.
 
-    Returns when the steps are done; their records that are not in MLflow yet are shipped by a
-    background `nbops sync` (`nbops status` shows what is left).
+    Returns when the steps are done; records not in MLflow within a second (all of them for a
+    fully cached run) are shipped by a background `nbops sync` (`nbops status` shows them).
     """
     from dataclasses import replace
 
