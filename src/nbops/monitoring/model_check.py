@@ -143,6 +143,8 @@ def _read_table(source: Any, what: str) -> Any:
 def current_from_log(name: str, version: str, window: Any) -> tuple[Any, Any]:
     """(current data, labelled rows answered by ``version``) from the request log of model
     ``name`` over ``window`` (a duration back from now like ``"1h"``, or a start time)."""
+    import pandas as pd
+
     from nbops.exceptions import NotFoundError
     from nbops.serving.reqlog import log_dir, read_log
 
@@ -158,9 +160,9 @@ def current_from_log(name: str, version: str, window: Any) -> tuple[Any, Any]:
             "first, or widen the window (e.g. window='24h').")
     frame = frame.drop(columns=[c for c in ("scores", "row") if c in frame.columns])
     labelled = frame[(frame["version"] == str(version)) & frame["label"].notna()]
-    if len(labelled) and labelled["label"].map(lambda v: float(v).is_integer()
-                                               if isinstance(v, int | float) else False).all():
-        labelled = labelled.astype({"label": "int64"})
+    classes = pd.to_numeric(labelled["label"], errors="coerce")
+    if len(labelled) and classes.notna().all() and (classes % 1 == 0).all():
+        labelled = labelled.assign(label=classes.astype("int64"))  # NaN made them floats
     return frame, labelled
 
 
@@ -215,6 +217,7 @@ def run_check(
     from nbops.monitoring.staleness import staleness
     from nbops.monitoring.status import set_status
     from nbops.registry.resolve import resolve_version
+    from nbops.serving.reqlog import log_dir
     from nbops.tracking.embedded import ensure_store
     from nbops.tracking.run import track
 
@@ -227,8 +230,6 @@ def run_check(
     if window is not None:
         current_df, scored = current_from_log(version.name, version.version, window)
         label_column, prediction_column = "label", "prediction"
-        from nbops.serving.reqlog import log_dir
-
         source = str(log_dir(version.name))
     else:
         current_df = scored = _read_table(current, "Current data")
