@@ -7,12 +7,11 @@ the run id is the only input, so no path reaches the artifact store from the req
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from nbops.exceptions import NotFoundError, UsageError
+from nbops.exceptions import NotFoundError
 from nbops.server.contract import GateReport
+from nbops.server.snapshot import read_text_artifact
 
 __all__ = ["MAX_BYTES", "REPORT_PATH", "read_gate_report"]
 
@@ -29,10 +28,5 @@ def read_gate_report(client: Any, run_id: str) -> GateReport:
             f"Run {run_id} has no gate report ({REPORT_PATH}): it is not a gate run. Open the "
             "run named in the model version's nbops.gate.run tag, or gate the challenger with "
             "`nbops gate MODEL --data WINDOW --label-column COLUMN -c CRITERION` to write one.")
-    with tempfile.TemporaryDirectory(prefix="nbops-gate-") as tmp:
-        local = Path(client.download_artifacts(run_id, REPORT_PATH, tmp))
-        if local.stat().st_size > MAX_BYTES:
-            raise UsageError(f"{REPORT_PATH} of run {run_id} is larger than {MAX_BYTES >> 20} MB; "
-                             "download it with `mlflow artifacts download` instead.")
-        html = local.read_text(encoding="utf-8", errors="replace")
+    html = read_text_artifact(client, run_id, REPORT_PATH, MAX_BYTES)
     return GateReport(run_id=run_id, path=REPORT_PATH, html=html)

@@ -19,11 +19,21 @@ from typing import Any
 from nbops.exceptions import NotFoundError, UsageError
 from nbops.server.contract import NotebookSnapshot
 
-__all__ = ["DEFAULT_PATH", "MAX_BYTES", "check_path", "read_snapshot"]
+__all__ = ["DEFAULT_PATH", "MAX_BYTES", "check_path", "read_snapshot", "read_text_artifact"]
 
 DEFAULT_PATH = "notebook/history.ipynb"
 MAX_BYTES = 50 * 1024 * 1024
 _PATH = re.compile(r"^notebook/[^/\\]+\.ipynb$")
+
+
+def read_text_artifact(client: Any, run_id: str, path: str, max_bytes: int) -> str:
+    """The text of artifact ``path`` of ``run_id``; UsageError when it exceeds ``max_bytes``."""
+    with tempfile.TemporaryDirectory(prefix="nbops-artifact-") as tmp:
+        local = Path(client.download_artifacts(run_id, path, tmp))
+        if local.stat().st_size > max_bytes:
+            raise UsageError(f"{path} of run {run_id} is larger than {max_bytes >> 20} MB; "
+                             "download it with `mlflow artifacts download` instead.")
+        return local.read_text(encoding="utf-8", errors="replace")
 
 
 def check_path(path: str) -> str:
@@ -61,15 +71,10 @@ def read_snapshot(client: Any, run_id: str, path: str | None = None) -> Notebook
     else:
         raise NotFoundError(f"Run {run_id} has no notebook snapshot (notebook/*.ipynb). Runs "
                             "tracked with %%track keep one unless notebook capture is off.")
-    with tempfile.TemporaryDirectory(prefix="nbops-snap-") as tmp:
-        local = Path(client.download_artifacts(run_id, chosen, tmp))
-        if local.stat().st_size > MAX_BYTES:
-            raise UsageError(f"{chosen} of run {run_id} is larger than {MAX_BYTES >> 20} MB; "
-                             "download it with `mlflow artifacts download` instead.")
-        try:
-            notebook = json.loads(local.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise UsageError(f"{chosen} of run {run_id} is not valid notebook JSON: {exc}.") from None
+    try:
+        notebook = json.loads(read_text_artifact(client, run_id, chosen, MAX_BYTES))
+    except ValueError as exc:
+        raise UsageError(f"{chosen} of run {run_id} is not valid notebook JSON: {exc}.") from None
     if not isinstance(notebook, dict) or "cells" not in notebook:
         raise UsageError(f"{chosen} of run {run_id} is not an nbformat 4 notebook.")
     return NotebookSnapshot(run_id=run_id, path=chosen, notebook=notebook)
