@@ -171,11 +171,11 @@ class DurableLogger:
         try:
             self._run_jobs()  # capture still queued is spooled before anything else
             helper = None
-            if not self._store_ready and self.spool.backlog(self.owner):
+            if not self._store_ready and not self.problem and self.spool.backlog(self.owner):
                 # A process that ends right after its run: MLflow may not be imported yet. The
                 # background `nbops sync` starts now, importing MLflow and opening the store
                 # while we wait, so it ships the moment this process is gone.
-                helper = self._hand_off(self.spool.backlog(self.owner))
+                helper = self._start_sync()
             left = self.flush(self.settings.flush_timeout)
             self._stop = True
             self._wake.set()
@@ -186,27 +186,32 @@ class DurableLogger:
         except BaseException:  # noqa: BLE001 - interpreter exit must never fail because of us
             self._stop = True
 
-    def _hand_off(self, left: int) -> subprocess.Popen | None:
+    def _hand_off(self, left: int) -> None:
         """Start a detached ``nbops sync`` that ships this process's backlog once it has exited
         (or, when the store is known to be unreachable, print a hint naming ``nbops sync``)."""
-        where = self.settings.tracking_uri
         if not self.problem or self.problem.startswith("rejected"):
             self.problem = probe_server(self.settings) or self.problem  # down since the last call?
         if self.problem and not self.problem.startswith("rejected"):
             print(f"nbops: {left} event(s) stay spooled in {self.settings.home} ({self.problem});"
                   " run `nbops sync` when the store is back.", file=sys.stderr)
-            return None
+        elif self._start_sync() is None:
+            print(f"nbops: {left} event(s) stay spooled in {self.settings.home}; run "
+                  "`nbops sync` to ship them.", file=sys.stderr)
+
+    def _start_sync(self) -> subprocess.Popen | None:
+        """A detached ``nbops sync --after <this process>`` (None when it cannot start)."""
         env = {**os.environ, "NBOPS_HOME": str(self.settings.home),
-               "NBOPS_TRACKING_URI": where}
-        log = open(self.settings.home / "sync.log", "a")  # noqa: SIM115 - the child's output
+               "NBOPS_TRACKING_URI": self.settings.tracking_uri}
+        try:
+            log = open(self.settings.home / "sync.log", "a")  # noqa: SIM115 - the child's output
+        except OSError:
+            return None
         try:
             return subprocess.Popen(
                 [sys.executable, "-m", "nbops", "sync", "--after", self.owner, "--quiet"],
                 cwd=self.settings.project_root, env=env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=log, start_new_session=True, close_fds=True)
         except OSError:
-            print(f"nbops: {left} event(s) stay spooled in {self.settings.home}; run "
-                  "`nbops sync` to ship them.", file=sys.stderr)
             return None
         finally:
             log.close()
