@@ -3,13 +3,16 @@
     train → package → serve → traffic with injected drift → monitor → retrain (triggered by the
     scheduler) → shadow traffic → gate → promote → the running server follows
 
-Each step prints what happened. Usage: python example_notebooks/run_demo.py
+Each step prints what happened, and the command that does the same by hand, typed from the
+folder the demo was started in. A second run starts again from the first model: it moves
+@champion and @challenger back to v1 and says so. Usage: python example_notebooks/run_demo.py
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import time
 import urllib.request
@@ -18,6 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+START = Path.cwd()  # where the user typed the command: printed commands are typed from here
 MODEL = "demo-classifier"
 SHIFT = 3.0  # the drift injected into the first four features of the served traffic
 CRITERIA = ["accuracy >= champion", "shadow_agreement >= 0.5", "shadow_p99_ms <= 1000"]
@@ -38,10 +42,10 @@ def main() -> int:
     out.write_text(json.dumps(timings, indent=2))
     print(f"\nTimings of this loop: {out.relative_to(ROOT)}")
     print("Look at it:")
-    print(f"  .venv/bin/mlflow ui --backend-store-uri {settings.tracking_uri}")
-    print(f"  .venv/bin/nbops ct status {MODEL}")
-    print(f"  .venv/bin/nbops lineage {MODEL}@champion")
-    print("  .venv/bin/nbops schedule history retrain-on-drift")
+    print("  " + command("mlflow", "ui", "--backend-store-uri", settings.tracking_uri))
+    print("  " + command("nbops", "ct", "status", MODEL))
+    print("  " + command("nbops", "lineage", f"{MODEL}@champion"))
+    print("  " + command("nbops", "schedule", "history", "retrain-on-drift"))
     return 0
 
 
@@ -52,8 +56,9 @@ def loop(settings) -> dict[str, float] | None:
     from nbops.tracking.logger import replay
 
     t0 = time.monotonic()
-    step(1, "train → package", "nbops run example_notebooks/pipeline.yaml --only generate,train,"
-         "package")
+    step(1, "train → package", command("nbops", "run", HERE / "pipeline.yaml", "-p", "n_rows=2000",
+                                       "--only", "generate", "--only", "train", "--only",
+                                       "package"))
     result = run_pipeline(HERE / "pipeline.yaml", params={"n_rows": 2000},
                           only=["generate", "train", "package"], quiet=True)
     replay(settings, timeout=60)  # anything a kernel could not ship before it stopped
@@ -61,11 +66,18 @@ def loop(settings) -> dict[str, float] | None:
         print("✗ the pipeline failed; `nbops runs example-pipeline` names the step and the cell.")
         return None
     first = result.steps["train"].outputs["model_uri"].rsplit("/", 1)[1]
+    was = {alias: alias_version(nbops, alias) for alias in ("champion", "challenger")}
     nbops.registry.set_alias(MODEL, "champion", first, reason="the demo's first model")
     nbops.registry.set_alias(MODEL, "challenger", first, reason="no challenger yet")
     print(f"  {MODEL} v{first} @champion, packaged as {result.steps['package'].outputs['package_uri']}")
+    moved = [f"@{alias} v{version} → v{first}" for alias, version in was.items()
+             if version not in (None, first)]
+    if moved:  # a second demo starts from the same first model (its pipeline run is cached)
+        print(f"  reset from an earlier demo: {', '.join(moved)} (`nbops registry history {MODEL}`"
+              " lists every move)")
 
-    step(2, "serve", f"nbops serve {MODEL}@champion --shadow challenger --poll 0.5")
+    step(2, "serve", command("nbops", "serve", f"{MODEL}@champion", "--shadow", "challenger",
+                             "--poll", "0.5"))
     server = nbops.serve(f"{MODEL}@champion", shadow="challenger", poll=0.5).wait(180)
     try:
         print(f"  listening on {server.url}; the shadow mirrors every request to @challenger")
@@ -94,13 +106,14 @@ def served_loop(settings, server, first, t0, nbops, schedule, run_pipeline, note
 
     step(5, "retrain, triggered", "the scheduler's next fire time of retrain.yaml (trigger: "
          "monitor demo-classifier@champion, status drift or warning)")
+    earlier = len(schedule.history("retrain-on-drift"))  # entries of an earlier demo
     schedule.add("retrain-on-drift", "* * * * *", HERE / "retrain.yaml",
                  trigger={"monitor": f"{MODEL}@champion", "status": ["drift", "warning"],
                           "cooldown": 0},  # the demo may run again at once
                  now=datetime.now(UTC) - timedelta(seconds=60))  # a fire time is due now
     schedule.run_scheduler(stop_after=0)  # one check, as `nbops scheduler` makes every tick
     retrained_at = time.monotonic()
-    events = [e for e in schedule.history("retrain-on-drift") if e["event"] != "added"]
+    events = [e for e in schedule.history("retrain-on-drift")[earlier:] if e["event"] != "added"]
     for event in events:
         print(f"  {event['event']} at fire time {event['fire_time']}: "
               + (event.get("reason") or event.get("error") or event.get("status", "")))
@@ -124,12 +137,13 @@ def served_loop(settings, server, first, t0, nbops, schedule, run_pipeline, note
     print(f"  {sent} requests sent; {shadow_count(nbops, challenger)} shadow predictions of "
           f"v{challenger} in the request log")
 
-    step(7, "gate", f"nbops gate {MODEL} --data output/retrain/gate_window.csv " +
-         " ".join(f"-c '{c}'" for c in CRITERIA))
+    window = HERE / "output" / "retrain" / "gate_window.csv"
+    step(7, "gate", command("nbops", "gate", MODEL, "--data", window, "--label-column", "label",
+                            *(word for c in CRITERIA for word in ("-c", c)),
+                            "--reason", "drift retrain", "--cooldown", "0"))
     gate_from = time.monotonic()
-    result = nbops.gate(MODEL, data=HERE / "output" / "retrain" / "gate_window.csv",
-                        label_column="label", criteria=CRITERIA, reason="drift retrain",
-                        cooldown=0)  # the demo may run again at once
+    result = nbops.gate(MODEL, data=window, label_column="label", criteria=CRITERIA,
+                        reason="drift retrain", cooldown=0)  # the demo may run again at once
     promoted_at = time.monotonic()
     print("  " + result.to_text().replace("\n", "\n  "))
     if result.decision != "promoted":
@@ -154,6 +168,28 @@ def served_loop(settings, server, first, t0, nbops, schedule, run_pipeline, note
 
 def step(n: int, title: str, what: str) -> None:
     print(f"\n▸ {n}. {title}: {what}", flush=True)
+
+
+def command(program: str, *args: str | Path) -> str:
+    """A command line that works typed from START: this environment's ``program`` when it has
+    one, paths relative to START (absolute when outside it)."""
+    installed = Path(sys.executable).parent / program
+    words = [installed if installed.exists() else program, *args]
+    return shlex.join(shown(w) if isinstance(w, Path) else w for w in words)
+
+
+def shown(path: Path) -> str:
+    path = path.absolute()
+    return str(path.relative_to(START)) if path.is_relative_to(START) else str(path)
+
+
+def alias_version(nbops, alias: str) -> str | None:
+    from nbops.exceptions import NotFoundError
+
+    try:
+        return nbops.registry.resolve(f"{MODEL}@{alias}").version
+    except NotFoundError:  # the first demo in this store
+        return None
 
 
 def traffic(n: int, seed: int):
