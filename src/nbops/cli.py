@@ -139,6 +139,39 @@ def reproduce(
 
 
 @app.command()
+def monitor(
+    model: str = typer.Argument(..., help="Model version: name@alias, name/3 or models:/..."),
+    current: str = typer.Option(None, "--current", help="Current data (CSV or Parquet)."),
+    window: str = typer.Option(None, "--window", help="Instead of --current: what `nbops serve` "
+                               "answered in this window, e.g. 1h, 30m, 7d (its request log, "
+                               "with the labels that arrived)."),
+    config: str = typer.Option(None, "--config", help="Rules YAML (default rules otherwise)."),
+    reference: str = typer.Option(None, "--reference", help="Reference data, if the model "
+                                  "version has no stored profile."),
+    label_column: str = typer.Option(None, help="Column with true labels (performance)."),
+    prediction_column: str = typer.Option(None, help="Column with model predictions."),
+    webhook: str = typer.Option(None, help="POST a JSON alert here when the status is not ok."),
+    fail_on: str = typer.Option("", help="Exit 1 for these statuses, e.g. drift,error."),
+) -> None:
+    """Check current data against a model version: drift, quality, status, alert.
+
+    --window 1h: the current data is what `nbops serve` answered in the last hour.
+    """
+    from nbops.monitoring.model_check import run_check
+
+    try:
+        report = run_check(model, current, window=window, reference=reference, rules=config,
+                           label_column=label_column, prediction_column=prediction_column,
+                           webhook=webhook)
+    except NbopsError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(report.to_text())
+    if report.status in {s.strip() for s in fail_on.split(",") if s.strip()}:
+        raise typer.Exit(1)
+
+
+@app.command()
 def package(
     model: str = typer.Argument(..., help="Model version: name@alias, name/3, models:/... or a "
                                 "run id with a logged torch model."),
@@ -173,8 +206,8 @@ def package(
 
 
 def _mount() -> None:
-    """Commands that live with their capability."""
-    from nbops.monitoring.cli import monitor_command
+    """Commands that live with their capability (`nbops monitor` is defined above: importing
+    nbops.monitoring loads numpy, which every command would pay for)."""
     from nbops.pipeline.cli import run_command, schedule_app, scheduler_command
     from nbops.registry.cli import lineage_command, registry_app
     from nbops.serving.cli import serve_command
@@ -186,7 +219,6 @@ def _mount() -> None:
     app.add_typer(schedule_app, name="schedule")
     app.command("scheduler")(scheduler_command)
     app.command("serve")(serve_command)
-    app.command("monitor")(monitor_command)
     mount_workflows(app)
 
 

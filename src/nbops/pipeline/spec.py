@@ -439,8 +439,22 @@ def _notebook_kernel(notebook: Path) -> str | None:
 _KERNELS: dict[str, str] | None = None
 
 
+def _kernel_installed(kernel: str) -> bool:
+    """A quick yes: a ``kernels/<name>/kernel.json`` on Jupyter's path, or ipykernel's own
+    ``python3`` (what jupyter_client lists, without importing it: ~0.1 s on every run)."""
+    from importlib.util import find_spec
+
+    from jupyter_core.paths import jupyter_path
+
+    if kernel == "python3" and find_spec("ipykernel") is not None:
+        return True
+    return any((Path(d) / kernel / "kernel.json").is_file() for d in jupyter_path("kernels"))
+
+
 def _check_kernel(doc: _Doc, at: tuple[str, ...], kernel: str) -> None:
     global _KERNELS
+    if _KERNELS is None and _kernel_installed(kernel):
+        return
     if _KERNELS is None:
         from jupyter_client.kernelspec import KernelSpecManager
 
