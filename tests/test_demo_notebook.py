@@ -48,6 +48,7 @@ def test_make_demo_runs_the_whole_loop_from_a_fresh_folder(tmp_path: Path):
     """`make demo` as a user runs it: a folder with no store, the demo script a real process
     that starts its own server, scheduler check, kernels and gate, and exits when done."""
     import os
+    import shlex
     import subprocess
     import sys
 
@@ -83,3 +84,32 @@ def test_make_demo_runs_the_whole_loop_from_a_fresh_folder(tmp_path: Path):
     timings = json.loads((root / "example_notebooks" / "output" / "demo_timings.json")
                          .read_text())
     assert {"loop_s", "drift_to_promotion_s", "promotion_to_serving_s"} <= set(timings)
+
+    # the training run read the request-log window; the gate's held-out rows are no input of it
+    from nbops.registry.lineage import run_datasets
+
+    inputs = [ds.name for ds, context in run_datasets(trained) if context == "input"]
+    assert any(n.endswith("retrain_window.csv") for n in inputs), inputs
+    assert not any("gate_window" in n for n in inputs), inputs
+
+    # the commands the demo printed work when typed in the folder it was started from
+    def typed(step: int) -> list[str]:
+        line = next(x for x in out.splitlines() if x.startswith(f"▸ {step}. "))
+        return shlex.split(line.split(": ", 1)[1])
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True,
+                              timeout=600)
+
+    again = run(typed(1))
+    assert again.returncode == 0 and "cached" in again.stdout, again.stdout + again.stderr
+    client.set_registered_model_alias("demo-classifier", "challenger", "1")  # v2 is champion
+    gated = run([*typed(7), "--dry-run"])
+    assert gated.returncode in (0, 1), gated.stdout + gated.stderr  # 2 would be a usage error
+    assert "challenger v1 (onnx) vs champion v2" in gated.stdout
+    assert "decision: dry-run" in gated.stdout
+    # the monitor step on the server's request log, as docs/monitoring.md tells
+    monitored = run([str(Path(sys.executable).parent / "nbops"), "run",
+                     "example_notebooks/pipeline.yaml", "--only", "monitor",
+                     "-p", "request_log_window=1h"])
+    assert monitored.returncode == 0, monitored.stdout + monitored.stderr
