@@ -128,6 +128,37 @@ def test_the_shadow_process_logs_what_it_holds_and_dies_with_its_server(start_se
     assert sorted(shadow["request_id"]) == sorted(ids) and set(shadow["version"]) == {"2"}
 
 
+def test_the_shadow_follows_its_alias_and_its_swap_is_audited(start_server):
+    server = start_server("tiny@prod", shadow="challenger", poll=0.3)
+
+    def shadowed(version: str) -> None:
+        """A request's copy predicted by the shadow's process with ``version``."""
+        since = time.time()
+        with httpx.Client(base_url=server.url) as http:
+            rid = http.post("/nbops/v1/predict", json={"inputs": [ROW]}).json()["request_id"]
+        def logged() -> bool:
+            frame = nbops.serve.read_log("tiny", since=since, routes=("shadow",))
+            return not frame.empty and rid in set(frame["request_id"])
+
+        _wait_until(logged)
+        shadow = nbops.serve.read_log("tiny", since=since, routes=("shadow",))
+        assert set(shadow["version"]) == {version}
+
+    def swapped() -> bool:
+        last = [r for r in history("tiny", "challenger") if r.action == "serve"][-1:]
+        return bool(last) and (last[0].from_version, last[0].to_version) == ("2", "1")
+
+    shadowed("2")  # the shadow's process has loaded its version
+    try:
+        set_alias("tiny", "challenger", 1, reason="shadow v1 for a while")
+        _wait_until(swapped)
+        reason = [r for r in history("tiny", "challenger") if r.action == "serve"][-1].reason
+        assert f"nbops serve {server.url} (shadow) swapped to v1" in reason
+        shadowed("1")
+    finally:
+        set_alias("tiny", "challenger", 2, reason="restored")
+
+
 def test_blue_green_swap_and_rollback_under_load(start_server):
     server = start_server("tiny@prod", poll=0.5)
     since = time.time()

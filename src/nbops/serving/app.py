@@ -37,7 +37,7 @@ from starlette.routing import Route
 
 from nbops.serving.models import to_jsonable
 from nbops.serving.reqlog import LogWriter, log_dir
-from nbops.serving.routing import Deployment, RouteConfig
+from nbops.serving.routing import Deployment, RouteConfig, swap_recorder
 from nbops.serving.spec import RequestError
 
 __all__ = ["CONFIG_ENV", "app_from_env", "build_app"]
@@ -74,11 +74,15 @@ class Service:
         self.log = LogWriter(log_dir(config.model, home))
         self.started = time.time()
         self.audit_lock: Any = None  # the lock file of the worker that writes audit records
-        self.shadow = None
-        if config.shadow:  # its own process: the challenger's work never slows the primary
+        self.shadow: Any = None  # the feed of the shadow process, see start_shadow
+
+    def start_shadow(self, record_swaps: bool) -> None:
+        """Start the shadow's own process (when there is a shadow), so that the challenger's work
+        never slows the primary; ``record_swaps``: it writes its swaps to the audit trail."""
+        if self.config.shadow:
             from nbops.serving.shadow import ShadowFeed
 
-            self.shadow = ShadowFeed(config, home)
+            self.shadow = ShadowFeed(self.config, self.home, record_swaps)
 
     # -- the predict path ------------------------------------------------------------------
 
@@ -178,7 +182,9 @@ class Service:
 def build_app(config: RouteConfig) -> Starlette:
     """The ASGI app serving ``config``; models load here, before the first request."""
     service = Service(config)
-    service.deployment.start_watching(_audit_recorder(service))
+    recorder = _audit_recorder(service)
+    service.deployment.start_watching(recorder)
+    service.start_shadow(record_swaps=recorder is not None)
     from mlflow.version import VERSION
 
     async def invocations(request: Request) -> Response:
@@ -234,16 +240,4 @@ def _audit_recorder(service: Service) -> Any:
         handle.close()
         return None
     service.audit_lock = handle
-
-    def record(route: str, before: Any, after: Any) -> None:
-        from nbops.registry.audit import record as audit
-        from nbops.registry.resolve import parse_ref
-
-        alias = parse_ref(after.ref).alias
-        if alias:
-            audit(after.name, alias, before.version, after.version, "serve",
-                  f"nbops serve {service.config.url} ({route}) swapped to v{after.version} after "
-                  f"the alias moved; requests in flight finished on v{before.version}",
-                  home=service.home)
-
-    return record
+    return swap_recorder(service.config.url, service.home)

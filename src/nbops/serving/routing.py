@@ -40,7 +40,8 @@ from typing import Any
 from nbops.exceptions import UsageError, closest
 from nbops.serving.models import Slot, current_version, load_slot
 
-__all__ = ["ROUTING_KEYS", "Deployment", "RouteConfig", "parse_canary", "read_routing"]
+__all__ = ["ROUTING_KEYS", "Deployment", "RouteConfig", "parse_canary", "read_routing",
+           "swap_recorder"]
 
 log = logging.getLogger("nbops.serving")
 
@@ -209,3 +210,22 @@ class Deployment:
             except Exception as exc:
                 log.error("could not record the swap of %s in the audit trail: %s", slot.ref, exc)
         return True
+
+
+def swap_recorder(url: str, home: Path, route: str | None = None) -> Any:
+    """``record(route, slot_before, slot_after)`` writing a swap of the server at ``url`` to the
+    alias audit trail (action ``serve``); ``route`` names the route when the caller knows better
+    (the shadow's process follows its alias as its own primary)."""
+
+    def record(followed: str, before: Slot, after: Slot) -> None:
+        from nbops.registry.audit import record as audit
+        from nbops.registry.resolve import parse_ref
+
+        alias = parse_ref(after.ref).alias
+        if alias:
+            audit(after.name, alias, before.version, after.version, "serve",
+                  f"nbops serve {url} ({route or followed}) swapped to v{after.version} after "
+                  f"the alias moved; requests in flight finished on v{before.version}",
+                  home=home)
+
+    return record

@@ -11,7 +11,8 @@ The shadow runs at the lowest CPU priority (Linux's idle scheduling class, else 
 reads its pipe every 20 ms at most, so it uses the CPU the primary leaves, in few large model
 runs.
 The shadow process reads until the pipe closes: when its worker stops, or dies, it predicts the
-copies it still has, seals its request log and exits. It follows its alias like the server does.
+copies it still has, seals its request log and exits. It follows its alias like the server does,
+and the shadow process of the worker that records the server's swaps records its own.
 
 Example:
     >>> feed = ShadowFeed(RouteConfig("churn@prod", shadow="challenger"), home)  # doctest: +SKIP
@@ -48,10 +49,11 @@ log = logging.getLogger("nbops.serving")
 class ShadowFeed:
     """The worker's end: starts the shadow process and mirrors requests to it, never blocking."""
 
-    def __init__(self, config: RouteConfig, home: Path) -> None:
+    def __init__(self, config: RouteConfig, home: Path, record_swaps: bool = False) -> None:
         assert config.shadow
         shadow = replace(config, ref=config.shadow, canary=None, canary_percent=0.0,
-                         shadow=None, home=str(home))
+                         shadow=None, home=str(home),
+                         extra={"record_swaps": record_swaps})
         self.ref = config.shadow
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nbops.serving.shadow"], stdin=subprocess.PIPE,
@@ -211,7 +213,7 @@ def _lowest_priority() -> None:
 def main() -> None:
     """``python -m nbops.serving.shadow``: predict the copies read from stdin until it closes."""
     from nbops.serving.reqlog import LogWriter, log_dir
-    from nbops.serving.routing import Deployment
+    from nbops.serving.routing import Deployment, swap_recorder
 
     # Ctrl-C and SIGTERM reach the whole process group: the shadow ends when its worker closes
     # the pipe, after logging what it holds, not before.
@@ -222,7 +224,8 @@ def main() -> None:
     config = RouteConfig(**json.loads(os.environ[SHADOW_ENV]))
     home = Path(config.home)
     deployment = Deployment(config, home / "serving" / "cache")
-    deployment.start_watching()
+    deployment.start_watching(swap_recorder(config.url, home, "shadow")
+                              if config.extra.get("record_swaps") else None)
     writer = LogWriter(log_dir(config.model, home))
     rest = b""
     try:
