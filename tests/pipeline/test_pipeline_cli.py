@@ -48,8 +48,29 @@ def test_schedule_commands(nbdir):
     bad = runner.invoke(app, ["schedule", "add", "x", str(nbdir / "produce.ipynb"),
                               "--cron", "nope"])
     assert bad.exit_code == 2 and "cron expression 'nope'" in bad.output
+    again = runner.invoke(app, ["schedule", "add", "nightly", str(nbdir / "produce.ipynb"),
+                                "--cron", "0 3 * * *", "--timezone", "UTC"])
+    assert again.exit_code == 0 and "replaced schedule 'nightly'" in again.output
     assert runner.invoke(app, ["schedule", "remove", "nightly"]).exit_code == 0
     assert runner.invoke(app, ["schedule", "remove", "nightly"]).exit_code == 2
+    unknown = runner.invoke(app, ["schedule", "history", "nightyl"])
+    assert unknown.exit_code == 2 and "no schedule named 'nightyl'" in unknown.output
+    assert "no history" not in unknown.output
+
+
+def test_a_schedule_with_an_unknown_param_is_refused_when_added(nbdir):
+    spec = write_spec(nbdir, "params: {n: 1}\nsteps:\n  a: produce.ipynb\n")
+    result = CliRunner().invoke(_app(), ["schedule", "add", "p", str(spec), "--cron",
+                                         "* * * * *", "-p", "nosuch=1", "--timezone", "UTC"])
+    assert result.exit_code == 2
+    assert "unknown pipeline param(s) ['nosuch']" in result.output and "Its params: n" in \
+        result.output
+
+
+def test_run_of_a_notebook_says_it_takes_a_pipeline(nbdir):
+    result = CliRunner().invoke(_app(), ["run", str(nbdir / "produce.ipynb")])
+    assert result.exit_code == 2
+    assert "produce.ipynb is a notebook; nbops run takes a pipeline .yaml" in result.output
 
 
 def test_ctrl_c_exits_130_and_marks_the_running_step_killed(nbdir, project, client):

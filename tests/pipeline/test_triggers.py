@@ -169,6 +169,9 @@ def test_the_nbops_scheduler_process_runs_a_triggered_pipeline(project, settings
                           cwd=project, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "ran 1 job(s)" in done.stderr
+    # what it did shows in its terminal, as `nbops schedule history` shows it
+    assert "  ct  started " in done.stderr and "  ct  finished  " in done.stderr
+    assert "status=succeeded" in done.stderr
     ran = [e for e in events("ct", settings) if e["event"] in ("started", "finished")]
     assert [e["event"] for e in ran] == ["started", "finished"]
     assert ran[0]["trigger_reason"].startswith("churn@champion v1: monitoring status warning")

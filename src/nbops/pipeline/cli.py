@@ -113,11 +113,13 @@ def add_command(
     from nbops.pipeline import schedule
 
     try:
+        replaced = any(job.name == name for job in schedule.list_schedules())
         job = schedule.add(name, cron, target, parse_params(param), missed, timezone=timezone,
                            cache=cache)
     except NbopsError as exc:
         _fail(exc)
-    typer.echo(f"scheduled {job.name!r}: {job.cron} ({job.timezone}) -> {job.target}; "
+    verb = "replaced schedule" if replaced else "scheduled"
+    typer.echo(f"{verb} {job.name!r}: {job.cron} ({job.timezone}) -> {job.target}; "
                f"next run {job.next_fire()}")
 
 
@@ -162,9 +164,7 @@ def history_command(
     name: str = typer.Argument(..., help="Schedule name."),
     limit: int = typer.Option(20, "--limit", "-n", help="Most recent entries to show."),
 ) -> None:
-    """Show a schedule's runs (started, finished, failed, missed)."""
-    from datetime import datetime
-
+    """Show a schedule's runs (started, finished, failed, missed, skipped)."""
     from nbops.pipeline import schedule
 
     try:
@@ -172,11 +172,9 @@ def history_command(
     except NbopsError as exc:
         _fail(exc)
     if not entries:
-        typer.echo(f"no history for {name!r}")
+        typer.echo(f"no history for {name!r} yet")
     for e in entries:
-        when = datetime.fromtimestamp(e["at"]).isoformat(timespec="seconds")
-        rest = {k: v for k, v in e.items() if k not in ("at", "schedule", "event", "pid")}
-        typer.echo(f"{when}  {e['event']:<9} " + "  ".join(f"{k}={v}" for k, v in rest.items()))
+        typer.echo(schedule.history_line(e))
 
 
 def scheduler_command(

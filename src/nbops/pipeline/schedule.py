@@ -37,6 +37,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -112,6 +113,7 @@ class _Store:
         self.path = home / "schedules.json"
         self.history_path = home / "schedule-history.jsonl"
         self.lock_path = home / "schedules.lock"
+        self.echo = False  # also print each history entry (a scheduler in a terminal)
         home.mkdir(parents=True, exist_ok=True)
 
     @contextmanager
@@ -143,10 +145,13 @@ class _Store:
         os.replace(tmp, self.path)
 
     def record(self, entry: dict[str, Any]) -> None:
-        line = json.dumps({"at": time.time(), "pid": os.getpid(), **entry}, default=str)
+        at = time.time()
+        line = json.dumps({"at": at, "pid": os.getpid(), **entry}, default=str)
         with open(self.history_path, "a", encoding="utf-8") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             fh.write(line + "\n")
+        if self.echo:
+            print(history_line({"at": at, **entry}), file=sys.stderr, flush=True)
 
     def history(self) -> list[dict[str, Any]]:
         try:
@@ -189,6 +194,16 @@ def add(name: str, cron: str, target: str | Path, params: Mapping[str, Any] | No
     if timezone is None:
         timezone = _local_timezone()
     _trigger(cron, timezone)  # validates both
+    if path.suffix != ".ipynb":  # a spec error or an unknown param fails now, not at fire time
+        from nbops.pipeline.spec import load_pipeline
+
+        declared = load_pipeline(path).params
+        unknown = sorted(set(params or {}) - set(declared))
+        if unknown:
+            raise UsageError(f"schedule {name!r}: unknown pipeline param(s) {unknown} for "
+                             f"{path.name}.{closest(unknown[0], declared)} Its params: "
+                             f"{', '.join(declared) or 'none'} (declare new ones under "
+                             "`params:`).")
     condition = None
     if trigger is not None:
         from nbops.pipeline.spec import parse_trigger
@@ -235,11 +250,25 @@ def remove(name: str, *, settings: Settings | None = None) -> None:
     store.record({"schedule": name, "event": "removed"})
 
 
+def history_line(entry: Mapping[str, Any]) -> str:
+    """One history entry as ``nbops schedule history`` and a scheduler's terminal show it."""
+    when = datetime.fromtimestamp(entry["at"]).isoformat(timespec="seconds")
+    rest = {k: v for k, v in entry.items() if k not in ("at", "schedule", "event", "pid")}
+    return (f"{when}  {entry.get('schedule', '')}  {entry['event']:<9} "
+            + "  ".join(f"{k}={v}" for k, v in rest.items()))
+
+
 def history(name: str, *, settings: Settings | None = None,
             limit: int | None = None) -> list[dict[str, Any]]:
     """History entries of ``name``, oldest first: added, started, finished, failed, missed,
     skipped (a trigger's condition did not hold; ``reason`` says why)."""
-    entries = [e for e in _Store(settings).history() if e.get("schedule") == name]
+    store = _Store(settings)
+    entries = [e for e in store.history() if e.get("schedule") == name]
+    if not entries:
+        known = store.load()
+        if name not in known:
+            raise NotFoundError(f"no schedule named {name!r}.{closest(name, known)} See "
+                                "`nbops schedule list`.")
     return entries[-limit:] if limit else entries
 
 
@@ -262,6 +291,7 @@ def run_scheduler(
     """
     clock = clock or (lambda: datetime.now(UTC))
     store = _Store(settings)
+    store.echo = not quiet  # what it runs, skips and fails shows in its terminal
     started = clock()
     ran = 0
     while True:

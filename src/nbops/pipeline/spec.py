@@ -282,6 +282,11 @@ def load_pipeline(path: str | Path, check_kernels: bool = True) -> Pipeline:
     if not path.is_file():
         raise NotFoundError(f"Pipeline file {path} does not exist. Pass the path of a "
                             "pipeline.yaml (see docs/pipelines.md for the format).")
+    if path.suffix == ".ipynb":
+        raise PipelineError(f"{path.name} is a notebook; nbops run takes a pipeline .yaml. Run "
+                            "one notebook with papermill (`papermill IN.ipynb OUT.ipynb -p KEY "
+                            "VALUE`), or write a one-step pipeline.yaml naming it (see "
+                            "docs/pipelines.md); `nbops schedule add` takes a notebook too.")
     doc = _Doc(path, path.read_text(encoding="utf-8"))
     data = doc.value
     if not isinstance(data, dict):
