@@ -43,7 +43,8 @@ def test_schedule_commands(nbdir):
                                 "--cron", "0 2 * * *", "-p", "n=3", "--timezone", "UTC"])
     assert added.exit_code == 0, added.output
     assert "scheduled 'nightly'" in added.output
-    assert "nightly" in runner.invoke(app, ["schedule", "list"]).output
+    listed = runner.invoke(app, ["schedule", "list"]).output
+    assert "nightly" in listed and "always" in listed
     assert "added" in runner.invoke(app, ["schedule", "history", "nightly"]).output
     bad = runner.invoke(app, ["schedule", "add", "x", str(nbdir / "produce.ipynb"),
                               "--cron", "nope"])

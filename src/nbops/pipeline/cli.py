@@ -139,12 +139,28 @@ def list_command() -> None:
         typer.echo("no schedules; add one with `nbops schedule add NAME TARGET --cron '...'`")
         return
     table = Table()
-    for col in ("name", "cron", "time zone", "target", "missed", "cache", "next run"):
-        table.add_column(col)
+    for col in ("name", "cron", "time zone", "target", "when", "missed", "cache", "next run"):
+        table.add_column(col, overflow="fold")  # long paths wrap, never cut
     for job in jobs:
-        table.add_row(job.name, job.cron, job.timezone or "", job.target, job.missed,
-                      "on" if job.cache else "off", str(job.next_fire()))
+        table.add_row(job.name, job.cron, job.timezone or "", job.target, _condition(job),
+                      job.missed, "on" if job.cache else "off", str(job.next_fire()))
     Console().print(table)
+
+
+def _condition(job: object) -> str:
+    """When a fire time runs: always, or the trigger (the schedule's own, else the pipeline's)."""
+    from nbops.pipeline.spec import load_pipeline
+
+    condition = getattr(job, "condition", None)
+    if condition is None and not str(getattr(job, "target", "")).endswith(".ipynb"):
+        try:
+            trigger = load_pipeline(job.target, check_kernels=False).trigger  # type: ignore[attr-defined]
+        except NbopsError as exc:
+            return f"pipeline unreadable: {str(exc)[:60]}"
+        condition = trigger and {"monitor": trigger.monitor, "status": list(trigger.status)}
+    if not condition:
+        return "always"
+    return f"{condition['monitor']} is {'/'.join(condition['status'])}"
 
 
 @schedule_app.command("remove")
