@@ -123,3 +123,19 @@ def test_ctrl_c_exits_130_and_marks_the_running_step_killed(nbdir, project, clie
     cells = json.loads(Path(local).read_text(encoding="utf-8"))["cells"]
     waiting = next(c for c in cells if "time.sleep" in "".join(c["source"]))
     assert waiting["metadata"]["papermill"]["status"] == "running"
+
+
+def test_schedule_add_takes_a_trigger(nbdir):
+    app, runner = _app(), CliRunner()
+    added = runner.invoke(app, ["schedule", "add", "ct", str(nbdir / "produce.ipynb"), "--cron",
+                                "0 * * * *", "--timezone", "UTC", "--trigger", "churn@champion",
+                                "--status", "drift", "--status", "warning", "--cooldown", "60"])
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"}).output
+    assert "churn@champion is drift/warning" in listed
+    bad = runner.invoke(app, ["schedule", "add", "ct2", str(nbdir / "produce.ipynb"), "--cron",
+                              "0 * * * *", "--trigger", "churn", "--timezone", "UTC"])
+    assert bad.exit_code == 2 and "monitor must name a model alias as NAME@ALIAS" in bad.output
+    lone = runner.invoke(app, ["schedule", "add", "ct3", str(nbdir / "produce.ipynb"), "--cron",
+                               "0 * * * *", "--status", "drift"])
+    assert lone.exit_code == 2 and "add --trigger NAME@ALIAS" in lone.output

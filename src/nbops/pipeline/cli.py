@@ -108,14 +108,34 @@ def add_command(
                                         "Europe/Paris. Default: this machine's."),
     cache: bool = typer.Option(False, "--cache", help="Serve unchanged steps from the step "
                                "cache (default: every fire executes every step)."),
+    trigger: str | None = typer.Option(None, "--trigger", metavar="NAME@ALIAS",
+                                       help="Run a fire time only when the monitoring status "
+                                            "of this model alias calls for it."),
+    status: list[str] | None = typer.Option(None, "--status", metavar="STATUS",
+                                            help="With --trigger: the statuses that run it "
+                                                 "(repeatable; default drift)."),
+    cooldown: float | None = typer.Option(None, "--cooldown", metavar="SECONDS",
+                                          help="With --trigger: no run within this long of the "
+                                               "model's last retrain or promotion (default "
+                                               "3600)."),
 ) -> None:
     """Add (or replace) a schedule."""
     from nbops.pipeline import schedule
 
+    condition: dict[str, object] | None = None
+    if trigger is not None:
+        condition = {"monitor": trigger}
+        if status:
+            condition["status"] = list(status)
+        if cooldown is not None:
+            condition["cooldown"] = cooldown
+    elif status or cooldown is not None:
+        _fail(ValueError("--status and --cooldown belong to a trigger: add --trigger "
+                         "NAME@ALIAS (e.g. --trigger churn@champion --status drift)."))
     try:
         replaced = any(job.name == name for job in schedule.list_schedules())
         job = schedule.add(name, cron, target, parse_params(param), missed, timezone=timezone,
-                           cache=cache)
+                           cache=cache, trigger=condition)
     except NbopsError as exc:
         _fail(exc)
     verb = "replaced schedule" if replaced else "scheduled"
