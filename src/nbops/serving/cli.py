@@ -74,7 +74,8 @@ def serve_command(
             return
         from nbops.serving.server import run
 
-        typer.echo(f"serving {ref} on {route.url} ({workers} worker(s)); Ctrl-C stops")
-        run(route, host=host, port=port, workers=workers)
+        banner = f"serving {ref} on {route.url} ({workers} worker(s)); Ctrl-C stops"
+        run(route, host=host, port=port, workers=workers,
+            announce=lambda: typer.echo(banner))  # once the model and the port are checked
     except NbopsError as exc:
         fail(exc)

@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -50,8 +51,23 @@ def check(config: RouteConfig) -> None:
             current_version(ref)
 
 
-def run(config: RouteConfig, host: str = "127.0.0.1", port: int = 5000, workers: int = 1) -> None:
-    """Serve ``config`` until stopped (SIGTERM or Ctrl-C); blocks."""
+def check_port(host: str, port: int) -> None:
+    """UsageError naming the port when something already listens on it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"Cannot listen on {host}:{port}: {exc.strerror or exc} (another "
+                             "server is using it?). Stop it, or choose another port with "
+                             "--port N.") from None
+
+
+def run(config: RouteConfig, host: str = "127.0.0.1", port: int = 5000, workers: int = 1,
+        announce: Callable[[], None] | None = None) -> None:
+    """Serve ``config`` until stopped (SIGTERM or Ctrl-C); blocks. ``announce`` is called once
+    the model references and the port have been checked, just before the server starts."""
     import importlib
 
     from nbops.exceptions import DependencyMissingError
@@ -67,7 +83,10 @@ def run(config: RouteConfig, host: str = "127.0.0.1", port: int = 5000, workers:
 
     if workers < 1:
         raise UsageError(f"--workers must be at least 1; got {workers}.")
+    check_port(host, port)
     check(config)
+    if announce is not None:
+        announce()
     os.environ[CONFIG_ENV] = json.dumps(asdict(config))
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # quiet workers
     uvicorn.run("nbops.serving.app:app_from_env", factory=True, host=host, port=port,
