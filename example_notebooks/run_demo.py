@@ -106,14 +106,15 @@ def served_loop(settings, server, first, t0, nbops, schedule, run_pipeline, note
 
     step(5, "retrain, triggered", "the scheduler's next fire time of retrain.yaml (trigger: "
          "monitor demo-classifier@champion, status drift or warning)")
-    earlier = len(schedule.history("retrain-on-drift"))  # entries of an earlier demo
     schedule.add("retrain-on-drift", "* * * * *", HERE / "retrain.yaml",
                  trigger={"monitor": f"{MODEL}@champion", "status": ["drift", "warning"],
                           "cooldown": 0},  # the demo may run again at once
                  now=datetime.now(UTC) - timedelta(seconds=60))  # a fire time is due now
     schedule.run_scheduler(stop_after=0)  # one check, as `nbops scheduler` makes every tick
     retrained_at = time.monotonic()
-    events = [e for e in schedule.history("retrain-on-drift")[earlier:] if e["event"] != "added"]
+    entries = schedule.history("retrain-on-drift")
+    added = max(i for i, e in enumerate(entries) if e["event"] == "added")
+    events = entries[added + 1:]  # this demo's, not those of an earlier one
     for event in events:
         print(f"  {event['event']} at fire time {event['fire_time']}: "
               + (event.get("reason") or event.get("error") or event.get("status", "")))
