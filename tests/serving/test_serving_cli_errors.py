@@ -40,3 +40,11 @@ def test_an_unknown_model_fails_before_the_banner(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "nosuch" in done.stderr and "Traceback" not in done.stderr
     assert "serving nosuch@prod" not in done.stdout
+
+
+def test_a_canary_percent_out_of_range_names_the_range(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    done = _serve(tmp_path, "churn@prod", "--canary", "challenger=150%")
+    assert done.returncode == 2, done.stderr
+    assert "PERCENT from 0 to 100" in done.stderr
+    assert "'challenger=150%'" in done.stderr

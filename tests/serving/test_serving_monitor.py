@@ -67,6 +67,26 @@ def test_an_empty_window_names_the_model_the_window_and_the_log_folder(start_ser
     message = str(err.value)
     assert "'tiny'" in message and "'1s'" in message
     assert str(project_dir / ".nbops" / "serving" / "tiny") in message
-    assert "Send traffic" in message and "widen the window" in message
+    assert "Send traffic" in message and "widen the window (`--window 24h`" in message
     with pytest.raises(UsageError, match="not neither"):
         nbops.monitor.run_check("tiny@prod")
+
+
+def test_a_version_that_answered_nothing_in_the_window_is_an_error_not_an_ok(start_server,
+                                                                           project_dir):
+    server = start_server("tiny@prod")  # version 1 answers; the challenger (2) gets nothing
+    since = datetime.now(UTC).isoformat()
+    rows = np.random.default_rng(1).normal(size=(5, FEATURES)).round(4).tolist()
+    for _ in range(3):
+        assert httpx.post(f"{server.url}/nbops/v1/predict", json={"inputs": rows}).status_code \
+            == 200
+    with pytest.raises(MonitoringError) as err:
+        nbops.monitor.run_check("tiny@challenger", window=since)
+    message = " ".join(str(err.value).split())
+    assert f"Version 2 of model 'tiny' answered no request in the window {since!r}" in message
+    assert "the log holds only version 1 (3 requests)" in message
+    assert "--canary ALIAS=10%" in message and "`--window 24h`" in message
+    reference = project_dir / "reference-idle.csv"
+    pd.DataFrame(rows, columns=COLUMNS).to_csv(reference, index=False)
+    report = nbops.monitor.run_check("tiny@prod", window=since, reference=str(reference))
+    assert report.model == "tiny/1"

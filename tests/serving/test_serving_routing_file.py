@@ -37,7 +37,8 @@ def test_a_routing_file_serves_like_its_flags_and_flags_win(start_server, projec
      "unknown key 'canery'. Did you mean 'canary'? Known keys: model, canary, shadow"),
     ("model: tiny@prod\nport: eighty\n", "port must be a number (whole); got 'eighty'"),
     ("model: tiny@prod\ncanary: challenger=300%\n",
-     "canary takes ALIAS=PERCENT, like 'challenger=10%'; got 'challenger=300%'"),
+     "canary takes ALIAS=PERCENT with PERCENT from 0 to 100, like 'challenger=10%'; got "
+     "'challenger=300%'"),
     ("canary: challenger=10%\n", "Name the model to serve: `nbops serve NAME@ALIAS`, or "
      "'model: NAME@ALIAS' in the file given to --config."),
 ])

@@ -157,8 +157,18 @@ def current_from_log(name: str, version: str, window: Any) -> tuple[Any, Any]:
         raise MonitoringError(
             f"The request log of model {name!r} holds no answered request in the window "
             f"{window!r} (log folder {folder}). Send traffic to `nbops serve {name}@ALIAS` "
-            "first, or widen the window (e.g. window='24h').")
+            "first, or widen the window (`--window 24h`; window='24h' in Python).")
     frame = frame.drop(columns=[c for c in ("scores", "row") if c in frame.columns])
+    if not (frame["version"].astype(str) == str(version)).any():
+        # A status on this version from other versions' traffic would be a silent lie.
+        counts = frame.groupby(frame["version"].astype(str))["request_id"].nunique()
+        others = ", ".join(f"version {v} ({n} requests)" for v, n in counts.items())
+        raise MonitoringError(
+            f"Version {version} of model {name!r} answered no request in the window "
+            f"{window!r}: the log holds only {others}. Check the alias that serves the traffic "
+            f"(e.g. `nbops monitor {name}@prod`), or send traffic to version {version} "
+            f"(`nbops serve {name}@ALIAS --canary ALIAS=10%`), or widen the window "
+            "(`--window 24h`; window='24h' in Python).")
     labelled = frame[(frame["version"] == str(version)) & frame["label"].notna()]
     classes = pd.to_numeric(labelled["label"], errors="coerce")
     if len(labelled) and classes.notna().all() and (classes % 1 == 0).all():

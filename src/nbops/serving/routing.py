@@ -54,7 +54,8 @@ def parse_canary(text: str) -> tuple[str, float]:
     except ValueError:
         percent = -1.0
     if not sep or not ref.strip() or not 0 <= percent <= 100:
-        raise UsageError(f"--canary takes ALIAS=PERCENT, like 'challenger=10%'; got {text!r}.")
+        raise UsageError(f"--canary takes ALIAS=PERCENT with PERCENT from 0 to 100, like "
+                         f"'challenger=10%'; got {text!r}.")
     return ref.strip(), percent
 
 
