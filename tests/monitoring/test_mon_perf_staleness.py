@@ -57,3 +57,17 @@ def test_staleness_accepts_mlflow_millis_iso_and_datetime():
     assert staleness(datetime(2026, 1, 31), now=now).data_age_days is None
     with pytest.raises(UsageError, match="ISO 8601"):
         staleness("last tuesday")
+
+
+def test_f1_says_which_class_or_average_it_is() -> None:
+    from sklearn.metrics import f1_score
+
+
+    never_one = performance([0, 1, 1, 0, 0], [0, 0, 0, 0, 0])  # the model never predicts 1
+    assert never_one.f1_of == "class 1" and never_one.metrics["f1"] == 0.0
+    assert never_one.metrics["f1"] == f1_score([0, 1, 1, 0, 0], [0] * 5, zero_division=0)
+    three = performance([0, 1, 2, 2], [0, 1, 1, 2])
+    assert three.f1_of == "macro"
+    assert three.metrics["f1"] == f1_score([0, 1, 2, 2], [0, 1, 1, 2], average="macro")
+    assert performance([True, False], [True, True]).f1_of == "class True"
+    assert performance([1.0, 2.0], [1.5, 2.0], task="regression").f1_of is None

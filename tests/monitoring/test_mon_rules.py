@@ -81,3 +81,15 @@ def test_parse_rule_fields():
     r = parse_rule("accuracy drops by >= 2.5 points -> warning")
     assert (r.metric, r.change, r.op, r.value, r.unit) == ("accuracy", "drops", ">=", 2.5, "points")
     assert r.fires(0.875, 0.9) and not r.fires(0.89, 0.9)
+
+
+def test_the_manual_lists_the_default_rules_of_a_check():
+    """docs/monitoring.md's table of default rules is the list run_check applies."""
+    import re
+    from pathlib import Path
+
+    from nbops.monitoring.model_check import DEFAULT_RULES
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "monitoring.md").read_text()
+    section = page.split("### The default rules", 1)[1].split("\n#", 1)[0]
+    assert re.findall(r"^\| `([^`]+)` \|", section, flags=re.M) == DEFAULT_RULES

@@ -17,7 +17,7 @@ from serving_helpers import FEATURES
 
 import nbops
 from nbops.exceptions import NotFoundError, UsageError
-from nbops.serving.reqlog import LogWriter, read_records
+from nbops.serving.reqlog import LogWriter, log_dir, read_records
 
 
 def _rows(n: int, seed: int) -> list[list[float]]:
@@ -36,10 +36,15 @@ def test_requests_and_labels_are_logged_and_monitoring_reads_them(start_server):
             truth = int(np.argmax(resp.json()["predictions"][0])) if i % 4 else 1 - int(
                 np.argmax(resp.json()["predictions"][0]))
             if i % 2:
-                nbops.serve.label(ids[-1], truth, model="tiny")
+                assert nbops.serve.label(ids[-1], truth, model="tiny") is True
             else:
                 ok = http.post("/nbops/v1/label", json={"request_id": ids[-1], "label": truth})
-                assert ok.json()["status"] == "recorded"
+                assert ok.json() == {"request_id": ids[-1], "status": "recorded",
+                                     "matched": True}
+        unseen = http.post("/nbops/v1/label", json={"request_id": "no-such-id", "label": 1})
+        assert unseen.status_code == 200  # kept (joined if it is ever logged), and said so
+        assert unseen.json() == {"request_id": "no-such-id", "status": "recorded",
+                                 "matched": False}
         bad = http.post("/nbops/v1/label", json={"label": 1})
         assert bad.status_code == 400 and "request_id" in bad.json()["message"]
         assert http.post("/invocations", json={"inputs": [[1]]}).status_code == 400
@@ -64,6 +69,10 @@ def test_requests_and_labels_are_logged_and_monitoring_reads_them(start_server):
                                      reference=reference, label_column="label",
                                      prediction_column="prediction")
     assert report.metrics["accuracy"] == pytest.approx(0.75)
+    server.stop()  # the spools are sealed into segments, where a late label finds its request
+    assert not list((log_dir("tiny") / "spool").glob("*.jsonl"))
+    assert nbops.serve.label(ids[0], 1, model="tiny") is True
+    assert nbops.serve.label("no-such-id", 1, model="tiny") is False
     with pytest.raises(NotFoundError, match="nbops serve nope@ALIAS"):
         nbops.serve.read_log("nope")
     with pytest.raises(UsageError, match="duration"):

@@ -49,6 +49,7 @@ def test_a_window_of_the_request_log_is_the_current_data_of_a_check(start_server
     assert {"f0", "f1", "f2", "f3"} <= set(report.drifted_columns)
     assert report.metrics["accuracy"] == pytest.approx(hits / total)
     assert "performance on labelled rows: accuracy" in report.to_text()
+    assert f"f1 (class 1) {report.metrics['f1']:.3f}" in report.to_text()  # which F1 it is
 
     cli = subprocess.run([sys.executable, "-m", "nbops", "monitor", "tiny@prod", "--window",
                           since, "--reference", str(reference), "--fail-on", "drift"],

@@ -53,13 +53,15 @@ class MonitorReport:
     report_path: str | None = None
     alert_status: int | None = None
     drifted_columns: list[str] = field(default_factory=list)
+    f1_of: str | None = None  # which F1: "class 1" (binary labels) or "macro"
 
     def to_text(self) -> str:
         lines = [f"{self.model}: status {self.status.upper()} "
                  f"(drift share {self.metrics.get('drift.share', float('nan')):.2f}; "
                  f"drifted: {', '.join(self.drifted_columns) or 'none'})"]
-        scores = [f"{k} {self.metrics[k]:.3f}" for k in ("accuracy", "f1", "mae", "rmse")
-                  if k in self.metrics]
+        names = {"f1": f"f1 ({self.f1_of})" if self.f1_of else "f1"}
+        scores = [f"{names.get(k, k)} {self.metrics[k]:.3f}"
+                  for k in ("accuracy", "f1", "mae", "rmse") if k in self.metrics]
         if scores:
             lines.append(f"  performance on labelled rows: {', '.join(scores)}")
         lines += [f"  rule fired: {f.get('rule')} ({f.get('metric')} = {f.get('value')})"
@@ -263,10 +265,11 @@ def run_check(
         metrics.update(prediction_drift(current_df, reference, column=prediction_column)
                        .to_metrics())
     trained = client.get_run(version.run_id) if version.run_id else None
-    baseline = None
+    baseline, f1_of = None, None
     if label_column and prediction_column and len(scored):
         perf = performance(scored[label_column], scored[prediction_column], task=task)
         metrics.update(perf.to_metrics())
+        f1_of = perf.f1_of
         baseline = dict(trained.data.metrics) if trained else None  # the metrics at training
     # Ages: the version's creation, and its training run's start (when its data was read).
     metrics.update(staleness(version.creation_timestamp,
@@ -292,7 +295,7 @@ def run_check(
     run.wait(timeout=60)  # the report a status points to is in MLflow when we return
     set_status(client, version.name, version.version, status.status, report_run_id=run_id)
     report = MonitorReport(ref_name, status.status, metrics, status.fired, findings, run_id,
-                           report_path, drifted_columns=result.drifted_columns)
+                           report_path, drifted_columns=result.drifted_columns, f1_of=f1_of)
     url = webhook or rule_set.alert.get("url")
     if url and status.status != "ok":
         from nbops.monitoring.alerts import post_alert

@@ -1,7 +1,9 @@
 """Model performance over time windows, with scikit-learn's metrics.
 
-Classification: ``accuracy``, ``f1`` (binary for 0/1 or True/False labels, macro otherwise) and
-``roc_auc`` when scores are given. Regression: ``mae`` and ``rmse``. Windows are either a
+Classification: ``accuracy``, ``f1`` and ``roc_auc`` when scores are given. ``f1`` is the F1 of
+class 1 (the positive class) for 0/1 or True/False labels, and the macro average over classes
+otherwise, as scikit-learn's and evidently's defaults compute it; ``PerformanceResult.f1_of``
+says which (``"class 1"``, ``"class True"`` or ``"macro"``). Regression: ``mae`` and ``rmse``. Windows are either a
 number of consecutive rows (``window=1000``) or, with ``timestamps``, a pandas frequency
 (``window="1D"``).
 
@@ -35,6 +37,7 @@ class PerformanceResult:
     metrics: dict[str, float]
     windows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    f1_of: str | None = None  # "class 1" / "class True" (binary labels), "macro"; None: regression
 
     def to_metrics(self) -> dict[str, float]:
         """Overall metrics under their plain names (``accuracy``, ``f1``, ``mae`` ...).
@@ -45,7 +48,7 @@ class PerformanceResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"task": self.task, "metrics": self.metrics, "windows": self.windows,
-                "notes": self.notes}
+                "notes": self.notes, "f1_of": self.f1_of}
 
 
 def _scores(task: str, y_true: np.ndarray, y_pred: np.ndarray, y_score: np.ndarray | None,
@@ -115,7 +118,11 @@ def performance(
     labels = set(np.unique(yt).tolist()) | set(np.unique(yp).tolist())
     binary = labels <= {0, 1} or labels <= {False, True}
     notes: list[str] = []
-    result = PerformanceResult(task, _scores(task, yt, yp, ys, binary, notes), notes=notes)
+    f1_of = None if task == "regression" else (
+        "macro" if not binary else "class True" if labels <= {False, True} and any(
+            isinstance(v, bool | np.bool_) for v in labels) else "class 1")
+    result = PerformanceResult(task, _scores(task, yt, yp, ys, binary, notes), notes=notes,
+                               f1_of=f1_of)
     if window is None:
         return result
 

@@ -40,11 +40,12 @@ def serve(ref: str | None = None, *, host: str | None = None, port: int = 0,
                   poll=poll, config=config)
 
 
-def label(request_id: str, y: Any, *, model: str, home: Path | None = None) -> None:
-    """Record the true outcome ``y`` of request ``request_id`` of model ``model``."""
+def label(request_id: str, y: Any, *, model: str, home: Path | None = None) -> bool:
+    """Record the true outcome ``y`` of request ``request_id`` of model ``model``; return
+    whether its request log holds that request (an unknown id is recorded all the same)."""
     from nbops.serving.reqlog import label as _label
 
-    _label(request_id, y, model=model, home=home)
+    return _label(request_id, y, model=model, home=home)
 
 
 def read_log(model: str, since: Any = None, until: Any = None, *,

@@ -8,7 +8,7 @@ route                  method   answer
 /version               GET      the MLflow version (as MLflow's server answers)
 /nbops/v1/predict      POST     ``{"request_id", "model", "version", "route",
                                 "predictions"}``
-/nbops/v1/label        POST     ``{"request_id": ..., "label": ...}`` → recorded
+/nbops/v1/label        POST     ``{"request_id": ..., "label": ...}`` → recorded, matched
 /nbops/v1/status       GET      routes, versions, flavors, inputs, last error, shadow
 =====================  =======  ====================================================
 
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -157,13 +158,14 @@ class Service:
                     "label" not in payload:
                 raise RequestError("body", "expected {\"request_id\": \"...\", \"label\": "
                                    "value or [values]}.")
-            label(payload["request_id"], payload["label"], model=self.config.model,
-                  home=self.home)
+            matched = await run_in_threadpool(label, payload["request_id"], payload["label"],
+                                              model=self.config.model, home=self.home)
         except RequestError as exc:
             return _error(exc.status, "BAD_REQUEST", str(exc), exc.field, rid)
         except ValueError as exc:
             return _error(400, "BAD_REQUEST", str(exc), "request_id", rid)
-        return JSONResponse({"request_id": payload["request_id"], "status": "recorded"})
+        return JSONResponse({"request_id": payload["request_id"], "status": "recorded",
+                             "matched": matched})
 
     async def status(self, request: Request) -> Response:
         return JSONResponse({"model": self.config.model, "pid": os.getpid(),

@@ -239,14 +239,50 @@ def read_records(folder: Path, kind: str = "spool") -> list[dict[str, Any]]:
     return records
 
 
-def label(request_id: str, y: Any, *, model: str, home: Path | None = None) -> None:
+def label(request_id: str, y: Any, *, model: str, home: Path | None = None) -> bool:
     """Record the true outcome ``y`` of request ``request_id`` (a value, or a list with one
-    value per example of a batch request); :func:`read_log` joins it by request id."""
+    value per example of a batch request); :func:`read_log` joins it by request id.
+
+    Returns whether the request log holds a request with that id. A label for an unknown id
+    is recorded all the same (and joined if such a request is ever logged): the caller learns
+    that it matched nothing, rather than losing it."""
     if not isinstance(request_id, str) or not request_id:
         raise UsageError(f"request_id must be the id a prediction returned (the X-Request-Id "
                          f"header or 'request_id' field); got {request_id!r}.")
-    writer = _label_writer(log_dir(model, home))
-    writer.append({"label_request_id": request_id, "label": y, "label_time": time.time() * 1000})
+    folder = log_dir(model, home)
+    _label_writer(folder).append({"label_request_id": request_id, "label": y,
+                                  "label_time": time.time() * 1000})
+    return logged(folder, request_id)
+
+
+_segment_ids: dict[Path, Any] = {}  # sealed segment -> its sorted request ids (never change)
+
+
+def logged(folder: Path, request_id: str) -> bool:
+    """Whether the request log in ``folder`` holds a request with id ``request_id``: the live
+    spools are searched as bytes, then the sealed segments, whose ids are read once per
+    process and kept sorted (a segment never changes)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    needle = b'"request_id":' + json.dumps(request_id).encode()
+    for spool in (folder / "spool").glob("*.jsonl"):
+        try:
+            if needle in spool.read_bytes():
+                return True
+        except FileNotFoundError:  # sealed meanwhile: its segment is listed below
+            continue
+    key = request_id.encode()
+    for segment in sorted((folder / "segments").glob("*.parquet"), reverse=True):
+        ids = _segment_ids.get(segment)
+        if ids is None:
+            column = pq.read_table(segment, columns=["request_id"]).column(0).to_pylist()
+            ids = _segment_ids[segment] = np.sort(np.array(
+                [str(i).encode() for i in column if i is not None] or [b""], dtype=bytes))
+        at = int(np.searchsorted(ids, key))
+        if at < len(ids) and ids[at] == key:
+            return True
+    return False
 
 
 _label_writers: dict[Path, LogWriter] = {}
