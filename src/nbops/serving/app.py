@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -175,10 +176,26 @@ class Service:
                              "shadow": self.shadow.describe() if self.shadow else None})
 
     def close(self) -> None:
-        self.deployment.stop()
-        if self.shadow is not None:  # it logs the copies it still holds, then seals its log
-            self.shadow.close()
-        self.log.close()
+        """Stop following aliases, let the shadow log the copies it holds, seal the request log
+        and remove the server's lock file; one line says so when it takes more than a moment
+        (printed by the worker holding the lock: one line per server)."""
+        what = "sealing the request log" + (
+            f", the shadow {self.shadow.ref} logs the copies it holds (at most "
+            f"{self.shadow.stop_seconds:.0f} s)" if self.shadow is not None else "")
+        notice = threading.Timer(0.5, print, [f"stopping: {what} ..."], {"flush": True})
+        notice.daemon = True
+        if self.audit_lock is not None:
+            notice.start()
+        try:
+            self.deployment.stop()
+            if self.shadow is not None:
+                self.shadow.close()
+            self.log.close()
+        finally:
+            notice.cancel()
+            if self.audit_lock is not None:  # a clean stop leaves no lock file behind
+                Path(self.audit_lock.name).unlink(missing_ok=True)
+                self.audit_lock.close()
 
 
 def build_app(config: RouteConfig) -> Starlette:
@@ -238,6 +255,11 @@ def _audit_recorder(service: Service) -> Any:
         return None
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # The holder removes the file at a clean stop: a lock taken on a file since removed
+        # (or replaced) is no lock; take the one at the path now.
+        if not lock_path.exists() or os.stat(lock_path).st_ino != os.fstat(handle.fileno()).st_ino:
+            handle.close()
+            return _audit_recorder(service)
     except OSError:  # another worker of this server records
         handle.close()
         return None

@@ -11,7 +11,10 @@ The shadow runs at the lowest CPU priority (Linux's idle scheduling class, else 
 reads its pipe every 20 ms at most, so it uses the CPU the primary leaves, in few large model
 runs.
 The shadow process reads until the pipe closes: when its worker stops, or dies, it predicts the
-copies it still has, seals its request log and exits. It follows its alias like the server does,
+copies it still has, seals its request log and exits. A worker that stops gives it
+``STOP_SECONDS`` for that (a shadow at idle priority on a busy machine, or still loading its
+model, could take much longer): past them it is killed, the copies it had not predicted are
+not logged, and the worker seals the spool the shadow wrote. It follows its alias like the server does,
 and the shadow process of the worker that records the server's swaps records its own.
 
 Example:
@@ -35,6 +38,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from nbops.serving.reqlog import log_dir, seal
 from nbops.serving.routing import RouteConfig
 
 __all__ = ["SHADOW_ENV", "ShadowFeed", "main"]
@@ -43,6 +47,7 @@ SHADOW_ENV = "NBOPS_SHADOW_CONFIG"  # the shadow's RouteConfig, as JSON
 PIPE_BYTES = 1 << 20  # the pipe's capacity asked of Linux (its default is 64 KiB)
 BATCH_SECONDS = 0.02  # the shadow reads its pipe at most this often
 NICE = 19  # the shadow's CPU priority where Linux's idle scheduling class is missing
+STOP_SECONDS = 2.0  # how long a stopping worker waits for its shadow to log what it holds
 log = logging.getLogger("nbops.serving")
 
 
@@ -55,6 +60,7 @@ class ShadowFeed:
                          shadow=None, home=str(home),
                          extra={"record_swaps": record_swaps})
         self.ref = config.shadow
+        self.log_folder = log_dir(config.model, home)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nbops.serving.shadow"], stdin=subprocess.PIPE,
             env={**os.environ, SHADOW_ENV: json.dumps(asdict(shadow))})
@@ -72,6 +78,7 @@ class ShadowFeed:
         self.mirrored = 0
         self.dropped = 0
         self._gone = False
+        self.stop_seconds = STOP_SECONDS
 
     def send(self, request_id: str, arrived_ms: float, inputs: str) -> None:
         """Mirror one answered request (its inputs as logged); dropped when the shadow lags."""
@@ -122,8 +129,10 @@ class ShadowFeed:
         return {"ref": self.ref, "pid": self.process.pid, "running": running,
                 "mirrored": self.mirrored, "dropped": self.dropped}
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Close the pipe; the shadow predicts what it still has, seals its log and exits."""
+    def close(self) -> None:
+        """Close the pipe; the shadow predicts what it still has, seals its log and exits. Past
+        ``stop_seconds`` it is killed and its spool sealed here."""
+        timeout = self.stop_seconds
         with self._lock:
             self._gone = True
             if self._pending:
@@ -138,11 +147,20 @@ class ShadowFeed:
                 pass
         try:
             self.process.wait(timeout)
+            return
         except subprocess.TimeoutExpired:
-            log.error("the shadow process of %s did not finish within %.0fs; killed", self.ref,
-                      timeout)
             self.process.kill()
             self.process.wait()
+        sealed = 0
+        for spool in (self.log_folder / "spool").glob(f"{self.process.pid}-*.jsonl"):
+            try:
+                seal(spool, self.log_folder / "segments")
+                sealed += 1
+            except (OSError, ValueError) as exc:  # readers seal a dead process' spool later
+                log.error("could not seal the shadow's spool %s (%s)", spool, exc)
+        log.warning("the shadow process of %s had not logged all its copies %.0f s after the "
+                    "stop: stopped; what it had predicted is logged (%d spool(s) sealed), the "
+                    "rest is not", self.ref, timeout, sealed)
 
 
 # -- the shadow process --------------------------------------------------------------------------
@@ -212,7 +230,7 @@ def _lowest_priority() -> None:
 
 def main() -> None:
     """``python -m nbops.serving.shadow``: predict the copies read from stdin until it closes."""
-    from nbops.serving.reqlog import LogWriter, log_dir
+    from nbops.serving.reqlog import LogWriter
     from nbops.serving.routing import Deployment, swap_recorder
 
     # Ctrl-C and SIGTERM reach the whole process group: the shadow ends when its worker closes
