@@ -133,3 +133,25 @@ def test_fail_on_raises_after_recording_everything(tracker, client):
     assert client.get_model_version("churn", version).tags["nbops.monitor.status"] == "drift"
     with pytest.raises(UsageError, match="unknown status"):
         run_check("churn/1", _frame(10), fail_on=["drifted"])
+
+
+def test_reading_the_reference_draws_no_progress_bar(tracker, client, capfd, monkeypatch,
+                                                     tmp_path):
+    """MLflow draws a "Downloading artifacts" bar for every download unless told not to: nbops'
+    own downloads are quiet, and the user's environment is left as it was."""
+    import os
+
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    with track("train", tracker=tracker) as run:
+        store_reference(run, _frame(500))
+    assert run.wait(60)
+    _register(client, run.mlflow_run_id)
+    capfd.readouterr()
+    report = run_check("churn/1", _frame(500, seed=2))
+    assert report.run_id and report.drifted_columns is not None  # the stored reference was read
+    assert "Downloading artifacts" not in capfd.readouterr().err
+    assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ
+    # MLflow itself still draws it: the quiet is nbops' own, for its own calls.
+    client.download_artifacts(run.mlflow_run_id, "monitoring/reference_profile.json",
+                              str(tmp_path))
+    assert "Downloading artifacts" in capfd.readouterr().err

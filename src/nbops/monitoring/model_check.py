@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nbops.exceptions import MonitoringError, StoreUnavailableError, UsageError
-from nbops.registry._store import store_errors
+from nbops.registry._store import quiet_downloads, store_errors
 
 __all__ = ["DEFAULT_RULES", "MonitorReport", "current_from_log", "load_reference", "run_check",
            "store_reference"]
@@ -101,7 +101,8 @@ def load_reference(client: Any, version: Any) -> tuple[Any, Any | None]:
         prof_path = None
         for run_id in candidates:
             try:
-                with store_errors(f"reading the reference profile of run {run_id}", client):
+                with store_errors(f"reading the reference profile of run {run_id}", client), \
+                        quiet_downloads():
                     prof_path = client.download_artifacts(run_id, PROFILE_ARTIFACT, tmp)
                 break
             except StoreUnavailableError:
@@ -116,7 +117,8 @@ def load_reference(client: Any, version: Any) -> tuple[Any, Any | None]:
             )
         prof = Profile.from_json(Path(prof_path).read_text())
         try:
-            with store_errors(f"reading the reference sample of run {run_id}", client):
+            with store_errors(f"reading the reference sample of run {run_id}", client), \
+                    quiet_downloads():
                 sample = pd.read_parquet(client.download_artifacts(run_id, SAMPLE_ARTIFACT, tmp))
         except StoreUnavailableError:
             raise

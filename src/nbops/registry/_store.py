@@ -16,8 +16,8 @@ from nbops.exceptions import StoreUnavailableError
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["call", "client_for", "client_for_uri", "registry_writes_allowed", "store_errors",
-           "tracking_uri_of", "use_tracking_uri"]
+__all__ = ["call", "client_for", "client_for_uri", "quiet_downloads", "registry_writes_allowed",
+           "store_errors", "tracking_uri_of", "use_tracking_uri"]
 
 T = TypeVar("T")
 
@@ -66,6 +66,35 @@ def registry_writes_allowed(what: str) -> bool:
     warnings.warn(f"nbops: {what} skipped: registry writes are off (NBOPS_REGISTRY_WRITES=0; "
                   "`nbops reproduce --register` turns them on).", stacklevel=3)
     return False
+
+
+_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+_quiet_lock = threading.Lock()
+_quiet_blocks = 0  # blocks running quiet_downloads(); the variable is restored by the last one
+_quiet_owned = False  # whether nbops set the variable (the user's own value is never touched)
+
+
+@contextmanager
+def quiet_downloads() -> Iterator[None]:
+    """No "Downloading artifacts" progress bar from MLflow for nbops' own downloads in the block.
+
+    MLflow reads this only from ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR``, at each download; it
+    is set to false for the block and removed after (when the user set it, their value stays).
+    """
+    global _quiet_blocks, _quiet_owned
+    with _quiet_lock:
+        if _quiet_blocks == 0 and _PROGRESS_BAR not in os.environ:
+            os.environ[_PROGRESS_BAR] = "false"
+            _quiet_owned = True
+        _quiet_blocks += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_blocks -= 1
+            if _quiet_blocks == 0 and _quiet_owned:
+                os.environ.pop(_PROGRESS_BAR, None)
+                _quiet_owned = False
 
 
 def tracking_uri_of(client: MlflowClient) -> str:

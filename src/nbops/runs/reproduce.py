@@ -257,7 +257,10 @@ def _snapshot(client: Any, run: Any, tmp: Path) -> tuple[Path, str]:
             f"Run {run.info.run_id} has no notebook snapshot (notebook/*.ipynb): it was not "
             "recorded by a %%track cell or a pipeline step, or ran with --no-capture notebook. "
             "Nothing to re-run.")
-    local = client.download_artifacts(run.info.run_id, choice, str(tmp))
+    from nbops.registry._store import quiet_downloads
+
+    with quiet_downloads():
+        local = client.download_artifacts(run.info.run_id, choice, str(tmp))
     return Path(local), choice
 
 
@@ -407,7 +410,9 @@ def _registered_by(client: Any, runs: list[Any]) -> list[str]:
 
 def _read_artifact(client: Any, run_id: str, path: str) -> str | None:
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        from nbops.registry._store import quiet_downloads
+
+        with tempfile.TemporaryDirectory() as tmp, quiet_downloads():
             return Path(client.download_artifacts(run_id, path, tmp)).read_text()
     except Exception:  # noqa: BLE001 - a missing artifact means "not captured"
         return None

@@ -29,7 +29,10 @@ _PATH = re.compile(r"^notebook/[^/\\]+\.ipynb$")
 def read_text_artifact(client: Any, run_id: str, path: str, max_bytes: int) -> str:
     """The text of artifact ``path`` of ``run_id``; UsageError when it exceeds ``max_bytes``."""
     with tempfile.TemporaryDirectory(prefix="nbops-artifact-") as tmp:
-        local = Path(client.download_artifacts(run_id, path, tmp))
+        from nbops.registry._store import quiet_downloads
+
+        with quiet_downloads():
+            local = Path(client.download_artifacts(run_id, path, tmp))
         if local.stat().st_size > max_bytes:
             raise UsageError(f"{path} of run {run_id} is larger than {max_bytes >> 20} MB; "
                              "download it with `mlflow artifacts download` instead.")

@@ -86,7 +86,12 @@ def _download(name: str, version: str, cache: Path) -> Path:
     """The model version's files, downloaded once into ``cache``."""
     import mlflow.artifacts
 
-    from nbops.registry._store import store_errors, tracking_uri_of, use_tracking_uri
+    from nbops.registry._store import (
+        quiet_downloads,
+        store_errors,
+        tracking_uri_of,
+        use_tracking_uri,
+    )
 
     target = cache / name / version
     if (target / "MLmodel").is_file():
@@ -96,7 +101,7 @@ def _download(name: str, version: str, cache: Path) -> Path:
     partial.mkdir(parents=True)
     client = _client()
     with store_errors(f"downloading {name}/{version}", client), \
-            use_tracking_uri(tracking_uri_of(client)):
+            use_tracking_uri(tracking_uri_of(client)), quiet_downloads():
         mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
                                             dst_path=str(partial))
     shutil.rmtree(target, ignore_errors=True)

@@ -312,7 +312,12 @@ class _Loaded:
     def load(cls, client: Any, mv: Any, folder: Path) -> _Loaded:
         import numpy as np
 
-        from nbops.registry._store import store_errors, tracking_uri_of, use_tracking_uri
+        from nbops.registry._store import (
+            quiet_downloads,
+            store_errors,
+            tracking_uri_of,
+            use_tracking_uri,
+        )
         from nbops.registry.resolve import onnx_package
 
         uri = tracking_uri_of(client)
@@ -323,7 +328,8 @@ class _Loaded:
 
             from nbops.packaging.runtime import load
 
-            with store_errors(f"downloading {'/'.join(found)}", client), use_tracking_uri(uri):
+            with store_errors(f"downloading {'/'.join(found)}", client), \
+                    use_tracking_uri(uri), quiet_downloads():
                 mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{'/'.join(found)}",
                                                     dst_path=str(folder))
             files = sorted(folder.rglob("*.onnx"))
