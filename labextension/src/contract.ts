@@ -40,7 +40,7 @@ export interface VersionInfo {
   source: string;
 }
 
-export type AuditAction = 'set' | 'delete' | 'rollback';
+export type AuditAction = 'set' | 'delete' | 'rollback' | 'serve';
 
 export interface AuditEntry {
   alias: string;

@@ -89,7 +89,7 @@ class AuditEntry:
     when: str
     who: str
     reason: str | None
-    action: str  # set | delete | rollback
+    action: str  # set | delete | rollback | serve (a server of `nbops serve` followed a move)
 
 
 @dataclass(frozen=True)
