@@ -139,7 +139,7 @@ def run_pipeline(
         display.warn(warning)
     session = Session(pipeline, plan, tracker, display, force=force, tags=tags,
                       env_digest=env_digest, wait_for_records=wait_for_records,
-                      lookahead=workers)
+                      lookahead=workers, shared_spool=executor == "local")
     with display, session:
         for name, step_result in session.results.items():
             if step_result.reason == NOT_SELECTED:
@@ -222,8 +222,10 @@ class Session:
 
     def __init__(self, pipeline: Pipeline, plan: Plan, tracker: Any, display: Display, *,
                  force: bool, tags: Mapping[str, str] | None, env_digest: str | None,
-                 wait_for_records: bool = True, lookahead: int = 1) -> None:
+                 wait_for_records: bool = True, lookahead: int = 1,
+                 shared_spool: bool = False) -> None:
         self.pipeline = pipeline
+        self.shared_spool = shared_spool  # the step kernels write into this process's spool
         self.plan = plan
         self.tracker = tracker
         self.display = display
@@ -340,8 +342,15 @@ class Session:
         result.attempts += 1
         self.plan.status[name] = "running"
         run = self.runs[name]
-        env = {**self.kernel_env, "NBOPS_PARENT_RUN_ID": run.require_mlflow_id(),
-               "NBOPS_NOTEBOOK_PATH": str(step.notebook), "NBOPS_STEP": name}
+        if self.shared_spool and run.mlflow_run_id is None:
+            # A kernel on this machine shares this spool: it names the step run by its nbops
+            # id and its runs reach MLflow once this process has shipped the step run, so the
+            # step starts without waiting for MLflow. Elsewhere (Dask) it needs the MLflow id.
+            parent = {"NBOPS_PARENT_UID": run.uid}
+        else:
+            parent = {"NBOPS_PARENT_RUN_ID": run.require_mlflow_id()}
+        env = {**self.kernel_env, **parent, "NBOPS_NOTEBOOK_PATH": str(step.notebook),
+               "NBOPS_STEP": name}
         left = sum(1 for n in self.plan.selected if self.plan.status[n] == "pending")
         pool.submit(StepTask(step=name, attempt=result.attempts,
                              notebook_json=step.notebook.read_text(encoding="utf-8"),

@@ -61,6 +61,11 @@ SETTLE = 0.02
 SERIES_CAP = 256
 
 
+class ParentPending(Exception):
+    """A run's parent belongs to another process (``nbops run``, for its step kernels) that has
+    not created it in MLflow yet: the run waits, it is not an error."""
+
+
 @dataclass
 class MetricSeries:
     """What a run summary shows of one metric: last value, a decimated series, NaN/inf seen."""
@@ -395,6 +400,8 @@ class DurableLogger:
                     run_id = self._ensure_run(uid)
                     store = self._store_for(self._run_store_uri(uid))
                     lost = self._ship_group(store, run_id, group)
+                except ParentPending:
+                    continue  # the outer run's process has not shipped it yet: next round
                 except Exception as exc:  # noqa: BLE001 - classified: outage or poison event
                     if not isinstance(exc, PermanentStoreError) and is_outage(exc):
                         raise
@@ -426,6 +433,10 @@ class DurableLogger:
         if rec.mlflow_id:
             self.mlflow_ids[uid] = rec.mlflow_id
             return rec.mlflow_id
+        if rec.parent_uid and rec.parent_uid not in self.mlflow_ids:
+            outer = self.spool.run(rec.parent_uid)
+            if outer is not None and not outer.mlflow_id and outer.owner != self.owner:
+                raise ParentPending(rec.parent_uid)  # its owner creates it in MLflow
         parent = self._ensure_run(rec.parent_uid) if rec.parent_uid else rec.parent_mlflow_id
         store = self._store_for(rec.store_uri)
         exp_id = store.experiment_id(rec.experiment)

@@ -388,9 +388,10 @@ class Tracker:
         started = time.time()
         name = name or f"run-{uid[:6]}"
         run = Run(self, uid, name, experiment, parent, started)
+        parent_uid = parent.uid if parent else _outer_run(logger)
         logger.submit(("run", {
-            "uid": uid, "owner": logger.owner, "parent_uid": parent.uid if parent else None,
-            "parent_mlflow_id": None if parent else os.environ.get("NBOPS_PARENT_RUN_ID"),
+            "uid": uid, "owner": logger.owner, "parent_uid": parent_uid,
+            "parent_mlflow_id": None if parent_uid else os.environ.get("NBOPS_PARENT_RUN_ID"),
             "experiment": experiment, "name": name, "started": started,
             "store_uri": self.settings.tracking_uri,
         }))
@@ -673,6 +674,13 @@ def _default_experiment(source_name: str | None, root: Path) -> str:
     if source_name and source_name.endswith(".ipynb"):
         return Path(source_name).stem
     return root.name or "nbops"
+
+
+def _outer_run(logger: DurableLogger) -> str | None:
+    """The nbops id of the run that started this process (``NBOPS_PARENT_UID``, set by
+    ``nbops run`` for its step kernels), when that run is in this process's spool."""
+    uid = os.environ.get("NBOPS_PARENT_UID")
+    return uid if uid and logger.spool.run(uid) is not None else None
 
 
 def current_user() -> str:
