@@ -69,6 +69,10 @@ def test_an_empty_window_names_the_model_the_window_and_the_log_folder(start_ser
     assert "'tiny'" in message and "'1s'" in message
     assert str(project_dir / ".nbops" / "serving" / "tiny") in message
     assert "Send traffic" in message and "widen the window (`--window 24h`" in message
+    cli = subprocess.run([sys.executable, "-m", "nbops", "monitor", "tiny@prod", "--window", "1s"],
+                         cwd=project_dir, capture_output=True, text=True, timeout=300)
+    assert cli.returncode != 0 and "Traceback" not in cli.stderr
+    assert "--window 24h" in " ".join(cli.stderr.split()), cli.stderr
     with pytest.raises(UsageError, match="not neither"):
         nbops.monitor.run_check("tiny@prod")
 
