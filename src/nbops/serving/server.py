@@ -88,7 +88,6 @@ def run(config: RouteConfig, host: str = "127.0.0.1", port: int = 5000, workers:
     if announce is not None:
         announce()
     os.environ[CONFIG_ENV] = json.dumps(asdict(config))
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # quiet workers
     uvicorn.run("nbops.serving.app:app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", access_log=False,
                 timeout_graceful_shutdown=10)  # uvloop and httptools when installed
