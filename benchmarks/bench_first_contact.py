@@ -6,7 +6,8 @@
    output costs in a kernel, a cell that only displays a small summary);
 2. a short script that logs one metric: its wall time, its exit after its last line, and the
    time from its exit until the run and its metric are in MLflow, beside the same script
-   written with plain MLflow. Once in a brand-new folder (no store yet), once in a folder
+   written with plain MLflow. In the first project of a machine (no empty store cached: MLflow's
+   migrations run), in a brand-new folder (the cached empty store is copied), and in a folder
    whose store exists.
 
     python benchmarks/bench_first_contact.py [--cells 100] [--pace 0.05] [--repeat 5]
@@ -253,14 +254,14 @@ def run_status(db_path: Path, run_id: str) -> str | None:
 
 
 def one_script(folder: Path, name: str, source: str, db_path: Path,
-               data_timeout: float = 120) -> dict:
-    """Run `source` as a whole process in `folder`; time it, then poll until its run and metric
-    are in `db_path`."""
+               data_timeout: float = 120, **env: str) -> dict:
+    """Run `source` as a whole process in `folder` (with `env` added); time it, then poll until
+    its run and metric are in `db_path`."""
     script = folder / name
     script.write_text(source)
     before = metric_run_ids(db_path) or set()
     t0 = time.time()
-    proc = subprocess.run([sys.executable, name], cwd=folder, env=clean_env(),
+    proc = subprocess.run([sys.executable, name], cwd=folder, env=clean_env(**env),
                           capture_output=True, text=True, timeout=300)
     exited = time.time()
     if proc.returncode != 0:
@@ -312,10 +313,18 @@ def summary(samples: list[dict]) -> dict:
 
 
 def short_scripts(repeat: int) -> dict:
-    nbops_new, nbops_existing, mlflow_new, mlflow_existing = [], [], [], []
+    nbops_first, nbops_new, nbops_existing, mlflow_new, mlflow_existing = [], [], [], [], []
     floor_import, floor_open = [], []
     stray_nbops_home = 0  # plain-MLflow folders in which a .nbops/ appeared (nothing should)
     for _ in range(repeat):
+        # The first project on a machine: no empty store cached yet, MLflow's migrations run.
+        folder = fresh_project()
+        cache = folder / "empty-user-cache"
+        nbops_first.append(one_script(folder, "short.py", NBOPS_SCRIPT,
+                                      folder / ".nbops" / "mlflow.db",
+                                      XDG_CACHE_HOME=str(cache)))
+        wait_for_background_sync(folder)
+
         folder = fresh_project()
         db = folder / ".nbops" / "mlflow.db"
         nbops_new.append(one_script(folder, "short.py", NBOPS_SCRIPT, db))
@@ -337,6 +346,7 @@ def short_scripts(repeat: int) -> dict:
         stray_nbops_home += (folder / ".nbops").exists()
     return {
         "repeat": repeat,
+        "nbops_first_project_on_the_machine": summary(nbops_first),
         "nbops_new_folder": summary(nbops_new),
         "nbops_store_exists": summary(nbops_existing),
         "plain_mlflow_new_store": summary(mlflow_new),
