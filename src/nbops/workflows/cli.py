@@ -42,11 +42,8 @@ def gate_command(
 
     Exit status: 0 promoted / passed, 1 rejected, 2 usage error, 3 refused by a guard rail.
     """
-    import os
+    from nbops.workflows.gate import gate  # its downloads are quiet (quiet_downloads)
 
-    from nbops.workflows.gate import gate
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one table, no bars
     try:
         result = gate(name, challenger, champion, data=data, label_column=label_column,
                       criteria=criterion, promote=not no_promote, dry_run=dry_run,
