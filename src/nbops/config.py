@@ -5,6 +5,10 @@ environment              ``[tool.nbops]`` key       default
 =======================  =========================  ===========================================
 NBOPS_TRACKING_URI,      ``tracking_uri``           ``sqlite:///<home>/mlflow.db`` (embedded)
 MLFLOW_TRACKING_URI
+NBOPS_REGISTRY_URI,      ``registry_uri``           the tracking URI
+MLFLOW_REGISTRY_URI
+NBOPS_STORE_TIMEOUT      ``store_timeout``          5 seconds for each call to an MLflow server or
+                                                    database (then the store counts as down)
 NBOPS_HOME               ``home``                   ``<project root>/.nbops``
 NBOPS_EXPERIMENT         ``experiment``             the notebook's name, else ``Default``
 NBOPS_NO_CAPTURE         ``no_capture``             nothing (code, git, env, figures, notebook, io)
@@ -49,6 +53,13 @@ class Settings:
     flush_timeout: float = 1.0
     registry_writes: bool = True
     project_root: Path = field(default_factory=Path.cwd)
+    registry_uri: str = ""  # empty: the tracking URI
+    store_timeout: float = 5.0
+
+    @property
+    def model_registry_uri(self) -> str:
+        """The model registry's URI: ``registry_uri``, else the tracking URI."""
+        return self.registry_uri or self.tracking_uri
 
     @property
     def embedded(self) -> bool:
@@ -117,7 +128,7 @@ def load_settings(cwd: Path | None = None, env: dict[str, str] | None = None) ->
     root = find_project_root(cwd)
     table = _pyproject_table(root)
     known = {"tracking_uri", "home", "experiment", "no_capture", "redact_deny", "redact_allow",
-             "flush_timeout", "registry_writes"}
+             "flush_timeout", "registry_writes", "registry_uri", "store_timeout"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(
@@ -145,6 +156,15 @@ def load_settings(cwd: Path | None = None, env: dict[str, str] | None = None) ->
     except ValueError as exc:
         raise ConfigError(f"NBOPS_FLUSH_TIMEOUT must be a number of seconds: {exc}") from None
 
+    try:
+        store_timeout = float(env.get("NBOPS_STORE_TIMEOUT", table.get("store_timeout", 5.0)))
+    except ValueError as exc:
+        raise ConfigError(f"NBOPS_STORE_TIMEOUT must be a number of seconds: {exc}") from None
+    if store_timeout <= 0:
+        raise ConfigError(f"NBOPS_STORE_TIMEOUT must be more than 0 seconds; got {store_timeout}.")
+    registry_uri = env.get("NBOPS_REGISTRY_URI") or env.get("MLFLOW_REGISTRY_URI") or table.get(
+        "registry_uri") or ""
+
     registry_writes = _flag("NBOPS_REGISTRY_WRITES / registry_writes",
                             env.get("NBOPS_REGISTRY_WRITES", table.get("registry_writes", True)))
 
@@ -158,4 +178,6 @@ def load_settings(cwd: Path | None = None, env: dict[str, str] | None = None) ->
         flush_timeout=flush_timeout,
         registry_writes=registry_writes,
         project_root=root,
+        registry_uri=str(registry_uri),
+        store_timeout=store_timeout,
     )
