@@ -5,7 +5,8 @@
     │   └── StoreUnavailableError   the tracking store cannot be reached when a run starts
     ├── UsageError (ValueError) a call or magic got a bad argument or value
     │   └── NoActiveRunError        a logging call was made outside a run
-    ├── PermanentStoreError     the store refused an event as invalid: retrying cannot succeed
+    ├── PermanentStoreError     the store refused a request as invalid: retrying cannot succeed
+    ├── PermissionDeniedError   the store refused the credentials or the permission
     ├── NotFoundError (LookupError)  a run, model, version, alias or dataset does not exist
     ├── DependencyMissingError (ImportError)  an optional library is not installed
     ├── DatasetError            a dataset cannot be fingerprinted (type, file changed while read)
@@ -39,6 +40,7 @@ __all__ = [
     "PackagingError",
     "ParityError",
     "PermanentStoreError",
+    "PermissionDeniedError",
     "PipelineError",
     "StoreUnavailableError",
     "UsageError",
@@ -82,8 +84,12 @@ class ConflictError(UsageError):
 
 
 class PermanentStoreError(NbopsError):
-    """Raised (to the shipper) when MLflow refused an event as invalid: retrying it cannot
-    succeed, so the event is set aside and listed by ``nbops status``."""
+    """Raised when the store refused a request as invalid (a bad value, a name too long):
+    retrying it cannot succeed. The shipper sets such an event aside; ``nbops status`` lists it."""
+
+
+class PermissionDeniedError(NbopsError):
+    """Raised when the store refused the credentials (401) or the permission (403)."""
 
 
 class NotFoundError(NbopsError, LookupError):

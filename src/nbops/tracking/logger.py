@@ -506,7 +506,7 @@ class DurableLogger:
             from nbops.exceptions import StoreUnavailableError
 
             if isinstance(exc, StoreUnavailableError):
-                self.problem = f"tracking store unusable: {text[:400]}"
+                self.problem = text[:400]  # names the store, what failed and what to do
             elif isinstance(exc, ConnectionRefusedError) and "unreachable" in text:
                 self.problem = text[:400]  # already says which store, and why
             else:

@@ -1,0 +1,132 @@
+"""MLflow's model format, bound to one ``Store``: log a model's files into a logged model,
+download a registered version, load one, read its signature.
+
+MLflow's ``mlflow.<flavor>.log_model`` and ``load_model("models:/...")`` find the store
+through the process-wide tracking URI; here the files are saved locally with the flavor's
+``save_model`` and moved with this store's own client, so nothing global is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbops.store.client import Store
+
+__all__ = ["download_model", "infer_signature", "load_model", "log_model_files", "mlflow_version",
+           "model_signature", "quiet_downloads"]
+
+
+def log_model_files(store: Store, flavor: str, model_id: str, run_id: str | None,
+                    **save_kwargs: Any) -> None:
+    """Save a model with ``mlflow.<flavor>.save_model(**save_kwargs)`` and upload it as the
+    files of logged model ``model_id`` (created with ``Store.create_logged_model``), recorded
+    as an output of ``run_id``: what ``mlflow.<flavor>.log_model(model_id=...)`` does."""
+    import importlib
+
+    from mlflow.entities import LoggedModelOutput
+    from mlflow.models import Model
+
+    module = importlib.import_module(f"mlflow.{flavor}")
+    c = store.client
+    logged = store.call(f"reading logged model {model_id}", c.get_logged_model, model_id)
+    if run_id is not None:
+        store.call(f"recording logged model {model_id} in run {run_id}", c.log_outputs,
+                   run_id, models=[LoggedModelOutput(model_id, step=0)])
+    mlflow_model = Model(artifact_path=logged.artifact_location, model_uuid=model_id,
+                         run_id=run_id, model_id=model_id)
+    with tempfile.TemporaryDirectory(prefix="nbops-model-") as tmp:
+        local = os.path.join(tmp, "model")
+        module.save_model(path=local, mlflow_model=mlflow_model, **save_kwargs)
+        store.call(f"uploading the files of {logged.name!r}", c.log_model_artifacts, model_id,
+                   local, transfer=True)
+
+
+def download_model(store: Store, model_uri: str, dst: str | Path) -> Path:
+    """The files of ``model_uri`` (``models:/name/3``, ``models:/m-…``) downloaded into ``dst``."""
+    import mlflow.artifacts
+
+    with quiet_downloads():
+        path = store.call(f"downloading {model_uri}", mlflow.artifacts.download_artifacts,
+                          artifact_uri=model_uri, dst_path=str(dst),
+                          tracking_uri=store.tracking_uri, registry_uri=store.registry_uri,
+                          transfer=True)
+    return Path(path)
+
+
+def load_model(store: Store, model_uri: str, flavor: str = "pyfunc") -> Any:
+    """``mlflow.<flavor>.load_model`` of ``model_uri`` from this store (a local folder is
+    loaded as it is)."""
+    import importlib
+
+    module = importlib.import_module(f"mlflow.{flavor}")
+    if not model_uri.startswith(("models:/", "runs:/")):
+        return module.load_model(model_uri)
+    with tempfile.TemporaryDirectory(prefix="nbops-load-") as tmp:
+        local = download_model(store, model_uri, tmp)
+        return module.load_model(str(local))
+
+
+def model_signature(store: Store, model_uri: str) -> Any:
+    """The MLflow signature of ``model_uri`` (None when it has none)."""
+    from mlflow.models import Model
+
+    with tempfile.TemporaryDirectory(prefix="nbops-sig-") as tmp:
+        local = download_model(store, model_uri, tmp)
+        return Model.load(str(local / "MLmodel")).signature
+
+
+def load_folder(folder: str | Path, flavor: str = "pyfunc") -> Any:
+    """``mlflow.<flavor>.load_model`` of a model folder already on disk."""
+    import importlib
+
+    return importlib.import_module(f"mlflow.{flavor}").load_model(str(folder))
+
+
+def infer_signature(model_input: Any, model_output: Any = None) -> Any:
+    """MLflow's signature of an example input and output."""
+    from mlflow.models import infer_signature as infer
+
+    return infer(model_input, model_output)
+
+
+def mlflow_version() -> str:
+    from mlflow.version import VERSION
+
+    return VERSION
+
+
+_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+_quiet_lock = threading.Lock()
+_quiet_blocks = 0  # blocks running quiet_downloads(); the variable is restored by the last one
+_quiet_owned = False  # whether nbops set the variable (the user's own value is never touched)
+
+
+@contextmanager
+def quiet_downloads() -> Iterator[None]:
+    """No "Downloading artifacts" progress bar from MLflow for nbops' own downloads.
+
+    MLflow reads this only from ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR``, at each download; it
+    is set to false while any such block runs and removed after. A value the user set is never
+    touched. (The one environment variable nbops sets for MLflow: the bar has no other switch.)
+    """
+    global _quiet_blocks, _quiet_owned
+    with _quiet_lock:
+        if _quiet_blocks == 0 and _PROGRESS_BAR not in os.environ:
+            os.environ[_PROGRESS_BAR] = "false"
+            _quiet_owned = True
+        _quiet_blocks += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_blocks -= 1
+            if _quiet_blocks == 0 and _quiet_owned:
+                os.environ.pop(_PROGRESS_BAR, None)
+                _quiet_owned = False
