@@ -1,17 +1,18 @@
-"""One mapping from errors to HTTP statuses for every ``/nbops/api/`` handler.
+"""One mapping from errors to HTTP statuses for every ``/nbops/api/`` handler, by type.
 
 =============================================  ======  ===================
 raised                                         status  ``reason``
 =============================================  ======  ===================
-``UsageError``, MLflow ``INVALID_PARAMETER``    400     validation
-``NotFoundError``, MLflow ``RESOURCE_DOES_NOT``  404     not_found
-``ConflictError``, MLflow ``ALREADY_EXISTS``     409     conflict
-``StoreUnavailableError``, any other MLflow      503     store_unavailable
-error, connection / database errors
+``UsageError``, ``PermanentStoreError``         400     validation
+``PermissionDeniedError``                       403     forbidden
+``NotFoundError``                               404     not_found
+``ConflictError``                               409     conflict
+``StoreUnavailableError``, other nbops errors   503     store_unavailable
 =============================================  ======  ===================
 
-Anything else is a bug in nbops and surfaces as tornado's 500 with a logged traceback; it is
-never dressed up as one of the statuses above.
+Anything MLflow, HTTP or SQL raised is first turned into one of these by the store's rule
+(``nbops.store.errors``). Anything else is a bug in nbops and surfaces as tornado's 500 with a
+logged traceback; it is never dressed up as one of the statuses above.
 """
 
 from __future__ import annotations
@@ -22,35 +23,14 @@ from nbops.exceptions import (
     ConflictError,
     NbopsError,
     NotFoundError,
-    StoreUnavailableError,
+    PermanentStoreError,
+    PermissionDeniedError,
     UsageError,
 )
 from nbops.server.contract import ErrorBody
+from nbops.store.errors import translate
 
 __all__ = ["error_body", "shorten"]
-
-_BAD_REQUEST = {"INVALID_PARAMETER_VALUE", "BAD_REQUEST", "MALFORMED_REQUEST",
-                "INVALID_REQUEST", "MAX_RESULTS_EXCEEDED"}
-_CONFLICT = {"RESOURCE_ALREADY_EXISTS", "INVALID_STATE", "ABORTED"}
-_NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
-
-
-def _store_errors() -> tuple[type[BaseException], ...]:
-    kinds: list[type[BaseException]] = [ConnectionError, TimeoutError, OSError]
-    try:
-        from sqlalchemy.exc import OperationalError
-
-        kinds.append(OperationalError)
-    except ImportError:  # pragma: no cover - mlflow depends on sqlalchemy
-        pass
-    try:
-        from requests.exceptions import RequestException
-
-        kinds.append(RequestException)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(kinds)
-
 
 _LONG_QUOTED = re.compile(r"""(['"])([^'"\n]{81,})\1""")
 MAX_MESSAGE = 1000
@@ -76,37 +56,16 @@ def error_body(exc: BaseException) -> ErrorBody | None:
 
 
 def _body(exc: BaseException) -> ErrorBody | None:
+    exc = translate(exc, "answering the request", "the MLflow tracking store")
     if isinstance(exc, ConflictError):
         extra = {"current": exc.current} if exc.current is not None else {}
         return ErrorBody(409, "conflict", str(exc), extra)
     if isinstance(exc, NotFoundError):
         return ErrorBody(404, "not_found", str(exc))
-    if isinstance(exc, UsageError):
+    if isinstance(exc, UsageError | PermanentStoreError):
         return ErrorBody(400, "validation", str(exc))
-    if isinstance(exc, StoreUnavailableError):
-        return ErrorBody(503, "store_unavailable", str(exc))
-    try:
-        from mlflow.exceptions import MlflowException
-    except ImportError:  # pragma: no cover
-        MlflowException = ()  # type: ignore[assignment]  # noqa: N806
-    if MlflowException and isinstance(exc, MlflowException):
-        code = str(getattr(exc, "error_code", ""))
-        text = exc.message if hasattr(exc, "message") else str(exc)
-        if code in _NOT_FOUND:
-            return ErrorBody(404, "not_found", text)
-        if code in _BAD_REQUEST:
-            return ErrorBody(400, "validation", text)
-        if code in _CONFLICT:
-            return ErrorBody(409, "conflict", text)
-        return ErrorBody(503, "store_unavailable", _unavailable(text))
-    if isinstance(exc, _store_errors()):
-        return ErrorBody(503, "store_unavailable", _unavailable(str(exc)))
-    if isinstance(exc, NbopsError):  # ConfigError and other nbops errors: the store is unusable
+    if isinstance(exc, PermissionDeniedError):
+        return ErrorBody(403, "forbidden", str(exc))
+    if isinstance(exc, NbopsError):  # the store is down or unusable
         return ErrorBody(503, "store_unavailable", str(exc))
     return None
-
-
-def _unavailable(detail: str) -> str:
-    first = detail.strip().splitlines()[0] if detail.strip() else "no detail"
-    return (f"The MLflow tracking store cannot be reached: {first[:300]}. Check that the "
-            "tracking server is running and MLFLOW_TRACKING_URI / NBOPS_TRACKING_URI point at it.")
