@@ -23,7 +23,7 @@ async def test_promote_moves_alias_and_writes_one_audit_record(jp_fetch, seeded,
     change = json.loads(resp.body)
     assert change["version"] == "3" and change["previous_version"] == "2"
     assert change["entry"]["action"] == "set"
-    assert client.get_registered_model("churn").aliases["champion"] == 3
+    assert str(client.get_registered_model("churn").aliases["champion"]) == "3"
     records = api.history("churn", client=client)
     assert len(records) == before + 1
     last = records[-1]
@@ -59,7 +59,7 @@ async def test_promote_errors_are_mapped_and_write_nothing(jp_fetch, seeded, cli
     assert code == status, err
     assert err["message"]
     assert len(api.history("churn", client=client)) == before
-    assert client.get_registered_model("churn").aliases["champion"] == 2
+    assert str(client.get_registered_model("churn").aliases["champion"]) == "2"
 
 
 async def test_conflict_names_where_the_alias_is(jp_fetch, seeded):
@@ -91,7 +91,7 @@ async def test_rollback_goes_back_and_is_audited(jp_fetch, seeded, client):
     change = json.loads(resp.body)
     assert (change["previous_version"], change["version"], change["action"]) == (
         "2", "1", "rollback")
-    assert client.get_registered_model("churn").aliases["champion"] == 1
+    assert str(client.get_registered_model("churn").aliases["champion"]) == "1"
     last = api.history("churn", "champion", client=client)[-1]
     assert (last.action, last.reason) == ("rollback", "drift on v2")
 

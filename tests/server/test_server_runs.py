@@ -117,6 +117,19 @@ async def test_lineage_json_has_model_and_source_run(jp_fetch, seeded):
     assert any(seeded.train_runs[1] in n["id"] for n in graph["nodes"])
 
 
+async def test_lineage_nodes_come_placed_for_drawing(jp_fetch, seeded):
+    """Each node carries its column (``layer``) and row (``order``): every edge runs left to
+    right (no cycle here) and no two nodes share a place, so the sidebar and the widget only
+    turn them into pixels."""
+    graph = await get(jp_fetch, "lineage", ref="churn@champion", direction="both")
+    where = {n["id"]: (n["layer"], n["order"]) for n in graph["nodes"]}
+    assert len(set(where.values())) == len(where)
+    assert all(where[e["source"]][0] < where[e["target"]][0] for e in graph["edges"])
+    for layer in {col for col, _ in where.values()}:
+        rows = sorted(row for col, row in where.values() if col == layer)
+        assert rows == list(range(len(rows)))  # rows 0..n-1 in each column
+
+
 @pytest.mark.parametrize(("params", "status"), [({"ref": "churn", "direction": "sideways"}, 400),
                                                 ({"ref": "churn", "depth": "99"}, 400),
                                                 ({"ref": ""}, 400),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nbops.server.service import RegistryService
+from nbops.registry.service import RegistryService
 from nbops.widgets import lineage_widget, registry_browser
 
 
@@ -74,13 +74,16 @@ def test_lineage_graph_opens_as_a_live_widget(seeded, monkeypatch, store_uri):
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store_uri)
     graph = nbops.lineage("churn/2")
-    widget = graph.widget()
+    widget = lineage_widget(graph)
     assert isinstance(widget, LineageWidget)
     assert widget.ref == "churn/2" and widget.graph["root"] == graph.root
     # the very graph it came from: same nodes (labels included) and edges, no re-query
     assert sorted((n["id"], n["label"]) for n in widget.graph["nodes"]) == sorted(
         (n.id, n.label) for n in graph.nodes.values())
     assert len(widget.graph["edges"]) == len(graph.edges)
+    # placed like the sidebar's lineage: the widget's drawing computes no layout of its own
+    assert all(isinstance(n["layer"], int) and isinstance(n["order"], int)
+               for n in widget.graph["nodes"])
 
 
 def test_a_hung_store_is_an_error_in_the_widget_within_its_bound(monkeypatch):

@@ -8,16 +8,12 @@
 
 Modules: ``models`` (log_model), ``resolve`` (model references), ``api`` (models, versions,
 aliases, tags), ``audit`` (the audit record format), ``lineage`` (graph, node kinds, queries),
-``render`` (text / JSON / Mermaid / DOT / SVG), ``cli`` (``nbops registry`` / ``nbops lineage``).
-Importing this package imports neither mlflow nor torch. ``nbops.registry()`` (calling the
-package) shows the registry browser widget in a notebook.
+``render`` (text / JSON / Mermaid / DOT / SVG), ``service`` (what the sidebar and the widgets
+read and write), ``cli`` (``nbops registry`` / ``nbops lineage``). Importing this package imports
+neither mlflow nor torch. The registry browser widget is ``nbops.widgets.registry_browser()``.
 """
 
 from __future__ import annotations
-
-import sys
-import types
-from typing import Any
 
 from nbops.registry.api import (
     delete_alias,
@@ -73,16 +69,3 @@ __all__ = [
     "set_tag",
     "versions",
 ]
-
-
-class _RegistryModule(types.ModuleType):
-    """``nbops.registry`` is this package, and calling it shows the registry browser widget."""
-
-    def __call__(self, search: str | None = None) -> Any:
-        """``nbops.registry()``: the model registry browser, inside a notebook."""
-        from nbops.widgets import registry_browser
-
-        return registry_browser(search) if search is not None else registry_browser()
-
-
-sys.modules[__name__].__class__ = _RegistryModule

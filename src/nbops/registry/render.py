@@ -2,7 +2,9 @@
 
 The SVG picture needs no graphviz: nodes are put in columns by topological depth (longest path
 from a node without parents), ordered within a column by the mean position of their neighbours
-(a few barycenter sweeps), and joined by curved arrows.
+(a few barycenter sweeps), and joined by curved arrows. That placement (:func:`placement`) is the
+only lineage layout of nbops: the sidebar and the lineage widget draw the ``layer`` and ``order``
+it puts on each node of the lineage payload (:func:`nbops.registry.service.lineage_payload`).
 
 Example:
     >>> from nbops.registry.lineage import LineageGraph, Node, Edge
@@ -22,7 +24,7 @@ from xml.sax.saxutils import escape, quoteattr
 if TYPE_CHECKING:
     from nbops.registry.lineage import LineageGraph, Node
 
-__all__ = ["layers", "to_dict", "to_dot", "to_mermaid", "to_svg", "to_text"]
+__all__ = ["layers", "placement", "to_dict", "to_dot", "to_mermaid", "to_svg", "to_text"]
 
 _KIND_ORDER = {"dataset": 0, "run": 1, "model": 2, "package": 3, "report": 4}
 
@@ -228,6 +230,12 @@ def _order(graph: LineageGraph, layer: dict[str, int]) -> list[list[str]]:
 
             ordered[i] = sorted(ordered[i], key=center)
     return ordered
+
+
+def placement(graph: LineageGraph) -> dict[str, tuple[int, int]]:
+    """Node id → (column, row within the column), as :func:`to_svg` draws the graph."""
+    return {node: (ci, ri) for ci, column in enumerate(_order(graph, layers(graph)))
+            for ri, node in enumerate(column)}
 
 
 def _clip(text: str, limit: int = 30) -> str:

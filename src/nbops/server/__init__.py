@@ -1,7 +1,8 @@
 """nbops' Jupyter server extension: the REST API under ``/nbops/api/`` behind the sidebar.
 
 Only entry points live here; see :mod:`nbops.server.extension` (the app, its settings and
-shutdown), :mod:`nbops.server.handlers` and :mod:`nbops.server.service`.
+shutdown), :mod:`nbops.server.handlers` and :mod:`nbops.server.contract`; the
+service they call is :mod:`nbops.registry.service`.
 """
 
 from __future__ import annotations

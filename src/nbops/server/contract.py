@@ -1,14 +1,31 @@
-"""The wire contract of ``/nbops/api/``: one dataclass per JSON shape.
+"""The wire contract of ``/nbops/api/``: one dataclass per JSON shape, all listed in ``__all__``.
 
-Every response body is ``dataclasses.asdict`` of one of these; ``labextension/src/contract.ts``
-declares the same shapes as TypeScript interfaces (keep the two in step: field for field).
-Times are ISO 8601 UTC strings; versions are strings, as MLflow returns them.
+Every response body is ``dataclasses.asdict`` of one of these. The registry's shapes are those
+:class:`nbops.registry.service.RegistryService` returns (the notebook widgets read the same
+objects); the rest are defined here. ``labextension/src/contract.ts`` declares the same shapes
+as TypeScript interfaces, field for field: ``tests/server/test_server_contract.py`` fails naming
+any field that differs. Times are ISO 8601 UTC strings; versions are strings, as MLflow returns
+them.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
+
+from nbops.registry.service import (
+    AliasChange,
+    AuditEntry,
+    ModelDetail,
+    ModelPage,
+    ModelSummary,
+    MonitorStatus,
+    RunComparison,
+    RunPage,
+    RunSummary,
+    VersionInfo,
+    to_json,
+)
 
 __all__ = [
     "AliasChange",
@@ -36,106 +53,6 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class MonitorStatus:
-    """The ``nbops.monitor.*`` tags of one model version."""
-
-    status: str  # ok | warning | drift | error
-    version: str
-    report_run_id: str | None = None
-    checked_at: str | None = None
-
-
-@dataclass(frozen=True)
-class ModelSummary:
-    """One registered model in the list (``GET models``)."""
-
-    name: str
-    description: str
-    aliases: dict[str, str]  # alias -> version
-    latest_version: str | None
-    tags: dict[str, str]  # user tags; nbops.audit.* entries are left out
-    status: MonitorStatus | None  # worst status over the aliased and latest versions
-    updated_at: str | None
-
-
-@dataclass(frozen=True)
-class ModelPage:
-    models: list[ModelSummary]
-    next_page_token: str | None
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """One version of a model with its source run's final metrics."""
-
-    version: str
-    created_at: str | None
-    source_run_id: str | None
-    run_metrics: dict[str, float]
-    tags: dict[str, str]
-    aliases: list[str]
-    status: MonitorStatus | None
-    description: str
-    source: str  # the model's artifact URI as MLflow stores it
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One alias move, as written by ``nbops.registry`` (tag ``nbops.audit.<ms>.<hex>``)."""
-
-    alias: str
-    from_version: str | None
-    to_version: str | None
-    when: str
-    who: str
-    reason: str | None
-    action: str  # set | delete | rollback | serve (a server of `nbops serve` followed a move)
-
-
-@dataclass(frozen=True)
-class ModelDetail:
-    """``GET models/<name>``: versions newest first, audit history newest first."""
-
-    name: str
-    description: str
-    aliases: dict[str, str]
-    tags: dict[str, str]
-    versions: list[VersionInfo]
-    history: list[AuditEntry]
-    #: alias -> the version "Rollback" would restore; aliases with no earlier version are absent
-    rollback_targets: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    run_id: str
-    run_name: str
-    experiment_id: str
-    status: str
-    start_time: str | None
-    end_time: str | None
-    params: dict[str, str]
-    metrics: dict[str, float]  # final (latest) value of each metric
-    tags: dict[str, str]  # nbops.* and mlflow.source.* tags only
-
-
-@dataclass(frozen=True)
-class RunPage:
-    runs: list[RunSummary]
-    next_page_token: str | None
-
-
-@dataclass(frozen=True)
-class RunComparison:
-    """``GET runs/compare``: the runs side by side, keys sorted, differing params named."""
-
-    runs: list[RunSummary]
-    param_keys: list[str]
-    metric_keys: list[str]
-    differing_params: list[str]
-
-
-@dataclass(frozen=True)
 class NotebookSnapshot:
     """``GET runs/<id>/notebook``: the executed snapshot notebook of a run (nbformat 4 JSON)."""
 
@@ -154,18 +71,6 @@ class GateReport:
 
 
 @dataclass(frozen=True)
-class AliasChange:
-    """Answer to a promote or rollback: where the alias points now and the audit entry."""
-
-    name: str
-    alias: str
-    version: str
-    previous_version: str | None
-    action: str
-    entry: AuditEntry | None = None
-
-
-@dataclass(frozen=True)
 class ErrorBody:
     """Every 4xx/503 body; ``reason`` is one of validation, not_found, conflict, store_unavailable."""
 
@@ -173,13 +78,6 @@ class ErrorBody:
     reason: str
     message: str
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def to_json(obj: Any) -> Any:
-    """A contract object (or list of them) as plain JSON-ready data."""
-    if isinstance(obj, list):
-        return [to_json(o) for o in obj]
-    return asdict(obj)
 
 
 # -- pipelines --------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from nbops.exceptions import StoreUnavailableError, UsageError
-from nbops.server.contract import ErrorBody
+from nbops.registry.service import RegistryService, check_run_id
+from nbops.server.contract import ErrorBody, to_json
 from nbops.server.errors import error_body
-from nbops.server.service import RegistryService, dumps
 
 __all__ = ["API_PREFIX", "routes"]
 
@@ -51,7 +51,8 @@ class _Handler(APIHandler):
             return
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        self.finish(dumps(result))
+        self.finish(json.dumps(result if isinstance(result, dict) else to_json(result),
+                               default=str))
 
     def _error(self, body: ErrorBody) -> None:
         if body.status >= 500:
@@ -143,13 +144,17 @@ class NotebookHandler(_Handler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
         path = self._arg("path")
-        await self._respond(lambda s: s.notebook(run_id, path))
+        from nbops.server.snapshot import read_snapshot
+
+        await self._respond(lambda s: read_snapshot(s.client, check_run_id(run_id), path))
 
 
 class GateReportHandler(_Handler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
-        await self._respond(lambda s: s.gate_report(run_id))
+        from nbops.server.gate_report import read_gate_report
+
+        await self._respond(lambda s: read_gate_report(s.client, check_run_id(run_id)))
 
 
 class LineageHandler(_Handler):

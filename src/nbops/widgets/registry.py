@@ -6,7 +6,7 @@ from typing import Any
 
 import traitlets
 
-from nbops.server.contract import to_json
+from nbops.registry.service import to_json
 from nbops.widgets._base import ServiceWidget
 
 __all__ = ["RegistryBrowser"]

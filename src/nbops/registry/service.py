@@ -1,8 +1,11 @@
-"""What the sidebar and the widgets read and write, as blocking calls over ``MlflowClient``.
+"""The registry as the sidebar and the widgets see it: blocking reads and audited alias moves.
 
-The REST handlers run these in a thread; the notebook widgets call them directly. Alias moves and
-rollbacks go through :mod:`nbops.registry.api`, so a move from the UI is audited exactly like one
-from the CLI. Every method returns a :mod:`nbops.server.contract` object.
+:class:`RegistryService` reads registered models, versions, runs and lineage over one
+``MlflowClient`` and returns the dataclasses below; alias moves and rollbacks go through
+:mod:`nbops.registry.api`, so a move from the UI is audited exactly like one from the CLI. The
+notebook widgets call it directly; the server extension (:mod:`nbops.server`) runs it on its
+thread pool and writes its results as JSON (``dataclasses.asdict``), which makes these
+dataclasses part of the REST API's wire contract (:mod:`nbops.server.contract`).
 
 Example:
     >>> svc = RegistryService("sqlite:///.nbops/mlflow.db")  # doctest: +SKIP
@@ -17,26 +20,180 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from nbops.exceptions import ConflictError, NotFoundError, UsageError
-from nbops.server import audit
-from nbops.server.contract import (
-    AliasChange,
-    AuditEntry,
-    GateReport,
-    ModelDetail,
-    ModelPage,
-    ModelSummary,
-    MonitorStatus,
-    RunComparison,
-    RunPage,
-    RunSummary,
-    VersionInfo,
-)
 
-__all__ = ["MAX_PAGE", "STATUS_SEVERITY", "RegistryService"]
+__all__ = [
+    "MAX_PAGE",
+    "STATUS_SEVERITY",
+    "AliasChange",
+    "AuditEntry",
+    "ModelDetail",
+    "ModelPage",
+    "ModelSummary",
+    "MonitorStatus",
+    "RegistryService",
+    "RunComparison",
+    "RunPage",
+    "RunSummary",
+    "VersionInfo",
+    "check_run_id",
+    "lineage_payload",
+    "to_json",
+]
+
+# -- what the service returns (times ISO 8601 UTC strings; versions strings, as MLflow's) ------
+
+
+@dataclass(frozen=True)
+class MonitorStatus:
+    """The ``nbops.monitor.*`` tags of one model version."""
+
+    status: str  # ok | warning | drift | error
+    version: str
+    report_run_id: str | None = None
+    checked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One registered model in the list (``GET models``)."""
+
+    name: str
+    description: str
+    aliases: dict[str, str]  # alias -> version
+    latest_version: str | None
+    tags: dict[str, str]  # user tags; nbops.audit.* entries are left out
+    status: MonitorStatus | None  # worst status over the aliased and latest versions
+    updated_at: str | None
+
+
+@dataclass(frozen=True)
+class ModelPage:
+    models: list[ModelSummary]
+    next_page_token: str | None
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One version of a model with its source run's final metrics."""
+
+    version: str
+    created_at: str | None
+    source_run_id: str | None
+    run_metrics: dict[str, float]
+    tags: dict[str, str]
+    aliases: list[str]
+    status: MonitorStatus | None
+    description: str
+    source: str  # the model's artifact URI as MLflow stores it
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One alias move, as written by ``nbops.registry`` (tag ``nbops.audit.<ms>.<hex>``)."""
+
+    alias: str
+    from_version: str | None
+    to_version: str | None
+    when: str
+    who: str
+    reason: str | None
+    action: str  # set | delete | rollback | serve (a server of `nbops serve` followed a move)
+
+
+@dataclass(frozen=True)
+class ModelDetail:
+    """``GET models/<name>``: versions newest first, audit history newest first."""
+
+    name: str
+    description: str
+    aliases: dict[str, str]
+    tags: dict[str, str]
+    versions: list[VersionInfo]
+    history: list[AuditEntry]
+    #: alias -> the version "Rollback" would restore; aliases with no earlier version are absent
+    rollback_targets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    run_name: str
+    experiment_id: str
+    status: str
+    start_time: str | None
+    end_time: str | None
+    params: dict[str, str]
+    metrics: dict[str, float]  # final (latest) value of each metric
+    tags: dict[str, str]  # nbops.* and mlflow.source.* tags only
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[RunSummary]
+    next_page_token: str | None
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """``GET runs/compare``: the runs side by side, keys sorted, differing params named."""
+
+    runs: list[RunSummary]
+    param_keys: list[str]
+    metric_keys: list[str]
+    differing_params: list[str]
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """Answer to a promote or rollback: where the alias points now and the audit entry."""
+
+    name: str
+    alias: str
+    version: str
+    previous_version: str | None
+    action: str
+    entry: AuditEntry | None = None
+
+
+def to_json(obj: Any) -> Any:
+    """A dataclass of this module (or a list of them) as plain JSON-ready data."""
+    if isinstance(obj, list):
+        return [to_json(o) for o in obj]
+    return asdict(obj)
+
+
+# -- the alias audit trail (format and parsing: nbops.registry.audit) ------------------------
+
+_AUDIT_PREFIX = "nbops.audit."
+
+
+def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """A model's tags without the audit entries."""
+    return {k: v for k, v in sorted(tags.items()) if not k.startswith(_AUDIT_PREFIX)}
+
+
+def _entry(data: Mapping[str, Any]) -> AuditEntry:
+    """An :class:`AuditEntry` from one audit record's stored JSON (``AuditRecord.to_dict()``)."""
+    return AuditEntry(alias=str(data["alias"]), from_version=data.get("from_version") or None,
+                      to_version=data.get("to_version") or None, when=str(data.get("when", "")),
+                      who=str(data.get("who", "")), reason=data.get("reason") or None,
+                      action=str(data.get("action", "set")))
+
+
+def _entries_from_tags(tags: Mapping[str, str]) -> list[AuditEntry]:
+    """Audit entries newest first; malformed tags are skipped, never fatal."""
+    from nbops.registry.audit import records_from_tags
+
+    return [_entry(r.to_dict()) for r in reversed(records_from_tags(tags))]
+
+
+# -- the service ------------------------------------------------------------------------------
 
 MAX_PAGE = 1000
 #: Worst first: the model's headline status is the worst of its aliased and latest versions.
@@ -207,9 +364,9 @@ class RegistryService:
             status=monitor_status(v.tags, v.version), description=v.description,
             source=v.source) for v in versions]
         aliases = {str(a): str(v) for a, v in sorted((rm.aliases or {}).items())}
-        history = audit.entries_from_tags(rm.tags or {})
+        history = _entries_from_tags(rm.tags or {})
         return ModelDetail(name=rm.name, description=rm.description or "", aliases=aliases,
-                           tags=audit.user_tags(rm.tags or {}), versions=infos, history=history,
+                           tags=_user_tags(rm.tags or {}), versions=infos, history=history,
                            rollback_targets=rollback_targets(aliases, history,
                                                              {v.version for v in infos}))
 
@@ -217,7 +374,7 @@ class RegistryService:
         """The alias audit trail, newest first (``nbops.registry.api.history`` reversed)."""
         from nbops.registry import api
 
-        return [audit.entry(r.to_dict()) for r in
+        return [_entry(r.to_dict()) for r in
                 reversed(api.history(name, alias, client=self.client))]
 
     def _run_metrics(self, run_ids: set[str]) -> dict[str, dict[str, float]]:
@@ -286,7 +443,7 @@ class RegistryService:
 
     @staticmethod
     def _change(name: str, record: Any) -> AliasChange:
-        entry = audit.entry(record.to_dict())
+        entry = _entry(record.to_dict())
         return AliasChange(name=name, alias=entry.alias, version=entry.to_version or "",
                            previous_version=entry.from_version, action=entry.action, entry=entry)
 
@@ -350,22 +507,10 @@ class RegistryService:
             raise UsageError(f"depth must be a whole number from 0 to 10, got {depth!r}.") from None
         if not 0 <= hops <= 10:
             raise UsageError(f"depth must be from 0 to 10 hops, got {hops}.")
-        from nbops.server import registry_bridge
+        from nbops.registry.lineage import lineage
 
-        return registry_bridge.lineage_json(self.client, ref.strip(), direction, hops)
-
-    # -- notebook snapshot --------------------------------------------------------------------
-    def notebook(self, run_id: str, path: str | None = None):
-        """The executed snapshot notebook of a run (see :mod:`nbops.server.snapshot`)."""
-        from nbops.server.snapshot import read_snapshot
-
-        return read_snapshot(self.client, check_run_id(run_id), path)
-
-    def gate_report(self, run_id: str) -> GateReport:
-        """The HTML report of a gate run (see :mod:`nbops.server.gate_report`)."""
-        from nbops.server.gate_report import read_gate_report
-
-        return read_gate_report(self.client, check_run_id(run_id))
+        return lineage_payload(lineage(ref.strip(), direction=direction, depth=hops,
+                                       client=self.client))
 
 
 def rollback_targets(aliases: dict[str, str], history: list[AuditEntry],
@@ -388,7 +533,25 @@ def rollback_targets(aliases: dict[str, str], history: list[AuditEntry],
     return targets
 
 
+def lineage_payload(graph: Any) -> dict[str, Any]:
+    """A :class:`~nbops.registry.LineageGraph` as the sidebar and the lineage widget draw it:
+    ``LineageGraph.to_dict()`` with ``nodes`` as a list, each placed by
+    :func:`nbops.registry.render.placement`: ``layer`` (column, sources at 0) and ``order`` (row
+    within the column). The drawings only turn these into pixels; they compute no layout."""
+    from nbops.registry.render import placement
+
+    data = graph.to_dict()
+    nodes = data.get("nodes")
+    if isinstance(nodes, dict):  # a by-id mapping becomes a list
+        nodes = list(nodes.values())
+    where = placement(graph)
+    data["nodes"] = [{**n, "layer": where[n["id"]][0], "order": where[n["id"]][1]}
+                     for n in nodes]
+    return data
+
+
 def check_run_id(run_id: str) -> str:
+    """``run_id`` when it has the shape of an MLflow run id; else UsageError (400)."""
     if not _RUN_ID_RE.match(run_id or ""):
         raise UsageError(f"{run_id!r} is not a run id: expect the 32 hex characters MLflow shows.")
     return run_id
@@ -401,10 +564,3 @@ def run_summary(run: Any) -> RunSummary:
                       experiment_id=str(info.experiment_id), status=str(info.status),
                       start_time=iso_ms(info.start_time), end_time=iso_ms(info.end_time),
                       params=dict(data.params or {}), metrics=dict(data.metrics or {}), tags=tags)
-
-
-def dumps(obj: Any) -> str:
-    """JSON text of a contract object."""
-    from nbops.server.contract import to_json
-
-    return json.dumps(to_json(obj) if not isinstance(obj, dict) else obj, default=str)
