@@ -1,5 +1,5 @@
-"""A store that accepts connections and never answers: every request gets a 503 within the
-configured bound, and the Jupyter server still exits promptly on SIGTERM."""
+"""A store that accepts connections and never answers, or a port nobody listens on: every request
+gets a 503 within the configured bound, and the Jupyter server still exits promptly on SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -56,10 +57,49 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_jupyter_server_exits_promptly_with_the_store_down(tmp_path: Path, silent_port: int):
+@pytest.fixture()
+def mute_http_port() -> Iterator[int]:
+    """A loopback server that accepts every connection, reads the request and never answers."""
+    held: list[socket.socket] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        server.settimeout(0.2)
+        stop = threading.Event()
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                except TimeoutError:
+                    continue
+                conn.settimeout(0.2)
+                try:
+                    conn.recv(65536)  # the request line and headers; no answer ever comes
+                except TimeoutError:
+                    pass
+                held.append(conn)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        yield server.getsockname()[1]
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+
+
+@pytest.fixture(params=["mute-http-server", "dead-port"])
+def down_store(request: pytest.FixtureRequest) -> str:
+    if request.param == "dead-port":  # refused at once; MLflow retries 7 times with backoff
+        return f"http://127.0.0.1:{_free_port()}"
+    return f"http://127.0.0.1:{request.getfixturevalue('mute_http_port')}"
+
+
+def test_jupyter_server_exits_promptly_with_the_store_down(tmp_path: Path, down_store: str):
     """SIGTERM while API calls hang on the store: the server exits, no thread holds it."""
     port, token = _free_port(), "exit-test-token"
-    env = {**os.environ, "NBOPS_TRACKING_URI": f"http://127.0.0.1:{silent_port}",
+    env = {**os.environ, "NBOPS_TRACKING_URI": down_store,
            "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
     for var in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
         env.pop(var, None)
