@@ -1,7 +1,7 @@
 /**
  * The wire contract of /nbops/api/: one interface per dataclass of
- * src/nbops/server/contract.py (keep the two in step, field for field).
- * Times are ISO 8601 UTC strings; versions are strings.
+ * src/nbops/server/contract.py, field for field (tests/server/test_server_contract.py
+ * fails naming any field that differs). Times are ISO 8601 UTC strings; versions are strings.
  */
 
 export type StatusValue = 'ok' | 'warning' | 'drift' | 'error';
@@ -132,12 +132,19 @@ export interface RollbackRequest {
   reason?: string;
 }
 
-/** GET lineage: LineageGraph.to_dict() of nbops.registry (schema nbops.lineage/1). */
+/**
+ * GET lineage: LineageGraph.to_dict() of nbops.registry (schema nbops.lineage/1), each node
+ * placed on the server (nbops.registry.render.placement): the drawing computes no layout.
+ */
 export interface LineageNode {
   id: string;
   kind: string;
   label: string;
   attrs?: Record<string, unknown>;
+  /** column: sources at 0, data flows left to right */
+  layer: number;
+  /** row within the column (neighbours kept level) */
+  order: number;
 }
 
 export interface LineageEdge {
