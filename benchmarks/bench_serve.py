@@ -52,7 +52,7 @@ def build_store(root: Path) -> None:
 
     from nbops.packaging.publish import onnx
     from nbops.registry.api import set_alias
-    from nbops.registry.models import log_model
+    from nbops import log_model
     from nbops.tracking.run import track
 
     for seed in (0, 1):

@@ -10,7 +10,7 @@ import torch
 import nbops
 import nbops.packaging as package
 from nbops.exceptions import NotFoundError, UsageError
-from nbops.registry.models import log_model
+from nbops import log_model
 from nbops.tracking.run import track
 
 

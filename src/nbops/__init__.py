@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from nbops._version import __version__
 from nbops.exceptions import NbopsError
 
 if TYPE_CHECKING:
     from nbops.tracking.run import Run
-
-__version__ = "0.1.0"
 
 __all__ = [
     "NbopsError",
@@ -123,17 +122,18 @@ def flush(timeout: float = 30.0) -> int:
 
 
 def log_model(model: Any, name: str, *, register: bool = True, input_example: Any = None,
-              alias: str | None = None, reason: str | None = None) -> Any:
+              alias: str | None = None, reason: str | None = None, **options: Any) -> Any:
     """Log a torch model from the active run and register a version (``models:/name/N``).
 
     The version is linked to the training data recorded with :func:`dataset` (in this run, or
-    in an earlier cell of this kernel), whose profile becomes its monitoring reference. See
-    :func:`nbops.registry.log_model` for every option.
+    in an earlier cell of this kernel), whose profile becomes its monitoring reference.
+    ``options``: ``pip_requirements``, ``serialization_format``, ``run_wait_timeout`` (see
+    :func:`nbops.workflows.log_model.log_model`).
     """
-    from nbops.registry.models import log_model as _log_model
+    from nbops.workflows.log_model import log_model as _log_model
 
     return _log_model(model, name, register=register, input_example=input_example, alias=alias,
-                      reason=reason)
+                      reason=reason, **options)
 
 
 def gate(model: str, challenger: str = "challenger", champion: str = "champion", **kwargs: Any

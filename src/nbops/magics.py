@@ -289,7 +289,7 @@ def _log_model_variable(ns: dict[str, Any], spec: str) -> list[str]:
     var, _, name = spec.partition("=")
     if var not in ns:
         return [f"--log-model: {var!r} is not defined after the cell; no model logged"]
-    from nbops.registry.models import log_model
+    from nbops.workflows.log_model import log_model
 
     try:
         ref = log_model(ns[var], name or var)

@@ -10,7 +10,8 @@ from registry_helpers import add_dataset
 import nbops
 from nbops.data import fingerprint
 from nbops.exceptions import NoActiveRunError, UsageError
-from nbops.registry import ModelRef, history, log_model, resolve
+from nbops import log_model
+from nbops.registry import ModelRef, history, resolve
 
 
 def tiny() -> torch.nn.Module:

@@ -29,7 +29,7 @@ def served_project(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) 
     from nbops.config import load_settings
     from nbops.packaging.publish import onnx
     from nbops.registry.api import set_alias
-    from nbops.registry.models import log_model
+    from nbops import log_model
     from nbops.tracking.run import Tracker, track
 
     root = tmp_path_factory.mktemp("serving") / "proj"

@@ -64,7 +64,8 @@ def test_capture_registry_and_lineage_on_the_team_server(project: Path,
                                                          team_server: MlflowServer) -> None:
     (project / "train.py").write_text('''
 import nbops, torch, pandas as pd
-from nbops.registry import set_alias, rollback, history, lineage, log_model
+from nbops import log_model
+from nbops.registry import set_alias, rollback, history, lineage
 
 df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0.0, 1.0, 0.0]})
 refs = []

@@ -10,7 +10,8 @@ import pandas as pd
 import torch
 
 import nbops.packaging as package
-from nbops.registry import log_model, set_alias
+from nbops import log_model
+from nbops.registry import set_alias
 from nbops.tracking.run import track
 
 

@@ -124,7 +124,7 @@ def test_regression_window_uses_rmse(tracker):
             net.weight[0, feature] = 1.0
         return net
 
-    from nbops.registry import log_model
+    from nbops import log_model
     from nbops.tracking.run import track
 
     with track("train", tracker=tracker):

@@ -2,7 +2,7 @@
 
     >>> from nbops import registry                                        # doctest: +SKIP
     >>> with nbops.track("train"):                                        # doctest: +SKIP
-    ...     ref = registry.log_model(net, "churn", input_example=x)
+    ...     ref = nbops.log_model(net, "churn", input_example=x)
     >>> registry.set_alias("churn", "prod", ref.version, reason="beats v2")  # doctest: +SKIP
     >>> registry.lineage("churn@prod")                                    # doctest: +SKIP
 
@@ -38,7 +38,7 @@ from nbops.registry.lineage import (
     register_kind,
     register_relation,
 )
-from nbops.registry.models import ModelRef, log_model
+from nbops.registry.models import ModelRef
 from nbops.registry.resolve import ModelSpec, parse_ref, resolve
 
 __all__ = [
@@ -58,7 +58,6 @@ __all__ = [
     "history",
     "lineage",
     "list_models",
-    "log_model",
     "parse_ref",
     "register_kind",
     "register_relation",
