@@ -50,10 +50,10 @@ def build_store(root: Path) -> None:
     """Two versions of the demo-shaped model, both packaged; prod → 1, challenger → 2."""
     import torch
 
-    from nbops.packaging.publish import onnx
-    from nbops.registry.api import set_alias
     from nbops import log_model
+    from nbops.registry.api import set_alias
     from nbops.tracking.run import track
+    from nbops.workflows.package import onnx
 
     for seed in (0, 1):
         torch.manual_seed(seed)

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from nbops.exceptions import MonitoringError
-from nbops.monitoring.model_check import run_check, store_reference
+from nbops.monitoring.model_check import store_reference
 from nbops.tracking.run import track
+from nbops.workflows.monitor import run_check
 
 
 def _frame(n: int, shift: float = 0.0, seed: int = 0) -> pd.DataFrame:

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import nbops
-import nbops.packaging as package
-from nbops.exceptions import NotFoundError, UsageError
+import nbops.workflows.package as package
 from nbops import log_model
+from nbops.exceptions import NotFoundError, UsageError
 from nbops.tracking.run import track
 
 

@@ -169,7 +169,7 @@ def __getattr__(name: str) -> Any:
     on first use."""
     import importlib
 
-    modules = {"package": "nbops.packaging", "monitor": "nbops.monitoring",
+    modules = {"package": "nbops.workflows.package", "monitor": "nbops.workflows.monitor",
                "registry": "nbops.registry", "serve": "nbops.serving"}
     if name in modules:
         return importlib.import_module(modules[name])

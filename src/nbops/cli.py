@@ -157,7 +157,7 @@ def monitor(
 
     --window 1h: the current data is what `nbops serve` answered in the last hour.
     """
-    from nbops.monitoring.model_check import run_check
+    from nbops.workflows.monitor import run_check
 
     try:
         report = run_check(model, current, window=window, reference=reference, rules=config,
@@ -186,7 +186,7 @@ def package(
     Without an evaluation metric (only the Python API and package.ipynb can pass one) an int8
     model is built and benchmarked but fp32 is kept.
     """
-    from nbops.packaging.publish import example_from_signature, onnx
+    from nbops.workflows.package import example_from_signature, onnx
 
     try:
         shape = tuple(int(d) for d in example_shape.split(",")) if example_shape else None

@@ -10,6 +10,7 @@ import pytest
 
 from nbops.exceptions import MonitoringError, NotFoundError, UsageError
 from nbops.monitoring import evaluate, post_alert, set_status
+from nbops.store import Store
 
 
 @pytest.fixture
@@ -62,13 +63,14 @@ def test_status_tags_on_a_real_model_version(tmp_path):
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
     client.create_registered_model("churn")
     mv = client.create_model_version("churn", source=str(tmp_path / "model"), run_id=None)
-    tags = set_status(client, "churn", mv.version, "drift", report_run_id="abc123")
+    tags = set_status(Store(client.tracking_uri), "churn", mv.version, "drift",
+                      report_run_id="abc123")
     got = client.get_model_version("churn", mv.version).tags
     assert got["nbops.monitor.status"] == "drift"
     assert got["nbops.monitor.report_run"] == "abc123"
     assert got["nbops.monitor.checked_at"] == tags["nbops.monitor.checked_at"]
     assert got["nbops.monitor.checked_at"].endswith("+00:00")
     with pytest.raises(UsageError, match="Allowed"):
-        set_status(client, "churn", mv.version, "panic")
+        set_status(Store(client.tracking_uri), "churn", mv.version, "panic")
     with pytest.raises(NotFoundError, match="does not exist"):
-        set_status(client, "churn", "99", "ok")
+        set_status(Store(client.tracking_uri), "churn", "99", "ok")

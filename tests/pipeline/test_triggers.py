@@ -87,6 +87,7 @@ def events(name, settings):
 def test_a_schedule_runs_its_pipeline_only_when_monitoring_says_so(project, settings, tracker,
                                                                    client):
     from nbops.monitoring.status import set_status
+    from nbops.store import Store
 
     retrain_notebook(project)
     spec = write_spec(project, SPEC)
@@ -104,7 +105,7 @@ def test_a_schedule_runs_its_pipeline_only_when_monitoring_says_so(project, sett
     assert skip["reason"].startswith("churn@champion v1: monitoring status unknown (checked "
                                      "never); runs on drift, warning")
 
-    set_status(client, "churn", version, "drift", report_run_id="report-1")
+    set_status(Store(client.tracking_uri), "churn", version, "drift", report_run_id="report-1")
     before = datetime.now(UTC)
     assert tick(10) == 1
     started, finished = events("ct", settings)[1:]
@@ -127,7 +128,7 @@ def test_a_schedule_runs_its_pipeline_only_when_monitoring_says_so(project, sett
     assert tick(15) == 0  # the same verdict starts one run only
     assert "report run report-1 already started a run; waiting for a new check" in \
         events("ct", settings)[-1]["reason"]
-    set_status(client, "churn", version, "drift", report_run_id="report-2")
+    set_status(Store(client.tracking_uri), "churn", version, "drift", report_run_id="report-2")
     assert tick(20) == 0  # a new verdict, but the retrain just now holds the cool-down
     assert "the model's last retrain at 20" in events("ct", settings)[-1]["reason"]
     assert "within the cool-down of 1 h 00 min" in events("ct", settings)[-1]["reason"]
@@ -136,9 +137,11 @@ def test_a_schedule_runs_its_pipeline_only_when_monitoring_says_so(project, sett
 def test_a_retrain_in_flight_makes_the_next_one_a_recorded_skip(project, settings, tracker,
                                                                 client):
     from nbops.monitoring.status import set_status
+    from nbops.store import Store
 
     notebook = retrain_notebook(project)
-    set_status(client, "churn", register_champion(client), "warning", report_run_id="r")
+    set_status(Store(client.tracking_uri), "churn", register_champion(client), "warning",
+               report_run_id="r")
     schedule.add("ct", "*/5 * * * *", notebook, timezone="UTC", settings=settings, now=T0,
                  trigger={"monitor": "churn@champion", "status": "warning", "cooldown": 0})
     now = T0 + timedelta(minutes=5)
@@ -159,10 +162,12 @@ def test_the_nbops_scheduler_process_runs_a_triggered_pipeline(project, settings
     import sys
 
     from nbops.monitoring.status import set_status
+    from nbops.store import Store
 
     retrain_notebook(project)
     spec = write_spec(project, SPEC)
-    set_status(client, "churn", register_champion(client), "warning", report_run_id="r-9")
+    set_status(Store(client.tracking_uri), "churn", register_champion(client), "warning",
+               report_run_id="r-9")
     schedule.add("ct", "* * * * *", spec, settings=settings,
                  now=datetime.now(UTC) - timedelta(seconds=60))  # one fire time is due now
     done = subprocess.run([sys.executable, "-m", "nbops", "scheduler", "--stop-after", "0"],

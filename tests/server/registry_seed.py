@@ -58,6 +58,7 @@ def seed_registry(client: Any, workdir: Path) -> Seeded:
     ``fraud`` (v1, status ok), plus ``empty-model`` with no versions."""
     from nbops.monitoring.status import set_status
     from nbops.registry import api
+    from nbops.store import Store
 
     exp = client.create_experiment("demo")
     r1 = _notebook_run(client, exp, "train", {"lr": "0.1", "depth": "4"},
@@ -76,8 +77,8 @@ def seed_registry(client: Any, workdir: Path) -> Seeded:
     api.set_alias("churn", "champion", "1", reason="first model", client=client)
     api.set_alias("churn", "champion", "2", reason="better accuracy", client=client)
     api.set_alias("churn", "challenger", "3", client=client)
-    set_status(client, "churn", "2", "drift", report_run_id=mon)
-    set_status(client, "fraud", "1", "ok")
+    set_status(Store(client.tracking_uri), "churn", "2", "drift", report_run_id=mon)
+    set_status(Store(client.tracking_uri), "fraud", "1", "ok")
     return Seeded(train_runs=[r1, r2], monitor_run=mon, bare_run=bare)
 
 

@@ -26,11 +26,11 @@ pytest.importorskip("uvicorn")
 def served_project(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Path:
     """The project folder, built once; tests enter it through ``project_dir``."""
     import nbops.tracking.run as run_module
-    from nbops.config import load_settings
-    from nbops.packaging.publish import onnx
-    from nbops.registry.api import set_alias
     from nbops import log_model
+    from nbops.config import load_settings
+    from nbops.registry.api import set_alias
     from nbops.tracking.run import Tracker, track
+    from nbops.workflows.package import onnx
 
     root = tmp_path_factory.mktemp("serving") / "proj"
     (root / ".nbops").mkdir(parents=True)

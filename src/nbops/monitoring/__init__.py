@@ -21,7 +21,7 @@ from __future__ import annotations
 # imported inside the functions that need them.
 from nbops.monitoring.alerts import post_alert
 from nbops.monitoring.drift import ColumnDrift, DriftResult, drift, prediction_drift
-from nbops.monitoring.model_check import MonitorReport, run_check, store_reference
+from nbops.monitoring.model_check import MonitorReport, store_reference
 from nbops.monitoring.performance import PerformanceResult, performance
 from nbops.monitoring.profile import Profile, profile
 from nbops.monitoring.quality import Finding, check
@@ -50,7 +50,6 @@ __all__ = [
     "post_alert",
     "prediction_drift",
     "profile",
-    "run_check",
     "set_status",
     "staleness",
     "store_reference",

@@ -1,7 +1,5 @@
 """Packaging: torch model → ONNX with parity checks, a metric-gated int8 model, benchmarks.
 
-    onnx           package and record: a package run, the ONNX model logged and registered
-                   as <name>-onnx with lineage to its source (nbops.package.onnx)
     package_onnx   the whole pipeline (validate → export → check → parity → quantize? → gate
                    → benchmark), returning a PackageResult
     export         torch → ONNX (dynamo exporter, TorchScript fallback), checked
@@ -11,7 +9,9 @@
     benchmark      torch eager vs onnxruntime latency/throughput
     load           an OnnxPredictor for inference
 
-torch, onnx and onnxruntime are imported only when a function needs them.
+torch, onnx and onnxruntime are imported only when a function needs them. Packaging a registered
+model and registering the package (``nbops.package.onnx``) is the workflow
+:mod:`nbops.workflows.package`.
 """
 
 from .api import PackageResult, package_onnx
@@ -19,7 +19,6 @@ from .bench import BenchmarkTable, LatencyRow, benchmark
 from .gate import GateDecision, choose_variant
 from .onnx_export import ExportResult, export
 from .parity import DEFAULT_ATOL, DEFAULT_RTOL, ParityReport, check_parity
-from .publish import PackagedModel, onnx
 from .quantization import quantize
 from .runtime import OnnxPredictor, load
 
@@ -31,7 +30,6 @@ __all__ = [
     "GateDecision",
     "LatencyRow",
     "OnnxPredictor",
-    "PackagedModel",
     "PackageResult",
     "ParityReport",
     "benchmark",
@@ -39,7 +37,6 @@ __all__ = [
     "choose_variant",
     "export",
     "load",
-    "onnx",
     "package_onnx",
     "quantize",
 ]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from nbops.store.client import Store
 
-__all__ = ["download_model", "infer_signature", "load_model", "log_model_files", "mlflow_version",
+__all__ = ["artifact_location", "download_model", "infer_signature", "load_model", "log_model_files", "mlflow_version",
            "model_signature", "quiet_downloads"]
 
 
@@ -49,15 +49,36 @@ def log_model_files(store: Store, flavor: str, model_id: str, run_id: str | None
 
 
 def download_model(store: Store, model_uri: str, dst: str | Path) -> Path:
-    """The files of ``model_uri`` (``models:/name/3``, ``models:/m-…``) downloaded into ``dst``."""
+    """The files of ``model_uri`` (``models:/name/3``, ``models:/name@alias``,
+    ``models:/m-…``, or any artifact URI) downloaded into ``dst``.
+
+    A ``models:/`` URI is resolved to where the files are through this store's own client:
+    MLflow's resolver would use the process-wide registry.
+    """
     import mlflow.artifacts
 
+    location = artifact_location(store, model_uri)
     with quiet_downloads():
         path = store.call(f"downloading {model_uri}", mlflow.artifacts.download_artifacts,
-                          artifact_uri=model_uri, dst_path=str(dst),
-                          tracking_uri=store.tracking_uri, registry_uri=store.registry_uri,
-                          transfer=True)
+                          artifact_uri=location, dst_path=str(dst),
+                          tracking_uri=store.tracking_uri, transfer=True)
     return Path(path)
+
+
+def artifact_location(store: Store, model_uri: str) -> str:
+    """Where the files of ``model_uri`` are (a ``models:/`` URI resolved; others as given)."""
+    if not model_uri.startswith("models:/"):
+        return model_uri
+    ref = model_uri[len("models:/"):].strip("/")
+    if ref.startswith("m-") and "/" not in ref and "@" not in ref:
+        c = store.client
+        return store.call(f"reading logged model {ref}", c.get_logged_model, ref).artifact_location
+    if "@" in ref:
+        name, alias = ref.rsplit("@", 1)
+        version = store.model_version_by_alias(name, alias).version
+    else:
+        name, _, version = ref.rpartition("/")
+    return store.model_version_download_uri(name, str(version))
 
 
 def load_model(store: Store, model_uri: str, flavor: str = "pyfunc") -> Any:

@@ -1,5 +1,6 @@
 """``nbops.package.onnx``: package a model and record it — a ``package`` run, the ONNX model
-logged with MLflow's onnx flavour and registered, with lineage back to its source.
+logged with MLflow's onnx flavour and registered, with lineage back to its source. A workflow:
+it spans packaging, tracking and the registry.
 
     source (torch module, models:/name@alias, name/3, or a run id)
       ─► package run (tags nbops.source_run, nbops.source_model; child of the active run)
@@ -9,6 +10,8 @@ logged with MLflow's onnx flavour and registered, with lineage back to its sourc
 Naming: the package of ``churn`` is the registered model ``churn-onnx``; each version carries
 ``nbops.source_model=churn/3`` and ``nbops.source_run=<training run>``, which the lineage graph
 follows to draw the package between the model version and what is served or monitored later.
+
+``nbops.package`` is the packaging library (:mod:`nbops.packaging`) plus this workflow.
 """
 
 from __future__ import annotations
@@ -20,8 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from nbops.exceptions import NotFoundError, UsageError
+from nbops.packaging import *  # noqa: F403 - nbops.package is the library plus the workflow
+from nbops.packaging import __all__ as _library
+from nbops.store import Store, open_store
+from nbops.store import tags as T
+from nbops.store.models import infer_signature, load_model, log_model_files, model_signature
 
-__all__ = ["PackagedModel", "example_from_signature", "load_source", "onnx"]
+__all__ = [*_library, "PackagedModel", "example_from_signature", "load_source", "onnx"]
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -42,7 +50,7 @@ class PackagedModel:
         return self.uri
 
 
-def load_source(model_or_uri: Any, client: Any) -> tuple[Any, str | None, str | None, str]:
+def load_source(model_or_uri: Any, store: Store) -> tuple[Any, str | None, str | None, str]:
     """(torch module, source model 'name/3' or None, source run id or None, default name)."""
     import torch
 
@@ -56,27 +64,20 @@ def load_source(model_or_uri: Any, client: Any) -> tuple[Any, str | None, str | 
         raise UsageError(f"nbops.package.onnx packages a torch.nn.Module, a registered model "
                          f"(models:/name@alias, name/3) or a run id; got a "
                          f"{type(model_or_uri).__name__}.")
-    import mlflow.pytorch
-
-    from nbops.registry._store import use_tracking_uri
-
-    uri = client.tracking_uri if hasattr(client, "tracking_uri") else None
     if _RUN_ID.match(model_or_uri):
-        run = client.get_run(model_or_uri)
-        models = client.search_logged_models([run.info.experiment_id],
-                                             filter_string=f"source_run_id = '{model_or_uri}'")
+        run = store.run(model_or_uri)
+        models = store.logged_models([run.info.experiment_id],
+                                     filter_string=f"source_run_id = '{model_or_uri}'")
         if not models:
             raise NotFoundError(f"Run {model_or_uri} logged no model. Log one with "
                                 "nbops.log_model(model, name) in that run.")
         logged = models[0]
-        with use_tracking_uri(uri):
-            model = mlflow.pytorch.load_model(f"models:/{logged.model_id}")
+        model = load_model(store, f"models:/{logged.model_id}", flavor="pytorch")
         return model, None, model_or_uri, logged.name
     from nbops.registry.resolve import resolve_version
 
-    mv = resolve_version(model_or_uri, client=client)
-    with use_tracking_uri(uri):
-        model = mlflow.pytorch.load_model(f"models:/{mv.name}/{mv.version}")
+    mv = resolve_version(model_or_uri, client=store.client)
+    model = load_model(store, f"models:/{mv.name}/{mv.version}", flavor="pytorch")
     return model, f"{mv.name}/{mv.version}", mv.run_id, mv.name
 
 
@@ -84,22 +85,14 @@ def example_from_signature(model_ref: str, shape: tuple[int, ...] | None = None)
     """A zero tensor shaped like the model's input: ``shape`` if given, else the input shape of
     the registered version's MLflow signature with batch size 1."""
     import torch
-    from mlflow import MlflowClient
-    from mlflow.models import get_model_info
 
-    from nbops.config import load_settings
-    from nbops.registry._store import use_tracking_uri
     from nbops.registry.resolve import resolve_version
 
     if shape is not None:
         return torch.zeros(shape)
-    uri = load_settings().tracking_uri
-    from nbops.tracking.embedded import ensure_store
-
-    ensure_store(uri)
-    mv = resolve_version(model_ref, client=MlflowClient(uri))
-    with use_tracking_uri(uri):
-        signature = get_model_info(f"models:/{mv.name}/{mv.version}").signature
+    store = open_store()
+    mv = resolve_version(model_ref, client=store.client)
+    signature = model_signature(store, f"models:/{mv.name}/{mv.version}")
     specs = getattr(getattr(signature, "inputs", None), "inputs", None) or []
     if len(specs) != 1 or not getattr(specs[0], "shape", None):
         raise UsageError(
@@ -137,25 +130,17 @@ def onnx(
     >>> pkg.uri                                                           # doctest: +SKIP
     'models:/churn-onnx/1'
     """
-    from mlflow import MlflowClient
-
-    from nbops.config import load_settings
     from nbops.packaging.api import package_onnx
-    from nbops.registry.models import TAG_SOURCE_RUN
     from nbops.tracking.run import track
 
-    uri = load_settings().tracking_uri
-    from nbops.tracking.embedded import ensure_store
-
-    ensure_store(uri)
-    client = MlflowClient(uri)
-    model, source_model, source_run, default = load_source(model_or_uri, client)
+    store = open_store()
+    model, source_model, source_run, default = load_source(model_or_uri, store)
     package_name = name or f"{default}-onnx"
-    tags = {"nbops.package": "onnx"}
+    tags = {T.PACKAGE: "onnx"}
     if source_model:
-        tags["nbops.source_model"] = source_model
+        tags[T.SOURCE_MODEL] = source_model
     if source_run:
-        tags[TAG_SOURCE_RUN] = source_run
+        tags[T.SOURCE_RUN] = source_run
     with tempfile.TemporaryDirectory(prefix="nbops-package-") as tmp, track(
             f"package {source_model or package_name}", experiment=experiment, tags=tags) as run:
         result = package_onnx(
@@ -166,45 +151,41 @@ def onnx(
                         "quantize": quantize or "none", "serve_batch_size": batch_size})
         run.log_metrics(result.to_metrics())
         run.log_artifact(result.to_dict(), "package/report.json")
-        run.set_tags({"nbops.package.variant": result.variant,
-                      "nbops.package.reason": result.reason[:5000]})
+        run.set_tags({T.PACKAGE_VARIANT: result.variant,
+                      T.PACKAGE_REASON: result.reason[:5000]})
         run_id = run.require_mlflow_id()
-        version, model_uri = _log_onnx(client, uri, run_id, package_name, result, example_input,
-                                       tags, register)
+        version, model_uri = _log_onnx(store, run_id, package_name, result, example_input, tags,
+                                       register)
     if alias and version:
         from nbops.registry.api import set_alias
 
         set_alias(package_name, alias, version, reason=f"packaged from {source_model}",
-                  client=client)
+                  client=store.client)
     return PackagedModel(package_name, version, model_uri, run_id, source_model, source_run,
                          result)
 
 
-def _log_onnx(client: Any, uri: str, run_id: str, name: str, result: Any, example: Any,
+def _log_onnx(store: Store, run_id: str, name: str, result: Any, example: Any,
               tags: dict[str, str], register: bool) -> tuple[str | None, str]:
-    import mlflow.onnx
     import onnx as onnx_lib
-    from mlflow.models import infer_signature
 
     from nbops.packaging.runtime import load
-    from nbops.registry._store import store_errors, use_tracking_uri
-    from nbops.registry.models import _register
+    from nbops.registry.models import register_version
 
     inputs = example if isinstance(example, tuple | list) else (example,)
     arrays = [x.detach().cpu().numpy() for x in inputs]
     outputs = load(result.onnx_path).predict(arrays)
     signature = infer_signature(arrays[0], outputs[0] if isinstance(outputs, list) else outputs)
-    run = client.get_run(run_id)
-    with store_errors(f"logging the ONNX package {name!r}", client), use_tracking_uri(uri):
-        logged = client.create_logged_model(run.info.experiment_id, name=name,
-                                            source_run_id=run_id, tags=tags)
-        mlflow.onnx.log_model(onnx_lib.load(str(result.onnx_path)), name=name,
-                              model_id=logged.model_id, run_id=run_id, signature=signature,
-                              input_example=arrays[0], pip_requirements=["onnxruntime"])
+    run = store.run(run_id)
+    logged = store.create_logged_model(run.info.experiment_id, name=name, source_run_id=run_id,
+                                       tags=tags)
+    log_model_files(store, "onnx", logged.model_id, run_id,
+                    onnx_model=onnx_lib.load(str(result.onnx_path)), signature=signature,
+                    input_example=arrays[0], pip_requirements=["onnxruntime"])
     if not register:
         return None, f"models:/{logged.model_id}"
-    version_tags = {**tags, "nbops.package.variant": result.variant}
-    version = _register(client, uri, name, logged.model_id, run_id, version_tags)
+    version_tags = {**tags, T.PACKAGE_VARIANT: result.variant}
+    version = register_version(store, name, logged, run_id, version_tags)
     if version is None:
         return None, f"models:/{logged.model_id}"
     return version, f"models:/{name}/{version}"
