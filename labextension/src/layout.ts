@@ -1,5 +1,8 @@
-/** Layered layout of a lineage graph: columns by distance along edges (sources left). */
-import { LineageGraph } from './contract';
+/**
+ * Pixels for a lineage graph placed by the server: each node's `layer` is its column and
+ * `order` its row within the column (nbops.registry.render.placement computes both).
+ */
+import { LineageGraph, LineageNode } from './contract';
 
 export interface Placed {
   id: string;
@@ -21,68 +24,37 @@ export const NODE_H = 34;
 const GAP_X = 40;
 const GAP_Y = 14;
 
-/** Column of each node = longest path from a source node (cycles are cut). */
-export function layers(graph: LineageGraph): Map<string, number> {
-  const ids = graph.nodes.map(n => n.id);
-  const incoming = new Map<string, string[]>(ids.map(id => [id, []]));
-  for (const e of graph.edges) {
-    if (incoming.has(e.target) && incoming.has(e.source)) {
-      incoming.get(e.target)?.push(e.source);
-    }
-  }
-  const depth = new Map<string, number>();
-  const visiting = new Set<string>();
-  const visit = (id: string): number => {
-    const known = depth.get(id);
-    if (known !== undefined) {
-      return known;
-    }
-    if (visiting.has(id)) {
-      return 0;
-    }
-    visiting.add(id);
-    const parents = incoming.get(id) ?? [];
-    const d = parents.length ? Math.max(...parents.map(p => visit(p) + 1)) : 0;
-    visiting.delete(id);
-    depth.set(id, d);
-    return d;
-  };
-  ids.forEach(visit);
-  return depth;
+function placed(n: LineageNode, x: number, y: number): Placed {
+  const label = typeof n.label === 'string' && n.label ? n.label : n.id;
+  return { id: n.id, label, kind: String(n.kind ?? ''), x, y };
 }
 
-export function layout(graph: LineageGraph): Layout {
-  const depth = layers(graph);
-  const columns = new Map<number, Placed[]>();
-  for (const n of graph.nodes) {
-    const col = depth.get(n.id) ?? 0;
-    const list = columns.get(col) ?? [];
-    const label = typeof n.label === 'string' && n.label ? n.label : n.id;
-    list.push({ id: n.id, label, kind: String(n.kind ?? ''), x: 0, y: 0 });
-    columns.set(col, list);
-  }
-  const byId = new Map<string, Placed>();
-  let rows = 0;
-  for (const [col, list] of columns) {
-    list.sort((a, b) => a.kind.localeCompare(b.kind) || a.label.localeCompare(b.label));
-    list.forEach((p, i) => {
-      p.x = col * (NODE_W + GAP_X);
-      p.y = i * (NODE_H + GAP_Y);
-      byId.set(p.id, p);
-    });
-    rows = Math.max(rows, list.length);
-  }
-  const edges = graph.edges
+function joined(graph: LineageGraph, nodes: Placed[]): Layout['edges'] {
+  const byId = new Map(nodes.map(p => [p.id, p]));
+  return graph.edges
     .filter(e => byId.has(e.source) && byId.has(e.target))
     .map(e => ({
       from: byId.get(e.source) as Placed,
       to: byId.get(e.target) as Placed,
       kind: String(e.relation ?? '')
     }));
-  const cols = columns.size ? Math.max(...columns.keys()) + 1 : 0;
+}
+
+/** Sources first: by column, then by row within the column. */
+function byPlace(a: LineageNode, b: LineageNode): number {
+  return a.layer - b.layer || a.order - b.order;
+}
+
+/** The wide layout: one column per layer, left to right. */
+export function layout(graph: LineageGraph): Layout {
+  const nodes = graph.nodes.map(n =>
+    placed(n, n.layer * (NODE_W + GAP_X), n.order * (NODE_H + GAP_Y))
+  );
+  const cols = graph.nodes.reduce((m, n) => Math.max(m, n.layer + 1), 0);
+  const rows = graph.nodes.reduce((m, n) => Math.max(m, n.order + 1), 0);
   return {
-    nodes: [...byId.values()],
-    edges,
+    nodes,
+    edges: joined(graph, nodes),
     width: Math.max(cols * (NODE_W + GAP_X) - GAP_X, 0),
     height: Math.max(rows * (NODE_H + GAP_Y) - GAP_Y, 0)
   };
@@ -102,35 +74,15 @@ const STACK_GAP = 8;
  * from about 180 px without scaling the text down.
  */
 export function stackedLayout(graph: LineageGraph, width: number): Layout {
-  const depth = layers(graph);
   const nodeW = Math.max(width - GUTTER, 80);
-  const placed: Placed[] = graph.nodes.map(n => ({
-    id: n.id,
-    label: typeof n.label === 'string' && n.label ? n.label : n.id,
-    kind: String(n.kind ?? ''),
-    x: GUTTER,
-    y: 0
-  }));
-  placed.sort(
-    (a, b) =>
-      (depth.get(a.id) ?? 0) - (depth.get(b.id) ?? 0) ||
-      a.kind.localeCompare(b.kind) ||
-      a.label.localeCompare(b.label)
-  );
-  placed.forEach((p, i) => (p.y = i * (NODE_H + STACK_GAP)));
-  const byId = new Map(placed.map(p => [p.id, p]));
-  const edges = graph.edges
-    .filter(e => byId.has(e.source) && byId.has(e.target))
-    .map(e => ({
-      from: byId.get(e.source) as Placed,
-      to: byId.get(e.target) as Placed,
-      kind: String(e.relation ?? '')
-    }));
+  const nodes = [...graph.nodes]
+    .sort(byPlace)
+    .map((n, i) => placed(n, GUTTER, i * (NODE_H + STACK_GAP)));
   return {
-    nodes: placed,
-    edges,
+    nodes,
+    edges: joined(graph, nodes),
     width: GUTTER + nodeW,
-    height: Math.max(placed.length * (NODE_H + STACK_GAP) - STACK_GAP, 0)
+    height: Math.max(nodes.length * (NODE_H + STACK_GAP) - STACK_GAP, 0)
   };
 }
 

@@ -22,7 +22,7 @@ import {
   sortVersions,
   statusBadge
 } from '../src/format';
-import { GUTTER, labelRoom, layers, layout, stackedLayout } from '../src/layout';
+import { GUTTER, labelRoom, layout, stackedLayout } from '../src/layout';
 
 function model(name: string, status: string | null, updated: string | null = null): ModelSummary {
   return {
@@ -100,13 +100,13 @@ test('formatting of times, metrics and audit lines', () => {
   assert.equal(currentOf({ champion: '3' }, 'toString'), '');
 });
 
-test('lineage layers follow edges and survive cycles', () => {
+test('the wide lineage draws the columns and rows the server placed', () => {
   const graph = {
     nodes: [
-      { id: 'd', kind: 'dataset', label: 'data' },
-      { id: 'r', kind: 'run', label: 'run' },
-      { id: 'm', kind: 'model_version', label: 'm/1' },
-      { id: 'x', kind: 'run', label: 'x' }
+      { id: 'd', kind: 'dataset', label: 'data', layer: 0, order: 0 },
+      { id: 'r', kind: 'run', label: 'run', layer: 1, order: 0 },
+      { id: 'm', kind: 'model_version', label: 'm/1', layer: 2, order: 1 },
+      { id: 'x', kind: 'run', label: 'x', layer: 2, order: 0 }
     ],
     edges: [
       { source: 'd', target: 'r' },
@@ -115,11 +115,11 @@ test('lineage layers follow edges and survive cycles', () => {
       { source: 'x', target: 'm' }
     ]
   };
-  const depth = layers(graph);
-  assert.equal(depth.get('d'), 0);
-  assert.equal(depth.get('r'), 1);
   const l = layout(graph);
-  assert.equal(l.nodes.length, 4);
+  const at = new Map(l.nodes.map(n => [n.id, n]));
+  assert.equal(at.get('d')?.x, 0);
+  assert.ok((at.get('r')?.x ?? 0) > 0 && at.get('m')?.x === at.get('x')?.x);
+  assert.ok((at.get('x')?.y ?? 1) < (at.get('m')?.y ?? 0), 'order 0 is drawn above order 1');
   assert.equal(l.edges.length, 4);
   assert.ok(l.width > 0 && l.height > 0);
 });
@@ -153,9 +153,9 @@ test('snapshots are saved read-only under the full run id', () => {
 test('the stacked lineage fits the width: one full-width row per node, sources first', () => {
   const graph = {
     nodes: [
-      { id: 'm', kind: 'model_version', label: 'churn/2' },
-      { id: 'r', kind: 'run', label: 'train' },
-      { id: 'd', kind: 'dataset', label: 'customers@' + 'x'.repeat(60) }
+      { id: 'm', kind: 'model_version', label: 'churn/2', layer: 2, order: 0 },
+      { id: 'r', kind: 'run', label: 'train', layer: 1, order: 0 },
+      { id: 'd', kind: 'dataset', label: 'customers@' + 'x'.repeat(60), layer: 0, order: 0 }
     ],
     edges: [
       { source: 'd', target: 'r', relation: 'input' },

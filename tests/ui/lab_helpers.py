@@ -162,3 +162,12 @@ def shot(page_or_locator: Any, name: str) -> Path:
     path = DOCS_IMAGES / name
     page_or_locator.screenshot(path=str(path))
     return path
+
+
+def node_places(nodes: Any) -> list[str]:
+    """The ``transform`` of each drawn lineage node; they are placed from the server's ``layer``
+    and ``order``, so a node without them would be drawn at NaN."""
+    places = nodes.evaluate_all("els => els.map(e => e.getAttribute('transform'))")
+    assert places and all("NaN" not in p for p in places), places
+    assert len(set(places)) == len(places), f"two lineage nodes drawn on one place: {places}"
+    return places

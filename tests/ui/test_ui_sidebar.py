@@ -8,7 +8,7 @@ import json
 import re
 
 from conftest import LONG_NAME
-from lab_helpers import Lab, open_lab, open_sidebar, shot
+from lab_helpers import Lab, node_places, open_lab, open_sidebar, shot
 from playwright.sync_api import expect
 
 from nbops.registry import api
@@ -55,6 +55,7 @@ def test_model_view_promote_with_the_keyboard_and_dialog(page, lab: Lab):
     expect(drift.locator(".nbops-report-link")).to_have_text(
         f"report run {lab.seeded.monitor_run[:8]}")
     expect(panel.locator(".nbops-lineage svg .nbops-lineage-node").first).to_be_visible()
+    node_places(panel.locator(".nbops-lineage svg .nbops-lineage-node"))
     expect(panel.locator(".nbops-history-entry")).to_have_count(3)
     shot(page.locator("#jp-left-stack"), "model-view.png")
 

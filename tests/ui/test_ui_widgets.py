@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lab_helpers import Lab, contrasts, open_lab, shot
+from lab_helpers import Lab, contrasts, node_places, open_lab, shot
 from playwright.sync_api import expect
 
 CELLS = [
@@ -38,6 +38,8 @@ def test_widgets_render_and_sync_both_ways(page, lab: Lab):
     expect(registry.locator(".nbw-lineage svg .nbw-node").first).to_be_visible()
     lineage = page.locator(".nbw-lineage-widget")
     expect(lineage.locator("svg .nbw-node").first).to_be_visible(timeout=60_000)
+    node_places(lineage.locator("svg .nbw-node"))
+    node_places(registry.locator(".nbw-lineage svg .nbw-node"))
     shot(page.locator(".jp-NotebookPanel:visible .jp-Cell").first, "widget-registry.png")
     measured = contrasts(registry)
     assert measured and [c for c in measured if c["ratio"] < 4.5] == []

@@ -43,35 +43,12 @@ function fmtMetrics(m) {
   return shown.join(", ") || "—";
 }
 
-// Layered layout: column = longest path from a source; cycles cut.
+// Placed on the server (nbops.registry.render.placement): column = node.layer, row = node.order.
 function lineageSvg(graph) {
   const nodes = graph.nodes || [], edges = graph.edges || [];
-  const incoming = new Map(nodes.map(n => [n.id, []]));
-  for (const e of edges) if (incoming.has(e.target) && incoming.has(e.source)) incoming.get(e.target).push(e.source);
-  const depth = new Map(), visiting = new Set();
-  const visit = id => {
-    if (depth.has(id)) return depth.get(id);
-    if (visiting.has(id)) return 0;
-    visiting.add(id);
-    const ps = incoming.get(id) || [];
-    const d = ps.length ? Math.max(...ps.map(p => visit(p) + 1)) : 0;
-    visiting.delete(id); depth.set(id, d);
-    return d;
-  };
-  nodes.forEach(n => visit(n.id));
-  const cols = new Map(), pos = new Map();
-  for (const n of nodes) {
-    const c = depth.get(n.id) || 0;
-    if (!cols.has(c)) cols.set(c, []);
-    cols.get(c).push(n);
-  }
-  let rows = 0;
-  for (const [c, list] of cols) {
-    list.sort((a, b) => String(a.kind).localeCompare(String(b.kind)) || String(a.label).localeCompare(String(b.label)));
-    list.forEach((n, i) => pos.set(n.id, { x: c * (NODE_W + GAP_X), y: i * (NODE_H + GAP_Y) }));
-    rows = Math.max(rows, list.length);
-  }
-  const width = Math.max(cols.size * (NODE_W + GAP_X) - GAP_X, 0), height = Math.max(rows * (NODE_H + GAP_Y) - GAP_Y, 0);
+  const pos = new Map(nodes.map(n => [n.id, { x: n.layer * (NODE_W + GAP_X), y: n.order * (NODE_H + GAP_Y) }]));
+  const cols = nodes.reduce((m, n) => Math.max(m, n.layer + 1), 0), rows = nodes.reduce((m, n) => Math.max(m, n.order + 1), 0);
+  const width = Math.max(cols * (NODE_W + GAP_X) - GAP_X, 0), height = Math.max(rows * (NODE_H + GAP_Y) - GAP_Y, 0);
   const mk = (tag, attrs) => { const e = document.createElementNS(SVG, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v)); return e; };
   const svg = mk("svg", { width: width + 2 * PAD, height: height + 2 * PAD, viewBox: `${-PAD} ${-PAD} ${width + 2 * PAD} ${height + 2 * PAD}`, class: "nbw-lineage-svg", role: "img" });
   const marker = mk("marker", { id: "nbw-arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
