@@ -1,12 +1,12 @@
 /** The bodies of the promote and rollback dialogs: nothing pre-filled, nothing moves without a
  * reason. Required inputs are `:invalid` until filled, which keeps JupyterLab's Dialog from
  * accepting (its accept button is disabled and Enter does nothing). */
-import { Dialog } from '@jupyterlab/apputils';
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
-import { PromoteRequest, RollbackRequest } from './contract';
+import { ModelDetail, PromoteRequest, RollbackRequest } from './contract';
 import { h } from './dom';
-import { ALIAS_PATTERN, aliasProblem, reasonProblem } from './format';
+import { ALIAS_PATTERN, aliasProblem, currentOf, reasonProblem } from './format';
 
 function field(
   label: string,
@@ -132,4 +132,30 @@ export class RollbackBody extends CheckedBody<RollbackRequest> {
   getValue(): RollbackRequest {
     return { reason: this.reasonInput.value.trim() };
   }
+}
+
+/** Ask which alias to point at `version`, and why; null when cancelled. The request carries
+ * the version the alias was shown on, so a move made meanwhile answers 409. */
+export async function askPromote(d: ModelDetail, version: string): Promise<PromoteRequest | null> {
+  const result = await showDialog<PromoteRequest>({
+    title: `Promote ${d.name} v${version}`,
+    body: new PromoteBody(version, d.aliases),
+    focusNodeSelector: '.nbops-input-alias',
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Promote' })]
+  });
+  if (!result.button.accept || !result.value) {
+    return null;
+  }
+  return { ...result.value, expected_current: currentOf(d.aliases, result.value.alias) };
+}
+
+/** Confirm moving `alias` back to `target`, with a reason; null when cancelled. */
+export async function askRollback(d: ModelDetail, alias: string, target: string): Promise<RollbackRequest | null> {
+  const result = await showDialog<RollbackRequest>({
+    title: `Roll back "${alias}" to v${target}?`,
+    body: new RollbackBody(`"${alias}" of ${d.name} moves from v${d.aliases[alias]} back to v${target}.`),
+    focusNodeSelector: '.nbops-input-reason',
+    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: `Roll back to v${target}` })]
+  });
+  return result.button.accept ? (result.value ?? {}) : null;
 }
