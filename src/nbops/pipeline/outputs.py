@@ -56,8 +56,8 @@ def output(name: str, value: Any) -> None:
     if target:
         with open(target, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
-    if "nbops.tracking.run" in sys.modules:  # no run can be active if tracking was never used
-        from nbops.tracking.run import Tracker
+    if "nbops.tracking.tracker" in sys.modules:  # no run is active if tracking was never used
+        from nbops.tracking.tracker import Tracker
 
         run = Tracker.active()
         if run is not None:
