@@ -41,6 +41,7 @@ from typing import Any
 __all__ = [
     "CacheHit",
     "CacheIndex",
+    "StepCache",
     "cache_key",
     "environment_digest",
     "find_cached",
@@ -198,6 +199,59 @@ class CacheIndex:
             except (OSError, ValueError):
                 self._data = {}
         return self._data
+
+
+class StepCache:
+    """The cache of one pipeline run: each step's key, and the earlier run that key may reuse.
+
+    This project's index answers without MLflow; a key it never saw is looked up in MLflow
+    (runs of other machines on a shared store, or of an older nbops). ``env_digest`` replaces
+    the installed packages' digest in the keys (e.g. a container image digest).
+    """
+
+    def __init__(self, settings: Any, experiment: str, env_digest: str | None = None) -> None:
+        self.settings = settings
+        self.experiment = experiment
+        self.env_digest = env_digest
+        self.index = CacheIndex(settings.home)
+        self._client: Any = None
+        self._experiment_id: str | None = None
+
+    def key(self, step: Any, parameters: Mapping[str, Any], inputs: Mapping[str, Path]) -> str:
+        """The cache key of ``step`` run with ``parameters`` on ``inputs``."""
+        nb = json.loads(step.notebook.read_text(encoding="utf-8"))
+        if self.env_digest is None:
+            self.env_digest = environment_digest(self.settings.home)
+        return cache_key(notebook_digest(nb), parameters, input_fingerprints(inputs),
+                         self.env_digest, step.kernel)
+
+    def lookup(self, step: Any, key: str) -> CacheHit | None:
+        """The earlier successful run of ``key`` whose outputs ``step`` can reuse, or None."""
+        uri = self.settings.tracking_uri
+        if self.index.knows(key, self.experiment, uri):
+            return self.index.hit(key, step.outputs)
+        if self._experiment_id is None:  # no experiment yet: no earlier run to reuse
+            from mlflow import MlflowClient
+
+            from nbops.tracking.embedded import ensure_store
+
+            ensure_store(uri)
+            self._client = MlflowClient(uri)
+            exp = self._client.get_experiment_by_name(self.experiment)
+            self._experiment_id = exp.experiment_id if exp else ""
+        if not self._experiment_id:
+            return None
+        hit = find_cached(self._client, self._experiment_id, key, step.outputs, self.index)
+        if hit is not None:  # the next lookup of this key needs no MLflow
+            self.remember(key, hit.run_id, hit.outputs, output_digests(hit.outputs))
+        return hit
+
+    def remember(self, key: str, run_id: str, outputs: Mapping[str, Mapping[str, Any]],
+                 digests: Mapping[str, str]) -> None:
+        """Note in this project's index that ``run_id`` succeeded with ``key``."""
+        self.index.put(key, run_id, experiment=self.experiment,
+                       tracking_uri=self.settings.tracking_uri, outputs=outputs,
+                       digests=digests)
 
 
 def find_cached(client: Any, experiment_id: str, key: str, outputs: tuple[str, ...],

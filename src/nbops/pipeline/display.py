@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nbops.pipeline.report import Failure
-    from nbops.pipeline.runner import PipelineResult
+    from nbops.pipeline.results import PipelineResult
 
 __all__ = ["Display"]
 
