@@ -6,7 +6,10 @@ own retries against a refused port) must neither keep the sidebar blank nor keep
 from exiting. So each call runs on a daemon thread of :class:`~nbops.server.pool.StorePool`, the
 handler waits at most ``NbopsServer.store_timeout`` seconds and then answers 503; the thread may
 finish later, and it never blocks the interpreter's exit. ``stop_extension`` (the server's
-shutdown) closes the pool: queued calls are cancelled, running ones are not waited for.
+shutdown) closes the pool: queued calls are cancelled, running ones are not waited for. At exit
+the garbage collector is frozen (``gc.freeze``): with MLflow imported, CPython's last full
+collections of the heap took 0.7-1.6 s between SIGTERM and exit on a busy 2-core machine
+(about 0.2 s frozen); the process is ending, so those objects need no collecting.
 
 Configure it like any Jupyter server extension::
 
@@ -16,6 +19,8 @@ Configure it like any Jupyter server extension::
 
 from __future__ import annotations
 
+import atexit
+import gc
 import threading
 from pathlib import Path
 
@@ -75,6 +80,7 @@ class NbopsServer(ExtensionApp):
         # import MLflow and read the settings now, off the event loop, so that the first
         # request's bounded wait is spent on the store, not on `import mlflow`
         self.state.pool.submit(self.state.service)
+        atexit.register(gc.freeze)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes(""))
