@@ -1,5 +1,5 @@
 // nbops notebook widgets (anywidget ES module): the registry browser and the lineage picture.
-// Data comes from the Python side (nbops.server.service.RegistryService), as in the sidebar.
+// Data comes from the Python side (nbops.registry.service.RegistryService), as in the sidebar.
 
 const SEVERITY = { error: 3, drift: 2, warning: 1, ok: 0 };
 const NODE_W = 150, NODE_H = 34, GAP_X = 40, GAP_Y = 14, PAD = 8;
