@@ -133,3 +133,21 @@ def test_jupyter_server_exits_promptly_with_the_store_down(tmp_path: Path, down_
             proc.kill()
             proc.wait()
     assert proc.returncode is not None
+
+
+async def test_stopping_the_extension_closes_its_pool(jp_fetch, jp_serverapp):
+    """The server's shutdown hook: queued store calls are cancelled, new requests get a 503
+    saying the server is shutting down, and no call is waited for."""
+    import asyncio
+
+    state = jp_serverapp.web_app.settings["nbops_state"]
+    hung = [state.pool.submit(lambda: time.sleep(30)) for _ in range(4)]  # more than workers
+    manager = jp_serverapp.extension_manager
+    await asyncio.wait_for(manager.stop_extension("nbops.server",
+                                                  manager.extension_apps["nbops.server"]), 2)
+    assert any(f.cancelled() for f in hung), "queued calls should be cancelled"
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("nbops", "api", "models")
+    code, body = error_of(e.value)
+    assert (code, body["reason"]) == (503, "store_unavailable")
+    assert "shutting down" in body["message"]
