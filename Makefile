@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml labextension/package.json | $(PY)
 demo: $(STAMP)
 	$(PY) example_notebooks/run_demo.py
 
+# ruff, and the layers of nbops (import-linter contracts in pyproject.toml).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks example_notebooks
+	$(VENV)/bin/lint-imports
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir $(VENV)/site

@@ -1,13 +1,22 @@
-"""Shared fixtures: a real SQLite MLflow store per test, nbops settings pointing at it."""
+"""Shared fixtures: a real MLflow store per test, nbops settings pointing at it.
+
+The store suites (tracking API, durability, the magic, the registry and the server extension)
+run twice: on the embedded SQLite store and on the team setup, a real ``mlflow server`` backed
+by PostgreSQL with proxied artifacts (one per session, emptied between tests). The ``project``
+fixture is where the two differ; tests ask for ``project``/``settings``/``client``/``tracker``
+and need not know which store they got. A test that only makes sense on the embedded store
+(its file, its creation) says so with ``@pytest.mark.sqlite_only("why")``.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nbops_test_support import MlflowServer
+from nbops_test_support import MlflowServer, PostgresServer, TeamStore
 
 from nbops.config import Settings, load_settings
 from nbops.tracking.run import Tracker
@@ -23,18 +32,98 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+TESTS = Path(__file__).resolve().parent
+#: The suites that run on both stores (files, or folders ending in "/"), relative to tests/.
+STORE_SUITES = ("test_zz_dbg_team.py", "store/", "test_tracking_api.py", "test_durability.py", "test_magic.py", "registry/",
+                "server/")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(reason): runs on the embedded SQLite store "
+                                       "only (the reason says why)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test of the store suites that uses a project on both stores."""
+    if "store_kind" not in metafunc.fixturenames:
+        return
+    rel = Path(str(metafunc.definition.path)).relative_to(TESTS).as_posix()
+    if not any(rel == s or (s.endswith("/") and rel.startswith(s)) for s in STORE_SUITES):
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    metafunc.parametrize("store_kind", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def team_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TeamStore]:
+    """One PostgreSQL-backed ``mlflow server`` for the session (skipped when PostgreSQL is
+    not installed, except under CI, where that fails: `make test` installs it)."""
+    if PostgresServer.bindir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; `make test` installs it (make pg-deps). "
+                        "The store suites must run on it in CI.")
+        pytest.skip("PostgreSQL is not installed (`make pg-deps` installs it)")
+    store = TeamStore(tmp_path_factory.mktemp("team-store"))
+    store.start()
+    yield store
+    store.stop()
+
+
 @pytest.fixture()
-def project(tmp_path: Path, migrated_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A project folder (pyproject.toml) whose embedded store is a fresh copy of the template."""
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which store this test's project uses: "sqlite" (embedded) or "postgres" (team server)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture()
+def project(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A project folder (pyproject.toml) with an empty store: a fresh copy of the migrated
+    SQLite template, or the session's PostgreSQL-backed server, emptied."""
     root = tmp_path / "proj"
     (root / ".nbops").mkdir(parents=True)
-    (root / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
-    shutil.copy(migrated_db, root / ".nbops" / "mlflow.db")
     for var in ("MLFLOW_TRACKING_URI", "NBOPS_TRACKING_URI", "NBOPS_HOME", "NBOPS_EXPERIMENT",
                 "NBOPS_NO_CAPTURE", "NBOPS_PARENT_RUN_ID", "NBOPS_NOTEBOOK_PATH"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(root)
-    return root
+    if store_kind == "sqlite":
+        (root / "pyproject.toml").write_text("[project]\nname = 'demo'\n")
+        shutil.copy(request.getfixturevalue("migrated_db"), root / ".nbops" / "mlflow.db")
+        yield root
+        return
+    team: TeamStore = request.getfixturevalue("team_store")
+    team.reset()
+    # This process's open stores remember experiment ids the reset deleted.
+    from nbops.store import client as store_client
+
+    monkeypatch.setattr(store_client, "_stores", {})
+    (root / "pyproject.toml").write_text(
+        f"[project]\nname = 'demo'\n\n[tool.nbops]\ntracking_uri = '{team.url}'\n")
+    yield root
+    # The server outlives the test: what this test's processes still ship to it (a
+    # background `nbops sync` after a script's exit) must land before the next test's reset.
+    _wait_shipped(root / ".nbops" / "spool.db", team.url)
+
+
+def _wait_shipped(spool: Path, url: str, timeout: float = 20.0) -> None:
+    import sqlite3
+    import time
+
+    if not spool.exists():
+        return
+    deadline = time.monotonic() + timeout
+    db = sqlite3.connect(spool, timeout=10)
+    try:
+        while time.monotonic() < deadline:
+            (left,) = db.execute(
+                "SELECT COUNT(*) FROM events e JOIN runs r ON r.uid = e.run_uid "
+                "WHERE e.shipped = 0 AND r.store_uri = ?", (url,)).fetchone()
+            if not left:
+                return
+            time.sleep(0.1)
+    finally:
+        db.close()
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,8 @@ import pytest
 from pipeline_support import write_spec
 
 from nbops.exceptions import PipelineError, UsageError
-from nbops.pipeline import schedule
+from nbops.pipeline import guard, schedule
 from nbops.pipeline.spec import Trigger, load_pipeline
-from nbops.workflows import guard
 
 T0 = datetime(2026, 1, 5, 10, 0, 30, tzinfo=UTC)
 

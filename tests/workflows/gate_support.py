@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-import nbops.packaging as package
+import nbops.workflows.package as package
 from nbops import log_model
 from nbops.registry import set_alias
 from nbops.tracking.run import track

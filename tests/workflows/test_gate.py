@@ -13,9 +13,9 @@ from gate_support import register, window
 
 from nbops import registry
 from nbops.exceptions import UsageError
+from nbops.pipeline.guard import history
 from nbops.workflows import gate
 from nbops.workflows.gate import TAG_DECISION, TAG_RUN
-from nbops.workflows.guard import history
 
 
 @pytest.fixture()

@@ -11,7 +11,8 @@ import pytest
 from gate_support import window
 
 from nbops.exceptions import GuardRailError
-from nbops.workflows import gate, guard
+from nbops.pipeline import guard
+from nbops.workflows import gate
 
 HOUR = 3600.0
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -29,7 +30,7 @@ def test_a_second_gate_of_the_same_model_fails_fast_naming_the_holder(project):
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent("""
             import sys
-            from nbops.workflows.guard import in_flight
+            from nbops.pipeline.guard import in_flight
             with in_flight("churn", "retrain"):
                 print("held", flush=True)
                 sys.stdin.read()

@@ -20,6 +20,7 @@ from typing import Any
 
 from nbops.data.fingerprint import Fingerprint, fingerprint
 from nbops.exceptions import NotFoundError
+from nbops.store.tags import DATASET_PREFIX, dataset_tag
 
 __all__ = ["DatasetVersion", "dataset", "datasets", "io_recorder", "training_data_for"]
 
@@ -89,28 +90,16 @@ class DatasetVersion:
 
 def datasets(name: str, tracking_uri: str | None = None) -> list[DatasetVersion]:
     """Every version of the dataset ``name`` recorded in the store, oldest first."""
-    from mlflow import MlflowClient
-
     from nbops.config import load_settings
-    from nbops.tracking.embedded import ensure_store
+    from nbops.store import open_store
 
-    uri = tracking_uri or load_settings().tracking_uri
-    ensure_store(uri)
-    client = MlflowClient(uri)
-    key = f"nbops.dataset.{name}.digest"
-    exp_ids = [e.experiment_id for e in client.search_experiments()]
-    runs = []
-    token = None
-    while exp_ids:
-        page = client.search_runs(exp_ids, filter_string=f"tags.`{key}` LIKE '%'",
-                                  max_results=1000, page_token=token,
-                                  order_by=["attributes.start_time ASC"])
-        runs.extend(page)
-        token = page.token
-        if not token:
-            break
+    store = open_store(load_settings(), tracking_uri=tracking_uri)
+    key = dataset_tag(name, "digest")
+    exp_ids = [e.experiment_id for e in store.experiments()]
+    runs = store.runs(exp_ids, f"tags.`{key}` LIKE '%'",
+                      order_by=["attributes.start_time ASC"]) if exp_ids else []
     if not runs:
-        known = _known_dataset_names(client, exp_ids)
+        known = _known_dataset_names(store, exp_ids)
         from nbops.exceptions import closest
 
         raise NotFoundError(f"No dataset named {name!r} in the store.{closest(name, known)}")
@@ -119,21 +108,24 @@ def datasets(name: str, tracking_uri: str | None = None) -> list[DatasetVersion]
         tags = run.data.tags
         digest = tags[key]
         if digest not in by_digest:
-            rows = tags.get(f"nbops.dataset.{name}.rows")
+            rows = tags.get(dataset_tag(name, "rows"))
             by_digest[digest] = DatasetVersion(
-                name, len(by_digest) + 1, digest, tags.get(f"nbops.dataset.{name}.kind", "?"),
+                name, len(by_digest) + 1, digest, tags.get(dataset_tag(name, "kind"), "?"),
                 int(rows) if rows else None, run.info.start_time, [],
-                tags.get(f"nbops.dataset.{name}.schema"))
+                tags.get(dataset_tag(name, "schema")))
         by_digest[digest].runs.append(run.info.run_id)
     return list(by_digest.values())
 
 
-def _known_dataset_names(client: Any, exp_ids: list[str]) -> set[str]:
+def _known_dataset_names(store: Any, exp_ids: list[str]) -> set[str]:
+    """Dataset names recorded in the newest 500 runs (for a "did you mean" hint)."""
     names: set[str] = set()
-    for run in client.search_runs(exp_ids, max_results=500):
+    if not exp_ids:
+        return names
+    for run in store.runs(exp_ids, limit=500):
         for key in run.data.tags:
-            if key.startswith("nbops.dataset.") and key.endswith(".digest"):
-                names.add(key[len("nbops.dataset."):-len(".digest")])
+            if key.startswith(DATASET_PREFIX) and key.endswith(".digest"):
+                names.add(key[len(DATASET_PREFIX):-len(".digest")])
     return names
 
 

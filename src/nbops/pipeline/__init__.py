@@ -9,6 +9,8 @@ lookups), :mod:`~nbops.pipeline.executors` (local worker processes, Dask),
 :mod:`~nbops.pipeline.kernels` (warm kernels), :mod:`~nbops.pipeline.outputs`
 (``nbops.output``), :mod:`~nbops.pipeline.report` (failure reports, HTML),
 :mod:`~nbops.pipeline.display` (terminal), :mod:`~nbops.pipeline.schedule` (cron schedules),
+:mod:`~nbops.pipeline.trigger` (a schedule's retrain, when monitoring says so),
+:mod:`~nbops.pipeline.guard` (continuous-training guard rails and history),
 :mod:`~nbops.pipeline.cli` (commands). Importing this package imports none of papermill,
 mlflow, dask or APScheduler.
 """

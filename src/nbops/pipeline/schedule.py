@@ -23,7 +23,7 @@ time that passes while it runs another job is *queued*: it runs as soon as that 
 
 A job with a *trigger* (``trigger:`` in its pipeline.yaml, or ``add(..., trigger={...})``)
 runs at a fire time only when the monitoring status of the model it names calls for it (see
-:mod:`nbops.workflows.trigger`); otherwise the fire time is recorded as ``skipped`` with the
+:mod:`nbops.pipeline.trigger`); otherwise the fire time is recorded as ``skipped`` with the
 reason. A triggered run holds the model's continuous-training lock, and receives
 ``window_start``, ``window_end``, ``trigger_reason`` and ``monitor_run`` when it declares them.
 
@@ -368,7 +368,7 @@ def _run_job(store: _Store, fire: _Fire, tracker: Any, quiet: bool,
             pipeline.trigger if pipeline is not None else None
         verdict = None
         if trigger is not None:
-            from nbops.workflows.trigger import evaluate
+            from nbops.pipeline.trigger import evaluate
 
             verdict = evaluate(trigger, handled=job.handled,
                                tracking_uri=store.settings.tracking_uri, home=store.home)
@@ -407,7 +407,7 @@ def _held(store: _Store, job: Schedule, verdict: Any) -> Iterator[None]:
     if verdict is None:
         yield
         return
-    from nbops.workflows.trigger import retraining
+    from nbops.pipeline.trigger import retraining
 
     with retraining(verdict, home=store.home):
         with store.locked() as schedules:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from nbops.registry.audit import AUDIT_PREFIX, iso_millis
 
 if TYPE_CHECKING:
-    from mlflow.entities.model_registry import ModelVersion, RegisteredModel
+    from nbops.store.types import ModelVersion, RegisteredModel
 
 __all__ = ["ModelInfo", "Page", "VersionInfo", "model_info", "user_tags", "version_info"]
 

@@ -17,10 +17,9 @@ from nbops.registry._store import registry_writes_allowed
 from nbops.store import tags as T
 
 if TYPE_CHECKING:
-    from mlflow.entities import LoggedModel
-    from mlflow.entities import Run as MlflowRun
-
     from nbops.store import Store
+    from nbops.store.types import LoggedModel
+    from nbops.store.types import Run as MlflowRun
 
 __all__ = ["ModelRef", "dataset_digests", "register_version"]
 

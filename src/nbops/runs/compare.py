@@ -9,51 +9,46 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from nbops.exceptions import DependencyMissingError, NotFoundError, UsageError, closest
+from nbops.exceptions import (
+    DependencyMissingError,
+    NotFoundError,
+    PermanentStoreError,
+    UsageError,
+    closest,
+)
+from nbops.store import Store, open_store
+from nbops.store.tags import SESSION
 
 __all__ = ["compare", "metric_plot", "search"]
 
 
-def _client(tracking_uri: str | None) -> Any:
-    from mlflow import MlflowClient
-
+def _store(tracking_uri: str | None) -> Store:
     from nbops.config import load_settings
-    from nbops.tracking.embedded import ensure_store
 
-    uri = tracking_uri or load_settings().tracking_uri
-    ensure_store(uri)
-    return MlflowClient(uri)
+    return open_store(load_settings(), tracking_uri=tracking_uri)
 
 
 def search(experiment_or_runs: str | Sequence[str], *, tracking_uri: str | None = None,
            max_results: int = 100, include_sessions: bool = False) -> list[Any]:
     """MLflow runs of an experiment (newest first), or the runs with the given ids."""
-    from nbops.registry._store import call, error_code
-
-    client = _client(tracking_uri)
+    store = _store(tracking_uri)
     if isinstance(experiment_or_runs, str):
-        exp = call(client, "reading experiments", client.get_experiment_by_name,
-                   experiment_or_runs)
+        exp = store.experiment(experiment_or_runs)
         if exp is None:
-            known = [e.name for e in call(client, "listing experiments",
-                                          client.search_experiments)]
+            known = [e.name for e in store.experiments()]
             raise NotFoundError(f"No experiment named {experiment_or_runs!r}."
                                 f"{closest(experiment_or_runs, known)} Known: {sorted(known)}")
-        runs = call(client, "searching runs", client.search_runs, [exp.experiment_id],
-                    max_results=max_results, order_by=["attributes.start_time DESC"])
+        runs = store.runs([exp.experiment_id], limit=max_results,
+                          order_by=["attributes.start_time DESC"])
         if not include_sessions:
-            runs = [r for r in runs if r.data.tags.get("nbops.session") != "true"]
+            runs = [r for r in runs if r.data.tags.get(SESSION) != "true"]
         return runs
-    from mlflow.exceptions import MlflowException
-
     out = []
     for run_id in experiment_or_runs:
         try:
-            out.append(call(client, f"reading run {run_id}", client.get_run, run_id))
-        except MlflowException as exc:
-            if error_code(exc) not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                raise
-            raise NotFoundError(f"No run with id {run_id!r} in {client.tracking_uri}.") from None
+            out.append(store.run(run_id))
+        except (NotFoundError, PermanentStoreError):  # unknown, or not a run id at all
+            raise NotFoundError(f"No run with id {run_id!r} in {store.tracking_uri}.") from None
     return out
 
 
@@ -100,11 +95,11 @@ def metric_plot(runs: Sequence[Any], metric: str, *, tracking_uri: str | None = 
         from matplotlib.figure import Figure
     except ImportError:
         raise DependencyMissingError("matplotlib", "Comparison plots", "ui") from None
-    client = _client(tracking_uri)
+    store = _store(tracking_uri)
     fig = Figure(figsize=(6, 3))
     ax = fig.add_subplot()
-    histories = {r.info.run_name or r.info.run_id[:8]: client.get_metric_history(
-        r.info.run_id, metric) for r in runs if metric in r.data.metrics}
+    histories = {r.info.run_name or r.info.run_id[:8]: store.metric_history(r.info.run_id, metric)
+                 for r in runs if metric in r.data.metrics}
     if all(len(h) <= 1 for h in histories.values()):
         names = list(histories)
         ax.bar(names, [h[-1].value for h in histories.values()])

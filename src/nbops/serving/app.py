@@ -204,7 +204,9 @@ def build_app(config: RouteConfig) -> Starlette:
     recorder = _audit_recorder(service)
     service.deployment.start_watching(recorder)
     service.start_shadow(record_swaps=recorder is not None)
-    from mlflow.version import VERSION
+    from nbops.store.models import mlflow_version
+
+    VERSION = mlflow_version()  # noqa: N806 - answered by /version as mlflow models serve does
 
     async def invocations(request: Request) -> Response:
         return await service.predict(request, nbops_form=False)

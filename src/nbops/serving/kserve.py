@@ -31,21 +31,21 @@ KINDS = ("kserve",)
 
 def _package_uri(ref: str) -> tuple[str, str, str]:
     """(version, package 'name/v', storage URI of the package's files) for ``ref``."""
-    from nbops.registry._store import call, client_for
     from nbops.registry.resolve import parse_ref, resolve_version
     from nbops.serving.models import find_package
+    from nbops.store import open_store
+    from nbops.store import tags as T
 
-    client = client_for()
-    mv = resolve_version(ref, client=client)
+    store = open_store()
+    mv = resolve_version(ref, client=store.client)
     name, version = parse_ref(ref).name, str(mv.version)
-    package = (name, version) if mv.tags.get("nbops.package") == "onnx" else \
+    package = (name, version) if mv.tags.get(T.PACKAGE) == "onnx" else \
         find_package(name, version)
     if package is None:
         raise NotFoundError(f"{name}/{version} (behind {ref}) has no ONNX package, which KServe's "
                             f"ONNX runtime needs. Package it with `nbops package {name}/"
                             f"{version}`, then export again.")
-    uri = call(client, f"reading where {'/'.join(package)} is stored",
-               client.get_model_version_download_uri, *package)
+    uri = store.model_version_download_uri(*package)
     return version, "/".join(package), str(uri)
 
 

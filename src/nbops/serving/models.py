@@ -25,6 +25,9 @@ import numpy as np
 
 from nbops.exceptions import NotFoundError
 from nbops.serving.spec import InputSpec, TensorInput
+from nbops.store import open_store
+from nbops.store import tags as T
+from nbops.store.models import download_model, load_folder
 
 __all__ = ["Slot", "find_package", "load_slot", "to_jsonable"]
 
@@ -62,48 +65,29 @@ def to_jsonable(out: Any) -> Any:
     return np.asarray(out).tolist()
 
 
-def _client() -> Any:
-    from nbops.registry._store import client_for
-
-    return client_for()
-
-
 def current_version(ref: str) -> str:
     """The version ``ref`` resolves to now (NotFoundError for an unknown model or alias)."""
     from nbops.registry.resolve import resolve_version
 
-    return str(resolve_version(ref, client=_client()).version)
+    return str(resolve_version(ref, client=open_store().client).version)
 
 
 def find_package(name: str, version: str) -> tuple[str, str] | None:
     """(package name, package version) of the newest ONNX package of ``name/version``."""
     from nbops.registry.resolve import onnx_package
 
-    return onnx_package(name, version, _client())
+    return onnx_package(name, version, open_store().client)
 
 
 def _download(name: str, version: str, cache: Path) -> Path:
     """The model version's files, downloaded once into ``cache``."""
-    import mlflow.artifacts
-
-    from nbops.registry._store import (
-        quiet_downloads,
-        store_errors,
-        tracking_uri_of,
-        use_tracking_uri,
-    )
-
     target = cache / name / version
     if (target / "MLmodel").is_file():
         return target
     partial = target.with_name(f"{version}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    client = _client()
-    with store_errors(f"downloading {name}/{version}", client), \
-            use_tracking_uri(tracking_uri_of(client)), quiet_downloads():
-        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}",
-                                            dst_path=str(partial))
+    download_model(open_store(), f"models:/{name}/{version}", partial)
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     return target
@@ -117,15 +101,12 @@ def _flavors(folder: Path) -> dict[str, Any]:
 
 def load_slot(ref: str, cache: Path, version: str | None = None) -> Slot:
     """Load what ``ref`` points to (or its ``version``), warm it, and return the :class:`Slot`."""
-    from nbops.registry._store import call
     from nbops.registry.resolve import parse_ref
 
     name = parse_ref(ref).name
     version = version or current_version(ref)
-    client = _client()
-    tags = call(client, f"reading {name}/{version}", client.get_model_version, name,
-                version).tags
-    package = (name, version) if tags.get("nbops.package") == "onnx" else \
+    tags = open_store().model_version(name, version).tags
+    package = (name, version) if tags.get(T.PACKAGE) == "onnx" else \
         find_package(name, version)
     if package is not None:
         slot = _onnx_slot(ref, name, version, _download(*package, cache), "/".join(package))
@@ -167,9 +148,7 @@ def _onnx_slot(ref: str, name: str, version: str, folder: Path, package: str) ->
 
 
 def _pyfunc_slot(ref: str, name: str, version: str, folder: Path) -> Slot:
-    import mlflow.pyfunc
-
-    model = mlflow.pyfunc.load_model(str(folder))
+    model = load_folder(folder, "pyfunc")
     schema = model.metadata.get_input_schema()
     if schema is None:
         raise NotFoundError(f"{name}/{version} has no input signature, so requests cannot be "

@@ -280,7 +280,7 @@ class Store:
 
     def download_artifacts(self, run_id: str, path: str, dst: str | Path) -> str:
         """Download ``path`` of the run into the folder ``dst``; the local path."""
-        from nbops.store.models import quiet_downloads
+        from nbops.store.progress import quiet_downloads
 
         c = self.client
         with quiet_downloads():

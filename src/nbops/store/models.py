@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from nbops.store.progress import quiet_downloads
 
 if TYPE_CHECKING:
     from nbops.store.client import Store
 
 __all__ = ["artifact_location", "download_model", "infer_signature", "load_model", "log_model_files", "mlflow_version",
-           "model_signature", "quiet_downloads"]
+           "model_signature"]
 
 
 def log_model_files(store: Store, flavor: str, model_id: str, run_id: str | None,
@@ -50,19 +49,22 @@ def log_model_files(store: Store, flavor: str, model_id: str, run_id: str | None
 
 def download_model(store: Store, model_uri: str, dst: str | Path) -> Path:
     """The files of ``model_uri`` (``models:/name/3``, ``models:/name@alias``,
-    ``models:/m-…``, or any artifact URI) downloaded into ``dst``.
+    ``models:/m-…``, or an artifact URI of a model folder) downloaded into the folder ``dst``
+    (``dst/MLmodel``, ...); ``dst``.
 
     A ``models:/`` URI is resolved to where the files are through this store's own client:
     MLflow's resolver would use the process-wide registry.
     """
-    import mlflow.artifacts
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
     location = artifact_location(store, model_uri)
+    repo = get_artifact_repository(location, tracking_uri=store.tracking_uri,
+                                   registry_uri=store.registry_uri)
+    Path(dst).mkdir(parents=True, exist_ok=True)
     with quiet_downloads():
-        path = store.call(f"downloading {model_uri}", mlflow.artifacts.download_artifacts,
-                          artifact_uri=location, dst_path=str(dst),
-                          tracking_uri=store.tracking_uri, transfer=True)
-    return Path(path)
+        store.call(f"downloading {model_uri}", repo.download_artifacts, "", dst_path=str(dst),
+                   transfer=True)
+    return Path(dst)
 
 
 def artifact_location(store: Store, model_uri: str) -> str:
@@ -121,33 +123,3 @@ def mlflow_version() -> str:
     from mlflow.version import VERSION
 
     return VERSION
-
-
-_PROGRESS_BAR = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-_quiet_lock = threading.Lock()
-_quiet_blocks = 0  # blocks running quiet_downloads(); the variable is restored by the last one
-_quiet_owned = False  # whether nbops set the variable (the user's own value is never touched)
-
-
-@contextmanager
-def quiet_downloads() -> Iterator[None]:
-    """No "Downloading artifacts" progress bar from MLflow for nbops' own downloads.
-
-    MLflow reads this only from ``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR``, at each download; it
-    is set to false while any such block runs and removed after. A value the user set is never
-    touched. (The one environment variable nbops sets for MLflow: the bar has no other switch.)
-    """
-    global _quiet_blocks, _quiet_owned
-    with _quiet_lock:
-        if _quiet_blocks == 0 and _PROGRESS_BAR not in os.environ:
-            os.environ[_PROGRESS_BAR] = "false"
-            _quiet_owned = True
-        _quiet_blocks += 1
-    try:
-        yield
-    finally:
-        with _quiet_lock:
-            _quiet_blocks -= 1
-            if _quiet_blocks == 0 and _quiet_owned:
-                os.environ.pop(_PROGRESS_BAR, None)
-                _quiet_owned = False

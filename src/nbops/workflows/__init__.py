@@ -1,10 +1,16 @@
 """Operations that span capabilities, one module each, reading like the steps they run.
 
-Modules: ``gate`` (challenger vs champion on a labelled window and on shadow traffic, then
-promote or reject), ``criteria`` (the gate's criterion grammar), ``guard`` (continuous-training
-guard rails and history under ``<home>/ct/``), ``trigger`` (whether a schedule's retrain runs
-now, from the monitoring status), ``cli`` (``nbops gate`` and ``nbops ct status``).
-Importing this package imports neither mlflow, pandas nor torch.
+Modules: ``log_model`` (log a torch model from a run, register it, store its monitoring
+reference), ``package`` (``nbops.package.onnx``: package, record and register), ``monitor``
+(``nbops.monitor.run_check``: the monitoring check of a model version), ``gate`` (challenger vs
+champion on a labelled window and on shadow traffic, then promote or reject), ``criteria`` (the
+gate's criterion grammar), ``cli`` (``nbops gate`` and ``nbops ct status``). The guard rails of
+continuous training and the retrain trigger of a schedule are in :mod:`nbops.pipeline.guard`
+and :mod:`nbops.pipeline.trigger`. Importing this package imports neither mlflow, pandas nor
+torch.
+
+Workflows may use every capability (tracking, data, registry, monitoring, packaging, serving,
+pipeline, runs); no capability imports a workflow (``lint-imports`` checks it).
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def status_command(
     from rich.console import Console
     from rich.table import Table
 
-    from nbops.workflows.guard import history
+    from nbops.pipeline.guard import history
 
     try:
         rows = history(name)[-limit:]

@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from nbops.exceptions import GuardRailError, MonitoringError, UsageError
-from nbops.workflows import guard
+from nbops.pipeline import guard
+from nbops.store import Store, open_store
+from nbops.store import tags as T
+from nbops.store.models import download_model, load_model
 from nbops.workflows.criteria import SHADOW_METRICS, Criterion, parse_criteria
 
 __all__ = ["NO_SHADOW", "TAG_DECISION", "TAG_RUN", "CriterionRow", "GateResult", "ModelScore",
@@ -41,8 +44,8 @@ __all__ = ["NO_SHADOW", "TAG_DECISION", "TAG_RUN", "CriterionRow", "GateResult",
 
 log = logging.getLogger("nbops.gate")
 
-TAG_DECISION = "nbops.gate.decision"
-TAG_RUN = "nbops.gate.run"  # on the challenger version: its latest gate run
+TAG_DECISION = T.GATE_DECISION
+TAG_RUN = T.GATE_RUN  # on the challenger version: its latest gate run
 TASKS = ("classification", "regression")
 #: what a shadow criterion shows (and fails with) when the request log holds no shadow records
 NO_SHADOW = "no shadow traffic"
@@ -176,11 +179,11 @@ def _run_gate(model: str, challenger: str, champion: str, frame: Any, label_colu
               rules: list[Criterion], task: str, *, moves: bool, dry_run: bool,
               reason: str | None, webhook: str | None, batch_size: int,
               experiment: str | None) -> GateResult:
-    from nbops.registry._store import client_for
     from nbops.registry.resolve import resolve_version
     from nbops.tracking.run import track
 
-    client = client_for()
+    store = open_store()
+    client = store.client
     mv_new = resolve_version(f"{model}@{challenger}", client=client)
     mv_old = resolve_version(f"{model}@{champion}", client=client)
     if str(mv_new.version) == str(mv_old.version):
@@ -190,8 +193,8 @@ def _run_gate(model: str, challenger: str, champion: str, frame: Any, label_colu
     labels = frame[label_column].to_numpy()
     features = frame.drop(columns=[label_column])
     with tempfile.TemporaryDirectory(prefix="nbops-gate-") as tmp:
-        new = _Loaded.load(client, mv_new, Path(tmp) / "challenger")
-        old = _Loaded.load(client, mv_old, Path(tmp) / "champion")
+        new = _Loaded.load(store, mv_new, Path(tmp) / "challenger")
+        old = _Loaded.load(store, mv_old, Path(tmp) / "champion")
         x_new, x_old = new.inputs(features), old.inputs(features)
         out_new, out_old = new.predict_all(x_new), old.predict_all(x_old)
         latency = _latency({"challenger": lambda: new.predict(x_new[:batch_size]),
@@ -215,9 +218,9 @@ def _run_gate(model: str, challenger: str, champion: str, frame: Any, label_colu
     requests = int(shadow["requests"]) if shadow else 0
     report = _report_html(model, scores["challenger"], scores["champion"], rows, decision, task,
                           len(frame), requests)
-    tags = {TAG_DECISION: decision, "nbops.gate.model": model,
-            "nbops.gate.challenger": f"{model}/{mv_new.version}",
-            "nbops.gate.champion": f"{model}/{mv_old.version}"}
+    tags = {TAG_DECISION: decision, T.GATE_MODEL: model,
+            T.GATE_CHALLENGER: f"{model}/{mv_new.version}",
+            T.GATE_CHAMPION: f"{model}/{mv_old.version}"}
     params = {f"criterion_{i}": r.text for i, r in enumerate(rules, 1)}
     params.update({"model": model, "challenger": f"{challenger}=v{mv_new.version}",
                    "champion": f"{champion}=v{mv_old.version}", "task": task,
@@ -309,29 +312,17 @@ class _Loaded:
         self.flavor, self.package, self.predict, self.dtype = flavor, package, predict, dtype
 
     @classmethod
-    def load(cls, client: Any, mv: Any, folder: Path) -> _Loaded:
+    def load(cls, store: Store, mv: Any, folder: Path) -> _Loaded:
         import numpy as np
 
-        from nbops.registry._store import (
-            quiet_downloads,
-            store_errors,
-            tracking_uri_of,
-            use_tracking_uri,
-        )
         from nbops.registry.resolve import onnx_package
 
-        uri = tracking_uri_of(client)
-        found = (mv.name, str(mv.version)) if mv.tags.get("nbops.package") == "onnx" \
-            else onnx_package(mv.name, str(mv.version), client)
+        found = (mv.name, str(mv.version)) if mv.tags.get(T.PACKAGE) == "onnx" \
+            else onnx_package(mv.name, str(mv.version), store.client)
         if found is not None:
-            import mlflow.artifacts
-
             from nbops.packaging.runtime import load
 
-            with store_errors(f"downloading {'/'.join(found)}", client), \
-                    use_tracking_uri(uri), quiet_downloads():
-                mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{'/'.join(found)}",
-                                                    dst_path=str(folder))
+            download_model(store, f"models:/{'/'.join(found)}", folder)
             files = sorted(folder.rglob("*.onnx"))
             if not files:
                 raise UsageError(f"{'/'.join(found)} is tagged as an ONNX package but holds no "
@@ -346,13 +337,10 @@ class _Loaded:
             dtype = {"tensor(double)": np.float64, "tensor(int64)": np.int64,
                      "tensor(int32)": np.int32}.get(kind, np.float32)
             return cls("onnx", "/".join(found), predictor.predict, dtype)
-        import mlflow.pyfunc
-
         log.warning("%s/%s has no ONNX package: the gate runs its MLflow pyfunc (slower). "
                     "Package it with `nbops package %s/%s`.", mv.name, mv.version, mv.name,
                     mv.version)
-        with store_errors(f"loading {mv.name}/{mv.version}", client), use_tracking_uri(uri):
-            model = mlflow.pyfunc.load_model(f"models:/{mv.name}/{mv.version}")
+        model = load_model(store, f"models:/{mv.name}/{mv.version}", flavor="pyfunc")
         return cls("pyfunc", None, lambda x: _array(model.predict(x)), np.float32)
 
     def inputs(self, features: Any) -> Any:

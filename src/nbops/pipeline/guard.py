@@ -18,7 +18,7 @@ Rules, checked before any work starts:
 Every function takes a ``clock`` (seconds since the epoch) so that time can be controlled.
 
 Example:
-    >>> from nbops.workflows import guard
+    >>> from nbops.pipeline import guard
     >>> with guard.in_flight("churn", "retrain"):      # doctest: +SKIP
     ...     ...                                         # train and register a challenger
     >>> guard.history("churn")[-1]["decision"]          # doctest: +SKIP

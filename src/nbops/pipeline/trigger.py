@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from nbops.workflows import guard
+from nbops.pipeline import guard
 
 __all__ = ["Verdict", "evaluate", "retraining"]
 
@@ -58,14 +58,15 @@ def evaluate(trigger: Any, *, handled: str | None = None, tracking_uri: str | No
     """Decide whether the pipeline of ``trigger`` (a :class:`~nbops.pipeline.spec.Trigger`)
     runs now. ``handled``: the verdict of the previous triggered run, which does not start
     another. A store or registry error is a skip whose reason names it."""
+    from nbops.config import load_settings
     from nbops.exceptions import NbopsError
     from nbops.monitoring.status import TAG_CHECKED_AT, TAG_REPORT_RUN, TAG_STATUS
-    from nbops.registry._store import client_for, client_for_uri
     from nbops.registry.resolve import resolve_version
+    from nbops.store import open_store
 
     try:
-        client = client_for_uri(tracking_uri) if tracking_uri else client_for()
-        mv = resolve_version(trigger.monitor, client=client)
+        store = open_store(load_settings(), tracking_uri=tracking_uri)
+        mv = resolve_version(trigger.monitor, client=store.client)
     except NbopsError as exc:
         return Verdict(False, f"cannot read the monitoring status of {trigger.monitor}: {exc}",
                        trigger.model)
