@@ -43,6 +43,7 @@ def add_version(client: Any, name: str, run_id: str | None,
         client.create_registered_model(name)
     except MlflowException:
         pass
-    mv = client.create_model_version(name, source=f"file:///tmp/nbops-test/{name}",
-                                     run_id=run_id, tags=tags or {})
+    # A source an MLflow server accepts too: inside the run's artifacts, or a remote URI.
+    source = f"runs:/{run_id}/model" if run_id else f"s3://nbops-test/{name}"
+    mv = client.create_model_version(name, source=source, run_id=run_id, tags=tags or {})
     return str(mv.version)

@@ -8,9 +8,9 @@ import torch
 from registry_helpers import add_dataset, add_version, start_run
 
 import nbops
+from nbops import log_model
 from nbops.data import fingerprint
 from nbops.exceptions import NotFoundError, UsageError
-from nbops import log_model
 from nbops.registry import lineage, set_alias
 from nbops.registry.lineage import (
     _KINDS,

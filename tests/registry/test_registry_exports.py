@@ -12,7 +12,7 @@ def test_all_is_pinned():
     assert nbops.registry.__all__ == [
         "AuditRecord", "Edge", "LineageGraph", "ModelInfo", "ModelRef", "ModelSpec", "Node",
         "NodeKind", "Page", "Relation", "VersionInfo", "delete_alias", "delete_tag", "history",
-        "lineage", "list_models", "log_model", "parse_ref", "register_kind",
+        "lineage", "list_models", "parse_ref", "register_kind",
         "register_relation", "resolve", "rollback", "set_alias", "set_description", "set_tag",
         "versions",
     ]

@@ -8,9 +8,9 @@ import torch
 from registry_helpers import add_dataset
 
 import nbops
+from nbops import log_model
 from nbops.data import fingerprint
 from nbops.exceptions import NoActiveRunError, UsageError
-from nbops import log_model
 from nbops.registry import ModelRef, history, resolve
 
 
