@@ -65,9 +65,12 @@ def test_the_stored_record_is_the_documented_json(churn, client):
     assert KEY.match(key) and key == record.key
     data = json.loads(value)
     assert data == {"alias": "prod", "from_version": None, "to_version": "3",
-                    "when": data["when"], "who": "ada", "reason": "why not", "action": "set"}
+                    "when": data["when"], "who": "ada", "reason": "why not", "action": "set",
+                    "prev": None}
     assert WHEN.match(data["when"])
     assert record.to_dict() == data
+    second = set_alias("churn", "prod", 1)
+    assert json.loads(audit_tags(client)[second.key])["prev"] == record.key
 
 
 def test_who_prefers_jupyterhub_user(churn, monkeypatch):
@@ -142,9 +145,10 @@ def test_two_processes_racing_are_both_audited_and_the_last_write_wins(churn, pr
     records = history("churn", "prod")
     assert len(records) == 10
     assert sorted(r.who for r in records) == ["alice"] * 5 + ["bob"] * 5
-    assert records[0].from_version is None
+    assert records[0].from_version is None and records[0].prev is None
     for before, after in zip(records, records[1:], strict=False):  # an unbroken chain
         assert after.from_version == before.to_version
+        assert after.prev == before.key and after.applied
     assert resolve("churn@prod").version == records[-1].to_version
 
 

@@ -3,6 +3,26 @@
 Every alias change goes through :func:`set_alias`, :func:`delete_alias` or :func:`rollback` and
 leaves one audit record (see :mod:`nbops.registry.audit`); :func:`history` reads them back.
 
+An alias move and its record are one operation against the store, with the store as the
+arbiter between writers (on one machine or many)::
+
+    1. read the model: where the alias points, its audit chain (head = newest move record)
+    2. the chain is unsettled (the head is recorded but not applied yet, or two records follow
+       the same one: a race's loser has not taken its record back yet), and that is younger
+       than LEASE_S: another writer is mid-move; wait, then read again
+    3. check ``expected_current`` against where the alias points  -> ConflictError(current)
+    4. write the record (``prev`` = the head): record first, so a crash leaves a record
+       without a move (readers flag it, see ``audit.mark_applied``), never a move without one
+    5. read the chain again: a move record that was not there in 1 is a rival writer; take
+       ours back (delete the tag), wait a random moment and start again from 1
+    6. move the alias
+
+Two writers racing from one state cannot both pass 5 (each reads after its own write, so at
+least one sees the other), so at most one moves; a writer that lost sees the winner's move in
+1/3 and fails with :class:`~nbops.exceptions.ConflictError`, or follows it in the chain. Writers
+of one machine also queue on a lock file keyed on the store (``audit.writer_lock``), so they do
+not even collide.
+
 Example:
     >>> from nbops import registry
     >>> registry.set_alias("churn", "prod", 3, reason="AUC 0.91 > 0.88")   # doctest: +SKIP
@@ -17,18 +37,22 @@ the nbops settings in force is used.
 
 from __future__ import annotations
 
+import random
+import time
 from typing import TYPE_CHECKING, Any
 
-from nbops.exceptions import NotFoundError, UsageError, closest
+from nbops.exceptions import ConflictError, NotFoundError, UsageError, closest
 from nbops.registry._store import (
     call,
     client_for,
     error_code,
     registry_writes_allowed,
     store_errors,
+    tracking_uri_of,
 )
 from nbops.registry.audit import (
     AUDIT_PREFIX,
+    MOVES,
     AuditRecord,
     last_millis,
     new_record,
@@ -126,10 +150,10 @@ def versions(name: str, *, client: MlflowClient | None = None) -> list[VersionIn
 # -- aliases (audited) ------------------------------------------------------------------------
 
 
-def _home() -> Any:
-    from nbops.config import load_settings
-
-    return load_settings().home
+#: How long a move record may wait for its move before other writers take it as abandoned.
+LEASE_S = 10.0
+#: How many times a writer starts again after colliding with another one.
+ATTEMPTS = 8
 
 
 def _check_alias(alias: str) -> None:
@@ -164,20 +188,29 @@ def set_alias(
     version: str | int,
     reason: str | None = None,
     *,
+    expected_current: str | int | None = None,
     client: MlflowClient | None = None,
 ) -> AuditRecord:
     """Point ``alias`` of model ``name`` at ``version`` and record the change; return the record.
+
+    ``expected_current`` is the version you saw the alias on (``""``: not set): when the alias
+    points elsewhere at the moment of the move, nothing moves and :class:`ConflictError` says
+    where it points (``.current``). Without it the alias moves wherever it is.
 
     Example:
         >>> rec = set_alias("churn", "prod", 3, reason="AUC 0.91")   # doctest: +SKIP
         >>> rec.from_version, rec.to_version                          # doctest: +SKIP
         ('2', '3')
+        >>> set_alias("churn", "prod", 4, expected_current=2)         # doctest: +SKIP
+        ConflictError: Alias 'prod' of 'churn' points at v3, not v2 as expected: ...
     """
     _check_alias(alias)
     client = client_for(client)
     registered_model(name, client)
     version = str(_get_version(name, str(version), client).version)
-    return _move(client, name, alias, lambda current, records: version, "set", reason)
+    expected = None if expected_current is None else (str(expected_current).strip() or None)
+    return _move(client, name, alias, lambda current, records: version, "set", reason,
+                 expect=expected_current is not None, expected=expected)
 
 
 def delete_alias(
@@ -216,7 +249,7 @@ def history(
         ...     print(rec.when, rec.who, rec.action, rec.from_version, "->", rec.to_version)
     """
     model = registered_model(name, client_for(client))
-    return records_from_tags(model.tags, alias)
+    return records_from_tags(model.tags, alias, model.aliases)
 
 
 def rollback(
@@ -268,28 +301,79 @@ def rollback(
 
 
 def _move(client: MlflowClient, name: str, alias: str, choose: Any, action: str,
-          reason: str | None) -> AuditRecord:
-    """Under the writer lock: read the alias, move it, write the audit record.
+          reason: str | None, *, expect: bool = False,
+          expected: str | None = None) -> AuditRecord:
+    """Move ``alias`` to ``choose(current, applied records)`` and record it, by the protocol in
+    this module's docstring; with ``expect``, only when the alias points at ``expected``.
 
     With registry writes off (``nbops reproduce``) the alias stays where it is and nothing is
     written; the record returned says so (``from_version == to_version``)."""
-    with writer_lock(_home()):
+    with writer_lock(tracking_uri_of(client)):
+        for attempt in range(ATTEMPTS):
+            model, current, chain = _read(client, name, alias)
+            if expect and current != expected:
+                raise ConflictError(
+                    f"Alias {alias!r} of {name!r} points at {_v(current)}, not {_v(expected)} "
+                    "as expected: someone moved it meanwhile. Look at where it points now "
+                    f"(`nbops registry versions {name}`) and decide again.", current=current)
+            if not registry_writes_allowed(f"{action} of alias {alias!r} of model {name!r}"):
+                return new_record(alias, current, current, action,
+                                  "not applied: registry writes are off", last_millis(model.tags))
+            goal = choose(current, [r for r in chain if r.applied])
+            record = new_record(alias, current, goal, action, reason, last_millis(model.tags),
+                                prev=chain[-1].key if chain else None)
+            _write(client, name, record)  # the record first: never a move without a record
+            seen = {r.key for r in chain} | {record.key}
+            _, _, now = _read(client, name, alias, wait=False)
+            if not [r for r in now if r.key not in seen]:
+                if goal is None:
+                    if current is not None:
+                        call(client, f"deleting alias {alias!r} of {name!r}",
+                             client.delete_registered_model_alias, name, alias)
+                else:
+                    _point(client, name, alias, goal)
+                return record
+            # A rival wrote a move record between our read and our check: take ours back and
+            # start again (it may have won; if both lost, the random wait breaks the tie).
+            call(client, f"taking back the audit record of {name!r}",
+                 client.delete_registered_model_tag, name, record.key)
+            time.sleep(random.uniform(0.02, 0.1) * 2 ** min(attempt, 4))
+    raise ConflictError(
+        f"Alias {alias!r} of {name!r} kept being moved by other writers during {ATTEMPTS} "
+        "attempts; nothing was changed. Look at its history (`nbops registry history "
+        f"{name}`) and try again.", current=current)
+
+
+def _read(client: MlflowClient, name: str, alias: str,
+          wait: bool = True) -> tuple[Any, str | None, list[AuditRecord]]:
+    """The model, where ``alias`` points, and the alias's move records (oldest first). With
+    ``wait``, waits while the newest record is a move another writer has recorded but not made
+    yet (at most until the record is LEASE_S old: then it is taken as abandoned)."""
+    deadline = time.monotonic() + (LEASE_S if wait else 0.0)
+    while True:
         model = call(client, f"reading model {name!r}", client.get_registered_model, name)
         current = model.aliases.get(alias)
         current = None if current is None else str(current)
-        if not registry_writes_allowed(f"{action} of alias {alias!r} of model {name!r}"):
-            return new_record(alias, current, current, action,
-                              "not applied: registry writes are off", last_millis(model.tags))
-        goal = choose(current, records_from_tags(model.tags, alias))
-        if goal is None:
-            if current is not None:
-                call(client, f"deleting alias {alias!r} of {name!r}",
-                     client.delete_registered_model_alias, name, alias)
-        else:
-            _point(client, name, alias, goal)
-        record = new_record(alias, current, goal, action, reason, last_millis(model.tags))
-        _write(client, name, record)
-    return record
+        chain = [r for r in records_from_tags(model.tags, alias, model.aliases)
+                 if r.action in MOVES]
+        if not _unsettled(chain) or time.monotonic() >= deadline:
+            return model, current, chain
+        time.sleep(0.05)
+
+
+def _unsettled(chain: list[AuditRecord]) -> bool:
+    """Whether another writer is (or was, less than LEASE_S ago) in the middle of a move:
+    the newest record is not applied yet, or two records follow the same one (a writer that
+    lost a race has not taken its record back yet)."""
+    young = time.time() * 1000 - LEASE_S * 1000
+    if chain and not chain[-1].applied and chain[-1].millis > young:
+        return True
+    follows = [r.prev for r in chain if r.millis > young]
+    return len(follows) != len(set(follows))
+
+
+def _v(version: str | None) -> str:
+    return f"v{version}" if version else "nothing"
 
 
 # -- tags and descriptions --------------------------------------------------------------------
