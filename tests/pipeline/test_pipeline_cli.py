@@ -8,7 +8,7 @@ import typer
 from pipeline_support import write_spec
 from typer.testing import CliRunner
 
-from nbops.pipeline.cli import parse_params, run_command, schedule_app
+from nbops.cli.pipeline import parse_params, run_command, schedule_app
 
 
 def _app() -> typer.Typer:

@@ -10,8 +10,8 @@ import pytest
 from registry_helpers import add_dataset, add_version, start_run
 from typer.testing import CliRunner
 
+from nbops.cli.registry import lineage_command, registry_app
 from nbops.data import fingerprint
-from nbops.registry.cli import lineage_command, registry_app
 
 runner = CliRunner()
 

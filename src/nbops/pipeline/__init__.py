@@ -11,7 +11,7 @@ lookups), :mod:`~nbops.pipeline.executors` (local worker processes, Dask),
 :mod:`~nbops.pipeline.display` (terminal), :mod:`~nbops.pipeline.schedule` (cron schedules),
 :mod:`~nbops.pipeline.trigger` (a schedule's retrain, when monitoring says so),
 :mod:`~nbops.pipeline.guard` (continuous-training guard rails and history),
-:mod:`~nbops.pipeline.cli` (commands). Importing this package imports none of papermill,
+:mod:`nbops.cli.pipeline` (commands). Importing this package imports none of papermill,
 mlflow, dask or APScheduler.
 """
 

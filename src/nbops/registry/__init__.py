@@ -9,7 +9,7 @@
 Modules: ``models`` (log_model), ``resolve`` (model references), ``api`` (models, versions,
 aliases, tags), ``audit`` (the audit record format), ``lineage`` (graph, node kinds, queries),
 ``render`` (text / JSON / Mermaid / DOT / SVG), ``service`` (what the sidebar and the widgets
-read and write), ``cli`` (``nbops registry`` / ``nbops lineage``). Importing this package imports
+read and write); the commands are in :mod:`nbops.cli.registry`. Importing this package imports
 neither mlflow nor torch. The registry browser widget is ``nbops.widgets.registry_browser()``.
 """
 

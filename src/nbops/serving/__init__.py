@@ -7,7 +7,7 @@
 Modules: ``spec`` (request formats and checks), ``models`` (what is loaded: ONNX package or
 pyfunc), ``routing`` (canary, shadow, blue-green, routing files), ``shadow`` (the shadow's own
 process), ``reqlog`` (the request log), ``app`` (the HTTP API), ``server`` (processes),
-``kserve`` (the InferenceService export), ``cli``.
+``kserve`` (the InferenceService export); the command is in :mod:`nbops.cli.serving`.
 Importing this package imports neither mlflow, numpy nor starlette. ``nbops.serve(...)``
 (calling the package) starts a server.
 

@@ -4,7 +4,7 @@ Modules: ``log_model`` (log a torch model from a run, register it, store its mon
 reference), ``package`` (``nbops.package.onnx``: package, record and register), ``monitor``
 (``nbops.monitor.run_check``: the monitoring check of a model version), ``gate`` (challenger vs
 champion on a labelled window and on shadow traffic, then promote or reject), ``criteria`` (the
-gate's criterion grammar), ``cli`` (``nbops gate`` and ``nbops ct status``). The guard rails of
+gate's criterion grammar); ``nbops gate`` and ``nbops ct status`` are in :mod:`nbops.cli.workflows`. The guard rails of
 continuous training and the retrain trigger of a schedule are in :mod:`nbops.pipeline.guard`
 and :mod:`nbops.pipeline.trigger`. Importing this package imports neither mlflow, pandas nor
 torch.

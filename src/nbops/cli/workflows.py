@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typer
 
+from nbops.cli.errors import fail
 from nbops.exceptions import GuardRailError, NbopsError
 
 __all__ = ["ct_app", "gate_command", "mount"]
@@ -50,11 +51,9 @@ def gate_command(
                       reason=reason, task=task, webhook=webhook, cooldown=cooldown,
                       max_per_day=max_per_day)
     except GuardRailError as exc:
-        typer.secho(f"refused: {exc}", fg=typer.colors.YELLOW, err=True)
-        raise typer.Exit(3) from None
+        fail(exc, 3)
     except NbopsError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        fail(exc)
     typer.echo(result.to_text())
     if not result.passed:
         raise typer.Exit(1)
@@ -75,8 +74,7 @@ def status_command(
     try:
         rows = history(name)[-limit:]
     except NbopsError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        fail(exc)
     if not rows:
         typer.echo(f"No gate decisions for {name!r} yet. Run `nbops gate {name} --data ... "
                    "--label-column ... --criterion ...`.")

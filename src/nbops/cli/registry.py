@@ -11,13 +11,11 @@ Any :class:`~nbops.exceptions.NbopsError` prints ``error: <message>`` on stderr 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import typer
 
-from nbops.exceptions import NbopsError
+from nbops.cli.errors import reported
 
 __all__ = ["lineage_command", "registry_app"]
 
@@ -33,15 +31,6 @@ alias_app = typer.Typer(help="Set or delete an alias; every change is recorded."
 registry_app.add_typer(alias_app, name="alias")
 
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except NbopsError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
 
 
 def _table(rows: list[list[str]], header: list[str]) -> None:
@@ -68,7 +57,7 @@ def list_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List registered models with their aliases and latest version."""
-    with _errors():
+    with reported():
         page = _api().list_models(search, max_results=max_results, page_token=page_token)
     if as_json:
         _echo_json({"models": [m.to_dict() for m in page], "next_page_token":
@@ -88,7 +77,7 @@ def list_cmd(
 @registry_app.command("versions")
 def versions_cmd(name: str, as_json: bool = JSON_OPTION) -> None:
     """List the versions of a model, newest first."""
-    with _errors():
+    with reported():
         found = _api().versions(name)
     if as_json:
         _echo_json([v.to_dict() for v in found])
@@ -109,7 +98,7 @@ def alias_set(
     reason: str = typer.Option(None, "--reason", "-r", help="Why; kept in the audit record."),
 ) -> None:
     """Point ALIAS of model NAME at VERSION."""
-    with _errors():
+    with reported():
         _say(_api().set_alias(name, alias, version, reason=reason))
 
 
@@ -119,7 +108,7 @@ def alias_delete(
     reason: str = typer.Option(None, "--reason", "-r", help="Why; kept in the audit record."),
 ) -> None:
     """Remove ALIAS from model NAME."""
-    with _errors():
+    with reported():
         _say(_api().delete_alias(name, alias, reason=reason))
 
 
@@ -130,7 +119,7 @@ def history_cmd(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show the recorded alias changes of a model, oldest first."""
-    with _errors():
+    with reported():
         records = _api().history(name, alias)
     if as_json:
         _echo_json([r.to_dict() for r in records])
@@ -149,7 +138,7 @@ def rollback_cmd(
     reason: str = typer.Option(None, "--reason", "-r", help="Why; kept in the audit record."),
 ) -> None:
     """Move ALIAS back to the version it pointed to before its latest change."""
-    with _errors():
+    with reported():
         _say(_api().rollback(name, alias, reason=reason))
 
 
@@ -162,7 +151,7 @@ def tag_cmd(
 ) -> None:
     """Set (or --delete) a tag on a model or one of its versions."""
     where = f"{name}/{version}" if version else name
-    with _errors():
+    with reported():
         if delete:
             _api().delete_tag(name, key, version)
             typer.echo(f"deleted tag {key} of {where}")
@@ -184,7 +173,7 @@ def describe_cmd(
 ) -> None:
     """Show a model (description, aliases, tags, versions), or set its description."""
     api = _api()
-    with _errors():
+    with reported():
         if description is not None:
             api.set_description(name, description, version)
             typer.echo(f"description of {name}{'/' + version if version else ''} set")
@@ -215,6 +204,6 @@ def lineage_command(
     """Show where a model, run or dataset version came from and what came from it."""
     from nbops.registry.lineage import lineage
 
-    with _errors():
+    with reported():
         graph = lineage(ref, direction=direction, depth=depth)  # type: ignore[arg-type]
         typer.echo(graph.render(format))

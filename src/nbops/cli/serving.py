@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from nbops.cli.errors import fail
 from nbops.exceptions import NbopsError
 
 __all__ = ["serve_command"]
@@ -40,10 +41,6 @@ def serve_command(
     """
     from nbops.exceptions import UsageError
     from nbops.serving.routing import RouteConfig, parse_canary, read_routing
-
-    def fail(exc: Exception) -> None:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
 
     try:
         file = read_routing(config) if config else {}

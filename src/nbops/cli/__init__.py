@@ -1,11 +1,12 @@
-"""The ``nbops`` command line."""
+"""The ``nbops`` command line: the commands of tracking, sync, monitoring and packaging here,
+one module each for the registry, pipelines, serving and continuous training. Every command
+reports an nbops error the same way (:mod:`nbops.cli.errors`)."""
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
+from nbops.cli.errors import fail, reported
 from nbops.exceptions import NbopsError
 
 app = typer.Typer(
@@ -15,11 +16,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def _fail(exc: Exception) -> None:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -43,7 +39,7 @@ def sync(
         settings = load_settings()
         report = replay(settings, timeout, after=after, retry_rejected=retry_rejected)
     except NbopsError as exc:
-        _fail(exc)
+        fail(exc)
     if not quiet:
         line = (f"shipped {report.shipped} event(s) to their tracking store(s) in "
                 f"{report.seconds:.1f}s")
@@ -75,7 +71,7 @@ def status() -> None:
         settings = load_settings()
         text = status_text(settings, Spool(settings.home))
     except NbopsError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(text)
 
 
@@ -94,7 +90,7 @@ def runs(
     try:
         frame = compare(experiment, max_results=max_results)
     except NbopsError as exc:
-        _fail(exc)
+        fail(exc)
     if frame.empty:
         typer.echo(f"No runs in experiment {experiment!r} yet.")
         return
@@ -132,7 +128,7 @@ def reproduce(
     try:
         report = _reproduce(run_id, tolerance=tolerance, register=register)
     except NbopsError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(report.to_text())
     if report.exit_code:
         raise typer.Exit(report.exit_code)
@@ -164,8 +160,7 @@ def monitor(
                            label_column=label_column, prediction_column=prediction_column,
                            webhook=webhook)
     except NbopsError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
+        fail(exc)
     typer.echo(report.to_text())
     if report.status in {s.strip() for s in fail_on.split(",") if s.strip()}:
         raise typer.Exit(1)
@@ -191,13 +186,13 @@ def package(
     try:
         shape = tuple(int(d) for d in example_shape.split(",")) if example_shape else None
     except ValueError:
-        _fail(ValueError(f"--example-shape must be comma-separated integers, got "
+        fail(ValueError(f"--example-shape must be comma-separated integers, got "
                          f"{example_shape!r} (e.g. 1,16)."))
     try:
         example = example_from_signature(model, shape)
         pkg = onnx(model, example, name=name, quantize=quantize, alias=alias)
     except NbopsError as exc:
-        _fail(exc)
+        fail(exc)
     result = pkg.result
     typer.echo(f"registered {pkg.uri} ({result.variant}; exporter {result.export.exporter}; "
                f"parity max abs error {result.parity.max_abs_error:.2e})")
@@ -206,12 +201,12 @@ def package(
 
 
 def _mount() -> None:
-    """Commands that live with their capability (`nbops monitor` is defined above: importing
-    nbops.monitoring loads numpy, which every command would pay for)."""
-    from nbops.pipeline.cli import run_command, schedule_app, scheduler_command
-    from nbops.registry.cli import lineage_command, registry_app
-    from nbops.serving.cli import serve_command
-    from nbops.workflows.cli import mount as mount_workflows
+    """The commands of each capability, one module each in nbops.cli (`nbops monitor` is
+    defined above)."""
+    from nbops.cli.pipeline import run_command, schedule_app, scheduler_command
+    from nbops.cli.registry import lineage_command, registry_app
+    from nbops.cli.serving import serve_command
+    from nbops.cli.workflows import mount as mount_workflows
 
     app.add_typer(registry_app, name="registry")
     app.command("lineage")(lineage_command)
@@ -226,8 +221,5 @@ _mount()
 
 
 def main() -> None:  # pragma: no cover - entry point
-    try:
+    with reported():  # an error raised while the commands are set up
         app()
-    except NbopsError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(2)

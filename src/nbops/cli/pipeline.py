@@ -14,14 +14,10 @@ from pathlib import Path
 
 import typer
 
+from nbops.cli.errors import fail
 from nbops.exceptions import NbopsError, UsageError
 
 __all__ = ["parse_params", "run_command", "schedule_app", "scheduler_command"]
-
-
-def _fail(exc: Exception) -> None:
-    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(2)
 
 
 def parse_params(items: list[str] | None) -> dict[str, object]:
@@ -83,7 +79,7 @@ def run_command(
         if any(step.attempts for step in result.steps.values()):
             tracker.logger.flush(settings.flush_timeout)
     except NbopsError as exc:
-        _fail(exc)
+        fail(exc)
     except KeyboardInterrupt:
         typer.secho("interrupted: the running steps were stopped and their MLflow runs marked "
                     "KILLED (nbops.step.status=killed); finished steps keep their runs.",
@@ -130,14 +126,14 @@ def add_command(
         if cooldown is not None:
             condition["cooldown"] = cooldown
     elif status or cooldown is not None:
-        _fail(ValueError("--status and --cooldown belong to a trigger: add --trigger "
+        fail(ValueError("--status and --cooldown belong to a trigger: add --trigger "
                          "NAME@ALIAS (e.g. --trigger churn@champion --status drift)."))
     try:
         replaced = any(job.name == name for job in schedule.list_schedules())
         job = schedule.add(name, cron, target, parse_params(param), missed, timezone=timezone,
                            cache=cache, trigger=condition)
     except NbopsError as exc:
-        _fail(exc)
+        fail(exc)
     verb = "replaced schedule" if replaced else "scheduled"
     typer.echo(f"{verb} {job.name!r}: {job.cron} ({job.timezone}) -> {job.target}; "
                f"next run {job.next_fire()}")
@@ -154,7 +150,7 @@ def list_command() -> None:
     try:
         jobs = schedule.list_schedules()
     except NbopsError as exc:
-        _fail(exc)
+        fail(exc)
     if not jobs:
         typer.echo("no schedules; add one with `nbops schedule add NAME TARGET --cron '...'`")
         return
@@ -191,7 +187,7 @@ def remove_command(name: str = typer.Argument(..., help="Schedule name.")) -> No
     try:
         schedule.remove(name)
     except NbopsError as exc:
-        _fail(exc)
+        fail(exc)
     typer.echo(f"removed schedule {name!r}")
 
 
@@ -206,7 +202,7 @@ def history_command(
     try:
         entries = schedule.history(name, limit=limit)
     except NbopsError as exc:
-        _fail(exc)
+        fail(exc)
     if not entries:
         typer.echo(f"no history for {name!r} yet")
     for e in entries:
@@ -226,7 +222,7 @@ def scheduler_command(
     try:
         ran = run_scheduler(stop_after=stop_after, tick=tick, quiet=False)
     except NbopsError as exc:
-        _fail(exc)
+        fail(exc)
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
     typer.echo(f"ran {ran} job(s)", err=True)
