@@ -81,7 +81,10 @@ def test_roundtrip_params_metrics_code_git_env(ip, tracker, client, project, mon
     assert tags["nbops.git.dirty"] == "true"
     assert len(tags["nbops.cell_hash"]) == 16
     assert tags["nbops.env.python"].count(".") == 2
-    assert len(tags["nbops.env.digest"]) == 16
+    from nbops.tracking.environment import installed_packages
+
+    assert tags["nbops.env.digest"] == installed_packages()[1]  # the digest of the package list
+    assert len(tags["nbops.env.digest"]) == 64
     parent_id = tags["mlflow.parentRunId"]
     parent = client.get_run(parent_id)
     assert parent.data.tags["nbops.session"] == "true"

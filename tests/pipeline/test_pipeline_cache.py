@@ -114,7 +114,7 @@ def test_a_cache_hit_never_serves_outputs_overwritten_since(nbdir, tracker, clie
 
 
 def test_the_environment_digest_is_remembered_until_sys_path_changes(tmp_path, monkeypatch):
-    from nbops.pipeline.cache import environment_digest
+    from nbops.tracking.environment import installed_packages_digest as environment_digest
 
     first = environment_digest(tmp_path)
     saved = json.loads((tmp_path / "environment-digest.json").read_text())
@@ -128,3 +128,27 @@ def test_the_environment_digest_is_remembered_until_sys_path_changes(tmp_path, m
     (tmp_path / "site-packages").mkdir()
     monkeypatch.syspath_prepend(str(tmp_path / "site-packages"))  # a package folder appeared
     assert environment_digest(tmp_path) == first
+
+
+def test_a_step_run_records_the_environment_digest_of_its_cache_key(nbdir, tracker, client):
+    """One digest names the environment: the step run's ``nbops.env.digest`` is the digest in
+    its cache key (given back as ``env_digest``, the key is the same: a cache hit) and the one
+    a tracked run of this interpreter records."""
+    from nbops.tracking.run import track
+
+    (nbdir / "extra.txt").write_text("v1")
+    spec = write_spec(nbdir, SPEC)
+    step = run_pipeline(spec, tracker=tracker, quiet=True).steps["produce"]
+    assert step.status == "succeeded"
+    tags = client.get_run(step.run_id).data.tags
+    digest = tags["nbops.env.digest"]
+    assert len(digest) == 64 and int(digest, 16) >= 0
+
+    again = run_pipeline(spec, tracker=tracker, quiet=True, env_digest=digest).steps["produce"]
+    assert again.status == "cached" and again.cache_key == step.cache_key == tags["nbops.cache_key"]
+    assert client.get_run(again.run_id).data.tags["nbops.env.digest"] == digest
+
+    with track("a tracked block", tracker=tracker) as run:
+        run.log(x=1.0)
+    assert run.wait(60)
+    assert client.get_run(run.mlflow_run_id).data.tags["nbops.env.digest"] == digest

@@ -7,7 +7,9 @@ The cache key is the sha256 of:
 * the resolved parameters (templates filled in),
 * the fingerprints (:func:`nbops.data.fingerprint`) of the step's ``inputs`` and of every
   upstream *path* output the step receives as a parameter,
-* the kernel name and the environment digest (the installed packages list).
+* the kernel name and the environment digest
+  (:func:`nbops.tracking.environment.environment_digest` of the installed packages: the same
+  digest a run records as ``nbops.env.digest``, and a step run does too).
 
 MLflow is the source of truth: a hit is a FINISHED step run tagged ``nbops.cache_key=<key>`` and
 ``nbops.step.status=succeeded`` whose declared outputs are all recorded and whose *path*
@@ -31,19 +33,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nbops.tracking.environment import installed_packages_digest
+
 __all__ = [
     "CacheHit",
     "CacheIndex",
     "StepCache",
     "cache_key",
-    "environment_digest",
     "find_cached",
     "input_fingerprints",
     "notebook_digest",
@@ -61,37 +63,6 @@ def notebook_digest(nb: Mapping[str, Any]) -> str:
         tags = sorted((cell.get("metadata") or {}).get("tags", []))
         cells.append([cell.get("cell_type"), source, tags])
     return _sha(cells)
-
-
-def environment_digest(home: Path | None = None) -> str:
-    """sha256 of the installed packages list (``name==version``).
-
-    Listing the packages takes about a second, so the digest is remembered in
-    ``<home>/environment-digest.json`` with the modification times of the package folders
-    on ``sys.path`` (``site-packages``, ``dist-packages``: installing or removing a package
-    changes them) and listed again only when they change. Other ``sys.path`` entries (the
-    script's or the current folder) are left out of that stamp: any file written there
-    would change it.
-    """
-    from nbops.tracking.capture import package_list
-
-    stamp = [sys.executable, *(f"{p}:{_mtime(p)}" for p in sys.path
-                               if Path(p).name in ("site-packages", "dist-packages"))]
-    saved = home / "environment-digest.json" if home else None
-    if saved is not None:
-        try:
-            data = json.loads(saved.read_text(encoding="utf-8"))
-            if data.get("stamp") == stamp:
-                return str(data["digest"])
-        except (OSError, ValueError, KeyError):
-            pass
-    digest = hashlib.sha256(package_list().encode()).hexdigest()
-    if saved is not None:
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        tmp = saved.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"stamp": stamp, "digest": digest}), encoding="utf-8")
-        os.replace(tmp, saved)
-    return digest
 
 
 def input_fingerprints(paths: Mapping[str, Path]) -> dict[str, str]:
@@ -221,7 +192,7 @@ class StepCache:
         """The cache key of ``step`` run with ``parameters`` on ``inputs``."""
         nb = json.loads(step.notebook.read_text(encoding="utf-8"))
         if self.env_digest is None:
-            self.env_digest = environment_digest(self.settings.home)
+            self.env_digest = installed_packages_digest(self.settings.home)
         return cache_key(notebook_digest(nb), parameters, input_fingerprints(inputs),
                          self.env_digest, step.kernel)
 

@@ -107,10 +107,10 @@ class Records:
             run.log_params(params)
         return run
 
-    def running(self, name: str, key: str, params: Mapping[str, Any]) -> Any:
-        """Open the run of a step about to execute."""
+    def running(self, name: str, tags: Mapping[str, str], params: Mapping[str, Any]) -> Any:
+        """Open the run of a step about to execute (``tags``: its cache key and environment)."""
         run = self.open[name] = self.step_runs[name] = self.step_run(
-            name, {"nbops.cache_key": key, "nbops.step.status": "running"}, params)
+            name, {**tags, "nbops.step.status": "running"}, params)
         return run
 
     def create_ahead(self, selected: set[str], status: Mapping[str, str]) -> None:
@@ -183,12 +183,12 @@ class Records:
                                   "nbops.step.attempts": attempts})
         return self.end_step(name, "FAILED")
 
-    def cached(self, step: Step, key: str, parameters: Mapping[str, Any], hit: CacheHit
-               ) -> str | None:
-        """Record a cache hit as a finished step run pointing at the run it reuses; return its
-        MLflow id."""
+    def cached(self, step: Step, tags: Mapping[str, str], parameters: Mapping[str, Any],
+               hit: CacheHit) -> str | None:
+        """Record a cache hit as a finished step run pointing at the run it reuses (``tags``:
+        its cache key and environment); return its MLflow id."""
         run = self.step_run(step.name, {
-            "nbops.cache_key": key, "nbops.step.status": "cached", "nbops.cached_from": hit.run_id,
+            **tags, "nbops.step.status": "cached", "nbops.cached_from": hit.run_id,
             "nbops.cache_reason": hit.reason, **output_tags(hit.outputs)}, parameters)
         run.end("FINISHED")
         self.step_runs[step.name] = run

@@ -173,8 +173,10 @@ class Session:
         self.keys[name], self.resolved[name], result.cache_key = key, parameters, key
         hit = None if (self.force and name in self.plan.selected) else \
             self.cache.lookup(step, key)
+        # the environment digest is the one inside the key, and the one a run records
+        tags = {"nbops.cache_key": key, "nbops.env.digest": str(self.cache.env_digest)}
         if hit is not None:
-            result.run_id = self.records.cached(step, key, parameters, hit)
+            result.run_id = self.records.cached(step, tags, parameters, hit)
             result.status, result.cached_from, result.reason = "cached", hit.run_id, hit.reason
             result.outputs = {k: v["value"] for k, v in hit.outputs.items()}
             self.kinds.update({(name, k): v["kind"] for k, v in hit.outputs.items()})
@@ -187,7 +189,7 @@ class Session:
                 "pipeline."))
         else:
             pool.start()  # workers and kernels boot while the step run reaches MLflow
-            self.records.running(name, key, parameters)
+            self.records.running(name, tags, parameters)
             self.started[name] = time.monotonic()
             self.submit(name, pool)
 
