@@ -86,11 +86,8 @@ MONITOR_STATUS = "nbops.monitor.status"  # ok / warning / drift, on the version 
 MONITOR_REPORT_RUN = "nbops.monitor.report_run"
 MONITOR_CHECKED_AT = "nbops.monitor.checked_at"
 MONITOR_MODEL = "nbops.monitor.model"  # on a monitoring run: the version it checked
-PROFILE = "nbops.profile"
-SAMPLE = "nbops.sample"
 
 # -- continuous training ---------------------------------------------------------------------------
-GATE = "nbops.gate"
 GATE_MODEL = "nbops.gate.model"
 GATE_RUN = "nbops.gate.run"  # on the challenger version: its latest gate run
 GATE_DECISION = "nbops.gate.decision"
