@@ -23,6 +23,10 @@ NBOPS_REGISTRY_WRITES    ``registry_writes``        on; off (``0``/``false``/``o
 
 The project root is the nearest folder, from the working directory up, holding a
 ``pyproject.toml`` or ``.git``; the working directory itself when there is none.
+
+Kernels nbops starts (pipeline steps, ``nbops reproduce``) get their variables from one
+function, :func:`kernel_environment`: the store and experiment above, and where their runs
+belong (``NBOPS_PARENT_RUN_ID`` or ``NBOPS_PARENT_UID``, ``NBOPS_NOTEBOOK_PATH``).
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from pathlib import Path
 
 from nbops.exceptions import ConfigError
 
-__all__ = ["CAPTURE_PARTS", "Settings", "find_project_root", "load_settings"]
+__all__ = ["CAPTURE_PARTS", "Settings", "find_project_root", "kernel_environment",
+           "load_settings"]
 
 #: The parts of a run's capture that ``--no-capture`` / ``NBOPS_NO_CAPTURE`` can switch off.
 CAPTURE_PARTS = ("code", "git", "env", "figures", "notebook", "io")
@@ -181,3 +186,35 @@ def load_settings(cwd: Path | None = None, env: dict[str, str] | None = None) ->
         registry_uri=str(registry_uri),
         store_timeout=store_timeout,
     )
+
+
+def kernel_environment(settings: Settings, experiment: str, *, parent_uid: str | None = None,
+                       parent_run_id: str | None = None, notebook: str | Path | None = None,
+                       registry_writes: bool | None = None,
+                       jupyter_path: str | None = None) -> dict[str, str]:
+    """The variables of a kernel nbops starts, so that the runs its notebook creates go to
+    ``settings``' store, in ``experiment``, under the run that started it.
+
+    ``parent_uid`` names that run by its nbops id (a kernel sharing this machine's spool),
+    ``parent_run_id`` by its MLflow id; ``notebook`` is the notebook's path (the kernel cannot
+    see it); ``registry_writes`` switches model registration on or off; ``jupyter_path`` is a
+    folder of kernelspecs to search first.
+
+    >>> kernel_environment(load_settings(), "demo", parent_run_id="3f2a")  # doctest: +SKIP
+    {'NBOPS_TRACKING_URI': 'sqlite:///...', 'NBOPS_HOME': '...', 'NBOPS_EXPERIMENT': 'demo',
+     'NBOPS_PARENT_RUN_ID': '3f2a'}
+    """
+    env = {"NBOPS_TRACKING_URI": settings.tracking_uri, "NBOPS_HOME": str(settings.home),
+           "NBOPS_EXPERIMENT": experiment}
+    if parent_uid:
+        env["NBOPS_PARENT_UID"] = parent_uid
+    if parent_run_id:
+        env["NBOPS_PARENT_RUN_ID"] = parent_run_id
+    if notebook:
+        env["NBOPS_NOTEBOOK_PATH"] = str(notebook)
+    if registry_writes is not None:
+        env["NBOPS_REGISTRY_WRITES"] = "1" if registry_writes else "0"
+    if jupyter_path:
+        env["JUPYTER_PATH"] = os.pathsep.join(
+            p for p in (jupyter_path, os.environ.get("JUPYTER_PATH")) if p)
+    return env

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from nbops.config import kernel_environment
 from nbops.exceptions import PipelineError
 from nbops.pipeline.cache import StepCache, output_digests
 from nbops.pipeline.display import Display
@@ -133,11 +134,8 @@ class Session:
         self.started: dict[str, float] = {}
         self.kinds: dict[tuple[str, str], str] = {}  # (step, output) -> "value" | "path"
         self.t0 = time.monotonic()
-        settings = tracker.settings
-        self.kernel_env = {"NBOPS_TRACKING_URI": settings.tracking_uri,
-                           "NBOPS_HOME": str(settings.home),
-                           "NBOPS_EXPERIMENT": pipeline.experiment,
-                           "NBOPS_PIPELINE": pipeline.name}
+        # what every kernel gets when it starts, before its step is known
+        self.kernel_env = kernel_environment(tracker.settings, pipeline.experiment)
         selected = [s for s in pipeline.steps.values() if s.name in plan.selected]
         self.first_kernel = selected[0].kernel if selected else None
 
@@ -204,11 +202,11 @@ class Session:
             # A kernel on this machine shares this spool: it names the step run by its nbops
             # id and its runs reach MLflow once this process has shipped the step run, so the
             # step starts without waiting for MLflow. Elsewhere (Dask) it needs the MLflow id.
-            parent = {"NBOPS_PARENT_UID": run.uid}
+            parent = {"parent_uid": run.uid}
         else:
-            parent = {"NBOPS_PARENT_RUN_ID": run.require_mlflow_id()}
-        env = {**self.kernel_env, **parent, "NBOPS_NOTEBOOK_PATH": str(step.notebook),
-               "NBOPS_STEP": name}
+            parent = {"parent_run_id": run.require_mlflow_id()}
+        env = kernel_environment(self.tracker.settings, self.pipeline.experiment,
+                                 notebook=step.notebook, **parent)
         left = self.plan.pending_selected()
         pool.submit(StepTask(step=name, attempt=result.attempts,
                              notebook_json=step.notebook.read_text(encoding="utf-8"),

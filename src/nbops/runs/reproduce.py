@@ -33,7 +33,7 @@ import math
 import os
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +171,7 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from nbops.config import load_settings
+    from nbops.config import kernel_environment, load_settings
     from nbops.tracking.logger import replay
     from nbops.tracking.run import track
 
@@ -208,14 +208,10 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
         with track(f"reproduce {original.info.run_name}", experiment=experiment,
                    tags={"nbops.reproduces": run_id}, params=params) as parent:
             parent_id = parent.require_mlflow_id()
-            env = {"NBOPS_PARENT_RUN_ID": parent_id, "NBOPS_EXPERIMENT": experiment,
-                   "NBOPS_TRACKING_URI": uri, "NBOPS_HOME": str(settings.home),
-                   "NBOPS_REGISTRY_WRITES": "1" if register else "0"}
-            if origin.name:
-                env["NBOPS_NOTEBOOK_PATH"] = str(origin)
-            if jupyter_path:
-                env["JUPYTER_PATH"] = os.pathsep.join(
-                    p for p in (jupyter_path, os.environ.get("JUPYTER_PATH")) if p)
+            env = kernel_environment(replace(settings, tracking_uri=uri), experiment,
+                                     parent_run_id=parent_id, registry_writes=register,
+                                     notebook=origin if origin.name else None,
+                                     jupyter_path=jupyter_path)
             with _environ(env):
                 papermill.execute_notebook(
                     str(snapshot), str(Path(tmp) / "reproduced.ipynb"), parameters=params,
