@@ -37,7 +37,7 @@ async def test_promote_new_alias(jp_fetch, seeded, client):
     resp = await post(jp_fetch, "models", "fraud", "aliases",
                       body={"alias": "prod", "version": 1, "expected_current": ""})
     assert json.loads(resp.body)["previous_version"] is None
-    assert client.get_registered_model("fraud").aliases == {"prod": 1}
+    assert {a: str(v) for a, v in client.get_registered_model("fraud").aliases.items()} == {"prod": "1"}
 
 
 @pytest.mark.parametrize(("body", "status"), [
