@@ -258,3 +258,19 @@ def test_staging_folders_of_shipped_artifacts_are_removed(tracker, settings):
         os.utime(folder, (0, 0))  # as if shipped long ago
     _remove_empty_folders(staging)
     assert list(staging.iterdir()) == []
+
+
+def test_a_kernel_reads_back_the_environment_nbops_gives_it(settings):
+    """``kernel_environment`` (what nbops sets for a kernel it starts) and ``kernel_context``
+    (what the kernel reads) are one contract, both in config."""
+    from nbops.config import kernel_context, kernel_environment, load_settings
+
+    env = kernel_environment(settings, "exp", parent_uid="abc", notebook="/nb/train.ipynb",
+                             registry_writes=False)
+    context = kernel_context(env)
+    assert (context.parent_uid, context.parent_run_id, context.notebook_path) == \
+        ("abc", None, "/nb/train.ipynb")
+    inside = load_settings(settings.project_root, env=env)
+    assert (inside.tracking_uri, inside.home, inside.experiment, inside.registry_writes) == \
+        (settings.tracking_uri, settings.home, "exp", False)
+    assert kernel_context({}) == kernel_context({"NBOPS_PARENT_UID": ""})

@@ -26,20 +26,33 @@ The project root is the nearest folder, from the working directory up, holding a
 
 Kernels nbops starts (pipeline steps, ``nbops reproduce``) get their variables from one
 function, :func:`kernel_environment`: the store and experiment above, and where their runs
-belong (``NBOPS_PARENT_RUN_ID`` or ``NBOPS_PARENT_UID``, ``NBOPS_NOTEBOOK_PATH``).
+belong (``NBOPS_PARENT_RUN_ID`` or ``NBOPS_PARENT_UID``, ``NBOPS_NOTEBOOK_PATH``); inside the
+kernel, :func:`kernel_context` reads them back.
+
+This module is the only reader of environment variables in nbops: the settings above, the
+kernel context, the user (:func:`user_name`), the environment a run records
+(:func:`environment_variables`) and a pipeline worker's handshake (:func:`lane_handshake`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbops.exceptions import ConfigError
 
-__all__ = ["CAPTURE_PARTS", "Settings", "find_project_root", "kernel_environment",
-           "load_settings"]
+__all__ = ["CAPTURE_PARTS", "KernelContext", "Settings", "environment_variables",
+           "find_project_root", "kernel_context", "kernel_environment", "lane_handshake",
+           "load_settings", "user_name"]
+
+#: The file a pipeline step's ``nbops.output()`` appends to (set by the executor).
+OUTPUTS_FILE_VAR = "NBOPS_OUTPUTS_FILE"
+#: The key and kernel variables a pipeline worker process gets from its executor.
+LANE_KEY_VAR, LANE_ENV_VAR = "NBOPS_LANE_KEY", "NBOPS_LANE_ENV"
 
 #: The parts of a run's capture that ``--no-capture`` / ``NBOPS_NO_CAPTURE`` can switch off.
 CAPTURE_PARTS = ("code", "git", "env", "figures", "notebook", "io")
@@ -218,3 +231,49 @@ def kernel_environment(settings: Settings, experiment: str, *, parent_uid: str |
         env["JUPYTER_PATH"] = os.pathsep.join(
             p for p in (jupyter_path, os.environ.get("JUPYTER_PATH")) if p)
     return env
+
+
+@dataclass(frozen=True)
+class KernelContext:
+    """What the process that started this kernel told it (:func:`kernel_environment`; all
+    None in a kernel nbops did not start)."""
+
+    parent_uid: str | None = None  # NBOPS_PARENT_UID: the nbops id of the run above
+    parent_run_id: str | None = None  # NBOPS_PARENT_RUN_ID: its MLflow id
+    notebook_path: str | None = None  # NBOPS_NOTEBOOK_PATH: the notebook being run
+    outputs_file: str | None = None  # NBOPS_OUTPUTS_FILE: where a step's outputs go
+    session_name: str | None = None  # JPY_SESSION_NAME: set by jupyter_server for a notebook
+
+
+def kernel_context(env: Mapping[str, str] | None = None) -> KernelContext:
+    """The :class:`KernelContext` in force now (read at each call: a warm kernel receives its
+    step's variables after it started)."""
+    env = os.environ if env is None else env
+    return KernelContext(
+        parent_uid=env.get("NBOPS_PARENT_UID") or None,
+        parent_run_id=env.get("NBOPS_PARENT_RUN_ID") or None,
+        notebook_path=env.get("NBOPS_NOTEBOOK_PATH") or None,
+        outputs_file=env.get(OUTPUTS_FILE_VAR) or None,
+        session_name=env.get("JPY_SESSION_NAME") or None,
+    )
+
+
+def user_name(env: Mapping[str, str] | None = None) -> str | None:
+    """``JUPYTERHUB_USER``, else ``NBOPS_USER``, else None (the OS user is the fallback)."""
+    env = os.environ if env is None else env
+    return env.get("JUPYTERHUB_USER") or env.get("NBOPS_USER") or None
+
+
+def environment_variables() -> dict[str, str]:
+    """The process environment, as a run records it (redacted, ``environment/env.txt``)."""
+    return dict(os.environ)
+
+
+def lane_handshake() -> tuple[bytes, dict[str, str]]:
+    """A pipeline worker process's connection key and kernel variables, as its executor set
+    them (``NBOPS_LANE_KEY``, ``NBOPS_LANE_ENV``)."""
+    key = os.environ.get(LANE_KEY_VAR)
+    if not key:
+        raise ConfigError(f"{LANE_KEY_VAR} is not set: this process is started by nbops' local "
+                          "executor (`nbops run`), not by hand.")
+    return bytes.fromhex(key), json.loads(os.environ.get(LANE_ENV_VAR) or "{}")

@@ -36,6 +36,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from nbops.config import LANE_ENV_VAR, LANE_KEY_VAR, OUTPUTS_FILE_VAR
 from nbops.exceptions import UsageError
 from nbops.pipeline.report import Failure, running_cell
 
@@ -122,7 +123,7 @@ def execute_step(task: StepTask, pool: Any = None) -> StepOutcome:
         work = Path(tempfile.mkdtemp(prefix=f"nbops-{task.step}-"))
     outputs_file = work / "outputs.jsonl"
     out_path = work / Path(task.notebook_path).name
-    env = {**task.env, "NBOPS_OUTPUTS_FILE": str(outputs_file)}
+    env = {**task.env, OUTPUTS_FILE_VAR: str(outputs_file)}
     cwd = Path(task.notebook_path).parent
     kernel = None
     fired = threading.Event()
@@ -250,7 +251,7 @@ class _Lane:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nbops.pipeline.executors", address, self.pid_file.name,
              kernel or ""],
-            env={**os.environ, "NBOPS_LANE_KEY": key.hex(), "NBOPS_LANE_ENV": json.dumps(env)},
+            env={**os.environ, LANE_KEY_VAR: key.hex(), LANE_ENV_VAR: json.dumps(env)},
             stdin=subprocess.DEVNULL)
         self._conn: Connection | None = None  # accepted on first use: starting never waits
         self.task: StepTask | None = None
@@ -508,8 +509,10 @@ def _lane_entry(argv: list[str]) -> None:
     from multiprocessing.connection import Client
 
     address, pid_file, kernel = argv
-    conn = Client(address, family="AF_UNIX", authkey=bytes.fromhex(os.environ["NBOPS_LANE_KEY"]))
-    env = json.loads(os.environ.get("NBOPS_LANE_ENV", "{}"))
+    from nbops.config import lane_handshake
+
+    key, env = lane_handshake()
+    conn = Client(address, family="AF_UNIX", authkey=key)
     _lane_main(conn, env, kernel or None, str(Path(address).parent / pid_file))
 
 

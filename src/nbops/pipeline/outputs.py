@@ -23,12 +23,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nbops.config import OUTPUTS_FILE_VAR, kernel_context
 from nbops.exceptions import UsageError
 
 __all__ = ["OUTPUTS_ENV", "output", "read_outputs"]
 
 #: The environment variable naming the file ``output()`` appends to.
-OUTPUTS_ENV = "NBOPS_OUTPUTS_FILE"
+OUTPUTS_ENV = OUTPUTS_FILE_VAR
 MAX_OUTPUT_CHARS = 5000  # an output is stored as an MLflow tag
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -52,7 +53,7 @@ def output(name: str, value: Any) -> None:
         raise UsageError(f"nbops.output({name!r}, ...) is {len(text)} characters as JSON; the "
                          f"limit is {MAX_OUTPUT_CHARS}. Save it to a file and record the path.")
     record = {"name": name, "value": value, "kind": kind}
-    target = os.environ.get(OUTPUTS_ENV)
+    target = kernel_context().outputs_file
     if target:
         with open(target, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nbops.config import environment_variables as process_environment
+from nbops.config import kernel_context
 from nbops.tracking.redact import Redactor
 
 __all__ = [
@@ -268,7 +270,8 @@ def _cpu_model() -> str | None:
 
 def environment_variables(redactor: Redactor) -> str:
     """The process environment, redacted, one ``NAME=value`` a line."""
-    return "".join(f"{k}={redactor.value(k, v)}\n" for k, v in sorted(os.environ.items()))
+    return "".join(f"{k}={redactor.value(k, v)}\n"
+                   for k, v in sorted(process_environment().items()))
 
 
 # -- notebooks ----------------------------------------------------------------------------------
@@ -283,11 +286,12 @@ def find_notebook_path(user_ns: dict[str, Any] | None = None) -> Path | None:
     for a notebook). Plain papermill and nbconvert tell the kernel nothing: the run's source is
     then the kernel process.
     """
-    candidates = [os.environ.get("NBOPS_NOTEBOOK_PATH")]
+    context = kernel_context()
+    candidates = [context.notebook_path]
     if user_ns:
         candidates.append(user_ns.get("__vsc_ipynb_file__"))
         candidates.append(user_ns.get("PAPERMILL_INPUT_PATH"))  # papermill --inject-paths
-    candidates.append(os.environ.get("JPY_SESSION_NAME"))
+    candidates.append(context.session_name)
     for c in candidates:
         if c and str(c).endswith(".ipynb"):
             p = Path(c)

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import functools
 import getpass
-import os
 from pathlib import Path
 
 from nbops._version import __version__
+from nbops.config import user_name
 
 __all__ = ["current_user", "default_experiment", "nbops_version"]
 
 
 def current_user() -> str:
     """``JUPYTERHUB_USER``, else ``NBOPS_USER``, else the OS user (``mlflow.user``, audit)."""
-    for var in ("JUPYTERHUB_USER", "NBOPS_USER"):
-        if os.environ.get(var):
-            return os.environ[var]
-    return _os_user()
+    return user_name() or _os_user()
 
 
 @functools.cache

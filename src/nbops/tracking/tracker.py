@@ -7,7 +7,6 @@ and ends them.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -16,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nbops.config import CAPTURE_PARTS, Settings, load_settings
+from nbops.config import CAPTURE_PARTS, Settings, kernel_context, load_settings
 from nbops.exceptions import UsageError
 from nbops.tracking import capture, capture_jobs
 from nbops.tracking.handle import Run
@@ -100,7 +99,7 @@ class Tracker:
         parent_uid = parent.uid if parent else _outer_run(logger)
         logger.submit(("run", {
             "uid": uid, "owner": logger.owner, "parent_uid": parent_uid,
-            "parent_mlflow_id": None if parent_uid else os.environ.get("NBOPS_PARENT_RUN_ID"),
+            "parent_mlflow_id": None if parent_uid else kernel_context().parent_run_id,
             "experiment": experiment, "name": name, "started": started,
             "store_uri": self.settings.tracking_uri,
         }))
@@ -189,5 +188,5 @@ class Tracker:
 def _outer_run(logger: DurableLogger) -> str | None:
     """The nbops id of the run that started this process (``NBOPS_PARENT_UID``, set by
     ``nbops run`` for its step kernels), when that run is in this process's spool."""
-    uid = os.environ.get("NBOPS_PARENT_UID")
+    uid = kernel_context().parent_uid
     return uid if uid and logger.spool.run(uid) is not None else None
