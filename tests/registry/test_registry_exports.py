@@ -21,7 +21,7 @@ def test_all_is_pinned():
 
 
 def test_import_does_not_load_mlflow_or_torch():
-    code = ("import sys, nbops.registry, nbops.registry.cli; "
+    code = ("import sys, nbops.registry, nbops.cli.registry; "
             "print(sorted(m for m in ('mlflow', 'torch', 'pandas') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
