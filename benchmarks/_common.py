@@ -8,7 +8,11 @@ import platform
 import statistics
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def machine() -> dict:
@@ -32,3 +36,27 @@ def fresh_project() -> Path:
 def emit(result: dict) -> None:
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+@contextmanager
+def team_server(keep: Path | None = None) -> Iterator[str]:
+    """The team setup: a real ``mlflow server`` (proxied artifacts) on a real PostgreSQL, the
+    test suite's own (tests/nbops_test_support.py); yields its URL. ``keep``: a folder where
+    the database and artifacts stay after the run, reused by the next one."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from nbops_test_support import MlflowServer, PostgresServer
+
+    folder = keep or Path(tempfile.mkdtemp(prefix="nbops-bench-team-"))
+    pg = PostgresServer(root=keep / "pg" if keep else None)
+    pg.start()
+    server = MlflowServer(folder / "server", backend_store_uri=pg.url)
+    try:
+        server.start(timeout=240)
+        yield server.url
+    finally:
+        server.stop()
+        pg.stop()

@@ -48,11 +48,11 @@ def seed(client, runs: int, models: int) -> dict:
         name = "model-x" if m == 0 else f"model-{m}"
         client.create_registered_model(name)
         source_run = run_ids[m * 3 % len(run_ids)]
-        client.create_model_version(name, f"file:///tmp/{name}", run_id=source_run,
+        client.create_model_version(name, f"s3://nbops-bench/{name}", run_id=source_run,
                                     tags={"nbops.source_run": source_run})
         if m % 5 == 0:
             client.create_registered_model(f"{name}-onnx")
-            client.create_model_version(f"{name}-onnx", f"file:///tmp/{name}-onnx",
+            client.create_model_version(f"{name}-onnx", f"s3://nbops-bench/{name}-onnx",
                                         run_id=source_run,
                                         tags={"nbops.source_model": f"{name}/1"})
             client.create_run(experiments[m % 5], run_name=f"monitor-{name}",
@@ -73,7 +73,14 @@ def naive(client, name: str, version: str) -> set[str]:
         token = page.token
         if not token:
             break
-    all_versions = list(client.search_model_versions(max_results=10000))
+    all_versions = []
+    token = None
+    while True:
+        page = client.search_model_versions(max_results=10000, page_token=token)
+        all_versions.extend(page)
+        token = page.token
+        if not token:
+            break
     mv = client.get_model_version(name, version)
     found = {f"model:{name}/{version}"}
     todo = [mv.run_id]

@@ -34,8 +34,17 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 TESTS = Path(__file__).resolve().parent
 #: The suites that run on both stores (files, or folders ending in "/"), relative to tests/.
-STORE_SUITES = ("test_zz_dbg_team.py", "store/", "test_tracking_api.py", "test_durability.py", "test_magic.py", "registry/",
-                "server/")
+STORE_SUITES = ("store/", "test_tracking_api.py", "test_durability.py", "test_magic.py",
+                "registry/", "server/")
+#: Tests of those suites that are about the embedded store itself, by node name, and why; a
+#: test can also say so itself with ``@pytest.mark.sqlite_only("why")``.
+SQLITE_ONLY = {
+    "test_magic.py::test_status_magic": "checks the status line of the embedded store",
+    "test_durability.py::test_server_killed_mid_run_then_sync_ships_every_point_once":
+        "starts and kills its own SQLite-backed server (tests/team kills the PostgreSQL one)",
+    "test_durability.py::test_two_processes_write_one_embedded_store_and_lose_nothing":
+        "two processes writing one SQLite file",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,7 +59,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     rel = Path(str(metafunc.definition.path)).relative_to(TESTS).as_posix()
     if not any(rel == s or (s.endswith("/") and rel.startswith(s)) for s in STORE_SUITES):
         return
-    if metafunc.definition.get_closest_marker("sqlite_only"):
+    if metafunc.definition.get_closest_marker("sqlite_only") \
+            or f"{rel.rsplit('/', 1)[-1]}::{metafunc.definition.originalname}" in SQLITE_ONLY:
         return
     metafunc.parametrize("store_kind", ["sqlite", "postgres"], indirect=True)
 

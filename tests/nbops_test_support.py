@@ -37,6 +37,9 @@ class MlflowServer:
              str(self.port), "--backend-store-uri", self.backend_store_uri,
              "--artifacts-destination", str(self.root / "artifacts"), "--workers", "1"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            # MLflow's job runner (GenAI jobs, trace roll-ups; seven worker processes on a
+            # database store) serves nothing nbops uses.
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         )
         import urllib.request
 
@@ -73,12 +76,15 @@ class PostgresServer:
     runs as the ``postgres`` user (PostgreSQL refuses to run as root).
     """
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, root: Path | None = None) -> None:
         import tempfile
 
         # Its own folder under /tmp: the postgres user must be able to reach it (pytest's
-        # tmp_path is private to root).
-        self.root = Path(tempfile.mkdtemp(prefix="nbops-pg-"))
+        # tmp_path is private to root). A given ``root`` is kept after :meth:`stop`, with its
+        # databases, for the next start (the benchmarks' seeded stores).
+        self.keep = root is not None
+        self.root = root or Path(tempfile.mkdtemp(prefix="nbops-pg-"))
+        self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
@@ -100,9 +106,10 @@ class PostgresServer:
             import shutil
 
             shutil.chown(self.root, "postgres")
-        subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
-                        "--auth=trust", "-E", "UTF8", "--no-sync"], check=True,
-                       capture_output=True, **user)
+        if not (data / "PG_VERSION").exists():
+            subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+                            "--auth=trust", "-E", "UTF8", "--no-sync"], check=True,
+                           capture_output=True, **user)
         self.proc = subprocess.Popen(
             [str(bindir / "postgres"), "-D", str(data), "-p", str(self.port), "-k",
              str(self.root), "-h", "127.0.0.1", "-c", "fsync=off"],
@@ -113,7 +120,7 @@ class PostgresServer:
             done = subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p",
                                    str(self.port), "-U", "postgres", "mlflow"],
                                   capture_output=True, text=True)
-            if done.returncode == 0:
+            if done.returncode == 0 or "already exists" in done.stderr:
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError(f"postgres exited with {self.proc.returncode}")
@@ -127,6 +134,55 @@ class PostgresServer:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, 9)
-        import shutil
+        if not self.keep:
+            import shutil
 
-        shutil.rmtree(self.root, ignore_errors=True)
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+class TeamStore:
+    """The team setup for the store suites: one PostgreSQL server and one ``mlflow server``
+    on it (proxied artifacts) for the whole test session; :meth:`reset` empties the MLflow
+    database between tests, so each test sees a store as fresh as a new SQLite file."""
+
+    #: Rows a freshly migrated MLflow database already holds (the schema version, the default
+    #: workspace and experiment 0): kept by :meth:`reset`.
+    KEPT = ("alembic_version", "workspaces", "experiments")
+
+    def __init__(self, root: Path) -> None:
+        self.pg = PostgresServer()
+        self.server = MlflowServer(root, backend_store_uri=self.pg.url)
+        self.url = self.server.url
+
+    def start(self) -> None:
+        self.pg.start()
+        try:
+            self.server.start(timeout=240)
+        except BaseException:
+            self.pg.stop()
+            raise
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.pg.stop()
+
+    def reset(self) -> None:
+        """Delete every run, experiment (but the default one), model and dataset: ~0.1 s.
+
+        Row deletes, not TRUNCATE: TRUNCATE waits for an exclusive lock on every table, and a
+        request the server is still serving (a previous test's late shipping) holds one
+        connection while waiting for another from its pool, which then waits behind the
+        TRUNCATE: a deadlock. Foreign-key triggers are off for the session (replica role), so
+        the order of the deletes does not matter."""
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=self.pg.port, user="postgres",
+                             dbname="mlflow") as conn:
+            conn.execute("SET LOCAL lock_timeout = '20s'")
+            conn.execute("SET LOCAL session_replication_role = replica")
+            tables = [row[0] for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+            for table in tables:
+                if table not in self.KEPT:
+                    conn.execute(f'DELETE FROM "{table}"')
+            conn.execute("DELETE FROM experiments WHERE experiment_id <> 0")

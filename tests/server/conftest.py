@@ -1,5 +1,6 @@
 """Server-extension tests: a real jupyter_server (pytest-jupyter) with nbops.server enabled,
-authentication required, over a seeded per-test SQLite MLflow store."""
+authentication required, over a seeded per-test MLflow store (the embedded SQLite one, and the
+PostgreSQL-backed server: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from registry_seed import Seeded, seed_registry
 
 
 @pytest.fixture()
-def store_uri(project: Path) -> str:
-    return f"sqlite:///{project / '.nbops' / 'mlflow.db'}"
+def store_uri(settings: Any) -> str:
+    return settings.tracking_uri
 
 
 @pytest.fixture()
