@@ -53,6 +53,8 @@ def test_roundtrip_params_metrics_code_git_env(ip, tracker, client, project, mon
     sys.modules.pop("helpers", None)
     request.addfinalizer(lambda: sys.modules.pop("helpers", None))  # this test's own module
     monkeypatch.setattr(sys, "path", list(sys.path))
+    # the finder cached for '.' still looks in the folder of the test that ran before
+    monkeypatch.delitem(sys.path_importer_cache, ".", raising=False)
     _git_repo(project)
     (project / "helpers.py").write_text("SCALE = 2\n")  # an untracked local module
     ip.run_cell("import sys; sys.path.insert(0, '.'); import helpers\nhidden = 32")

@@ -1,8 +1,9 @@
 """A run: one tracked execution, the object ``with nbops.track(...) as run:`` gives.
 
 A :class:`Run` validates what the user logs (:mod:`nbops.tracking.values`) and puts it on the
-durable logger's queue; it never waits for MLflow. Its :class:`~nbops.tracking.tracker.Tracker`
-started it and ends it; see :mod:`nbops.tracking.run` for the lifecycle.
+durable logger's queue; it never waits for MLflow. Its tracker (:class:`RunOwner`, a
+:class:`~nbops.tracking.tracker.Tracker`) started it and ends it; see :mod:`nbops.tracking.run`
+for the lifecycle.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from nbops.config import Settings
 from nbops.exceptions import StoreUnavailableError, UsageError
 from nbops.tracking.logger import DurableLogger, MetricSeries
+from nbops.tracking.redact import Redactor
 from nbops.tracking.values import (
     MAX_PARAM_LENGTH,
     check_key,
@@ -28,10 +31,25 @@ from nbops.tracking.values import (
     serializer,
 )
 
-if TYPE_CHECKING:
-    from nbops.tracking.tracker import Tracker
+__all__ = ["Run", "RunOwner", "RunSummary"]
 
-__all__ = ["Run", "RunSummary"]
+
+class RunOwner(Protocol):
+    """What a run needs from the tracker that started it (a
+    :class:`~nbops.tracking.tracker.Tracker`): written out so that this module does not
+    import the tracker, which imports it."""
+
+    settings: Settings
+    redactor: Redactor
+    #: name -> (fingerprint, source, DataFrame or None) of the latest training datasets
+    training_data: dict[str, tuple[Any, str | None, Any]]
+
+    @property
+    def logger(self) -> DurableLogger: ...
+
+    def staging_dir(self, uid: str) -> Path: ...
+
+    def _finish(self, run: Run) -> None: ...
 
 
 @dataclass
@@ -61,7 +79,7 @@ class RunSummary:
 class Run:
     """One tracked execution. Create it with :func:`track` (or ``%%track``)."""
 
-    def __init__(self, tracker: Tracker, uid: str, name: str, experiment: str,
+    def __init__(self, tracker: RunOwner, uid: str, name: str, experiment: str,
                  parent: Run | None, started: float) -> None:
         self.tracker = tracker
         self.uid = uid
