@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import emit, load_average, machine, stats_ms, team_server  # noqa: E402
+
+from nbops.store import Store
 
 MODELS, VERSIONS = 1000, 10
 
@@ -115,7 +118,15 @@ def main() -> None:
         root = Path(tempfile.mkdtemp(prefix="nbops-bench-lab-"))
         lab, lab_url = start_lab(root, url)
         try:
-            page = get_json(lab_url, "/nbops/api/models?max_results=50", TOKEN)
+            deadline = time.monotonic() + 120  # the first call imports MLflow (503 meanwhile)
+            while True:
+                try:
+                    page = get_json(lab_url, "/nbops/api/models?max_results=50", TOKEN)
+                    break
+                except urllib.error.HTTPError as exc:
+                    if exc.code != 503 or time.monotonic() > deadline:
+                        raise
+                    time.sleep(1)
             assert len(page["models"]) == 50 and page["next_page_token"], "unexpected page"
             result["models_http"] = timed(
                 lambda: get_json(lab_url, "/nbops/api/models?max_results=50", TOKEN),
@@ -123,12 +134,12 @@ def main() -> None:
             result["mlflow_search_registered_models_50"] = timed(
                 lambda: client.search_registered_models(max_results=50), args.repeat)
             ref = urllib.parse.quote("model-x/1")
-            graph = lineage("model-x/1", client=client)
+            graph = lineage("model-x/1", store=Store(client.tracking_uri))
             expected = naive(client, "model-x", "1")
             result["graph"] = {"nodes": len(graph.nodes), "edges": len(graph.edges),
                                "nodes_naive_walk": len(expected),
                                "not_in_both": sorted(set(graph.nodes) ^ expected)[:10]}
-            result["nbops_lineage"] = timed(lambda: lineage("model-x/1", client=client),
+            result["nbops_lineage"] = timed(lambda: lineage("model-x/1", store=Store(client.tracking_uri)),
                                             args.repeat)
             result["lineage_http"] = timed(
                 lambda: get_json(lab_url, f"/nbops/api/lineage?ref={ref}", TOKEN), args.repeat)
