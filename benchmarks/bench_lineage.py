@@ -23,6 +23,8 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import emit, fresh_project, machine, stats_ms  # noqa: E402
 
+from nbops.store import Store
+
 
 def seed(client, runs: int, models: int) -> dict:
     from mlflow.entities import Dataset, DatasetInput, InputTag
@@ -125,14 +127,14 @@ def main() -> None:
     client = MlflowClient(load_settings().tracking_uri)
     seeded = seed(client, args.runs, args.models)
 
-    graph = lineage("model-x/1", client=client)  # warm: SQLAlchemy engine, imports
+    graph = lineage("model-x/1", store=Store(client.tracking_uri))  # warm: SQLAlchemy engine, imports
     expected = naive(client, "model-x", "1")
     assert set(graph.nodes) == expected, (sorted(set(graph.nodes) ^ expected))
 
     ours, theirs = [], []
     for _ in range(args.repeat):
         start = time.perf_counter()
-        lineage("model-x/1", client=client)
+        lineage("model-x/1", store=Store(client.tracking_uri))
         ours.append(time.perf_counter() - start)
     for _ in range(args.repeat):
         start = time.perf_counter()

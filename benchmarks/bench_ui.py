@@ -112,7 +112,7 @@ def http_samples(url: str, n: int) -> list[float]:
 def in_process(uri: str, n: int) -> dict:
     from mlflow import MlflowClient
 
-    from nbops.server.service import RegistryService
+    from nbops.registry.service import RegistryService
 
     svc = RegistryService(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)

@@ -14,8 +14,8 @@ from nbops_test_support import ROOT
 import nbops
 from nbops.config import load_settings
 from nbops.exceptions import NotFoundError, UsageError
-from nbops.runs.reproduce import reproduce
 from nbops.tracking.run import track
+from nbops.workflows.reproduce import reproduce
 
 
 def test_compare_keeps_varying_params_and_final_metrics(tracker, settings):

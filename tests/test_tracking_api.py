@@ -217,7 +217,7 @@ def test_public_api_is_pinned():
     ])
     for name in nbops.__all__:
         assert hasattr(nbops, name)
-    assert callable(nbops.registry) and callable(nbops.registry.list_models)
+    assert callable(nbops.registry.list_models)
 
 
 def test_import_nbops_stays_light():

@@ -109,7 +109,7 @@ export interface AliasChange {
   entry: AuditEntry | null;
 }
 
-export type ErrorReason = 'validation' | 'not_found' | 'conflict' | 'store_unavailable';
+export type ErrorReason = 'validation' | 'forbidden' | 'not_found' | 'conflict' | 'store_unavailable';
 
 export interface ErrorBody {
   status: number;

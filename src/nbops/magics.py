@@ -25,6 +25,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from nbops.config import CAPTURE_PARTS
+from nbops.store import tags as T
 from nbops.tracking import capture
 from nbops.tracking.run import Run, Tracker, default_tracker
 
@@ -128,11 +129,11 @@ class NbopsMagics(Magics):
         notebook = capture.find_notebook_path(shell.user_ns)
         notebook_name = str(notebook) if notebook else None
         session = self.tracker.session_run(args.experiment, notebook_name)
-        tags = {"nbops.execution_count": count, **tags}
+        tags = {T.EXECUTION_COUNT: count, **tags}
         if self.cell_id:
-            tags["nbops.cell_id"] = self.cell_id
+            tags[T.CELL_ID] = self.cell_id
         if notebook:
-            tags["nbops.notebook_path"] = str(notebook)
+            tags[T.NOTEBOOK_PATH] = str(notebook)
         run = self.tracker.start_run(
             args.name or default_run_name(cell, count), experiment=session.experiment,
             parent=session, tags=tags, params=params, source=cell, source_name=notebook_name,

@@ -111,7 +111,7 @@ def test_the_second_new_store_is_a_copy_of_the_cached_empty_store(fresh: Path,
     cache; the next project's store is a copy whose Default experiment is its own."""
     import sqlite3
 
-    from nbops.tracking.embedded import ensure_store
+    from nbops.store.embedded import ensure_store
 
     ensure_store(embedded_uri(fresh))
     (template,) = (new_user_cache / "nbops").glob("empty-mlflow-store-*.db")

@@ -24,6 +24,7 @@ from registry_helpers import add_version, start_run
 from nbops.exceptions import ConflictError
 from nbops.registry import api, history, resolve, rollback, set_alias
 from nbops.registry.audit import lock_path
+from nbops.store import Store
 
 CLEAN_ENV = ("MLFLOW_TRACKING_URI", "NBOPS_TRACKING_URI", "NBOPS_HOME", "NBOPS_EXPERIMENT",
              "NBOPS_NO_CAPTURE", "NBOPS_PARENT_RUN_ID", "NBOPS_NOTEBOOK_PATH", "JUPYTERHUB_USER",
@@ -132,7 +133,7 @@ def test_two_processes_racing_from_the_same_version_one_wins(server, tmp_path, m
     run_id = start_run(client, "train", exp=f"race-{model}")
     for _ in range(ROUNDS + 1):
         add_version(client, model, run_id)
-    set_alias(model, "prod", 1, reason="start", client=client)
+    set_alias(model, "prod", 1, reason="start", store=Store(client.tracking_uri))
 
     env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
     start = time.time() + 8  # both interpreters have imported mlflow by then
@@ -157,7 +158,7 @@ def test_two_processes_racing_from_the_same_version_one_wins(server, tmp_path, m
         name = lock_path(server.url).name
         assert all((tmp_path / u / "tmp" / "nbops-locks" / name).exists()
                    for u in ("alice", "bob"))
-    records = history(model, "prod", client=client)
+    records = history(model, "prod", store=Store(client.tracking_uri))
     wins = [r.reason for r in records[1:]]
     for r in range(ROUNDS):
         results = [o[r] for o in outcomes]
@@ -171,4 +172,4 @@ def test_two_processes_racing_from_the_same_version_one_wins(server, tmp_path, m
     for before, after in zip(records, records[1:], strict=False):  # linear: no fork, no gap
         assert after.prev == before.key
         assert after.from_version == before.to_version and after.applied
-    assert resolve(f"{model}@prod", client=client).version == str(ROUNDS + 1)
+    assert resolve(f"{model}@prod", store=Store(client.tracking_uri)).version == str(ROUNDS + 1)

@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from nbops.registry.lineage import Edge, LineageGraph, Node
-from nbops.registry.render import layers
+from nbops.registry.lineage.render import layers
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -25,6 +25,7 @@ from nbops.registry import (
     set_tag,
     versions,
 )
+from nbops.store import Store
 
 KEY = re.compile(r"^nbops\.audit\.\d{13}\.[0-9a-f]{6}$")
 WHEN = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -198,8 +199,8 @@ def test_a_models_updated_at_counts_alias_moves(client, tracker):
     from nbops.registry import list_models, set_alias
 
     add_version(client, "moved", None)
-    before = list_models(client=client)[0].updated_at
+    before = list_models(store=Store(client.tracking_uri))[0].updated_at
     time.sleep(0.05)
-    set_alias("moved", "prod", 1, reason="first", client=client)
-    after = [m for m in list_models(client=client) if m.name == "moved"][0].updated_at
+    set_alias("moved", "prod", 1, reason="first", store=Store(client.tracking_uri))
+    after = [m for m in list_models(store=Store(client.tracking_uri)) if m.name == "moved"][0].updated_at
     assert after > before

@@ -43,9 +43,10 @@ def _report(model: str, version: str, champion: str, decision: str) -> str:
 def main(model: str, verdicts: list[str]) -> None:
     import nbops
     from nbops.registry import api
-    from nbops.registry._store import client_for
+    from nbops.store import open_store
 
-    client = client_for()
+    store = open_store()
+    client = store.client
     if not client.search_registered_models(f"name = '{model}'"):
         with nbops.track("train") as run:
             nbops.log(accuracy=0.95)
@@ -60,7 +61,7 @@ def main(model: str, verdicts: list[str]) -> None:
             run.log_text(_report(model, version, champion, decision), "gate/report.html")
             run_id = run.require_mlflow_id()
         for key, value in (("nbops.gate.run", run_id), ("nbops.gate.decision", decision)):
-            api.set_tag(model, key, value, version=version, client=client)
+            api.set_tag(model, key, value, version=version, store=store)
         print(run_id)
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nbops.store import Store
+
 NOTEBOOK = {
     "cells": [
         {"cell_type": "markdown", "id": "intro", "metadata": {},
@@ -58,7 +60,6 @@ def seed_registry(client: Any, workdir: Path) -> Seeded:
     ``fraud`` (v1, status ok), plus ``empty-model`` with no versions."""
     from nbops.monitoring.status import set_status
     from nbops.registry import api
-    from nbops.store import Store
 
     exp = client.create_experiment("demo")
     r1 = _notebook_run(client, exp, "train", {"lr": "0.1", "depth": "4"},
@@ -74,9 +75,9 @@ def seed_registry(client: Any, workdir: Path) -> Seeded:
     client.create_registered_model("fraud")
     client.create_model_version("fraud", f"runs:/{r1}/model", run_id=r1)
     client.create_registered_model("empty-model")
-    api.set_alias("churn", "champion", "1", reason="first model", client=client)
-    api.set_alias("churn", "champion", "2", reason="better accuracy", client=client)
-    api.set_alias("churn", "challenger", "3", client=client)
+    api.set_alias("churn", "champion", "1", reason="first model", store=Store(client.tracking_uri))
+    api.set_alias("churn", "champion", "2", reason="better accuracy", store=Store(client.tracking_uri))
+    api.set_alias("churn", "challenger", "3", store=Store(client.tracking_uri))
     set_status(Store(client.tracking_uri), "churn", "2", "drift", report_run_id=mon)
     set_status(Store(client.tracking_uri), "fraud", "1", "ok")
     return Seeded(train_runs=[r1, r2], monitor_run=mon, bare_run=bare)

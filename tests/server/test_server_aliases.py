@@ -9,6 +9,7 @@ from registry_seed import error_of
 from tornado.httpclient import HTTPClientError
 
 from nbops.registry import api
+from nbops.store import Store
 
 
 async def post(jp_fetch, *parts, body):
@@ -16,7 +17,7 @@ async def post(jp_fetch, *parts, body):
 
 
 async def test_promote_moves_alias_and_writes_one_audit_record(jp_fetch, seeded, client):
-    before = len(api.history("churn", client=client))
+    before = len(api.history("churn", store=Store(client.tracking_uri)))
     resp = await post(jp_fetch, "models", "churn", "aliases",
                       body={"alias": "champion", "version": "3", "reason": "UI promote",
                             "expected_current": "2"})
@@ -24,7 +25,7 @@ async def test_promote_moves_alias_and_writes_one_audit_record(jp_fetch, seeded,
     assert change["version"] == "3" and change["previous_version"] == "2"
     assert change["entry"]["action"] == "set"
     assert str(client.get_registered_model("churn").aliases["champion"]) == "3"
-    records = api.history("churn", client=client)
+    records = api.history("churn", store=Store(client.tracking_uri))
     assert len(records) == before + 1
     last = records[-1]
     assert (last.alias, last.from_version, last.to_version, last.reason) == (
@@ -52,13 +53,13 @@ async def test_promote_new_alias(jp_fetch, seeded, client):
 ])
 async def test_promote_errors_are_mapped_and_write_nothing(jp_fetch, seeded, client, body,
                                                            status):
-    before = len(api.history("churn", client=client))
+    before = len(api.history("churn", store=Store(client.tracking_uri)))
     with pytest.raises(HTTPClientError) as e:
         await post(jp_fetch, "models", "churn", "aliases", body=body)
     code, err = error_of(e.value)
     assert code == status, err
     assert err["message"]
-    assert len(api.history("churn", client=client)) == before
+    assert len(api.history("churn", store=Store(client.tracking_uri))) == before
     assert str(client.get_registered_model("churn").aliases["champion"]) == "2"
 
 
@@ -92,7 +93,7 @@ async def test_rollback_goes_back_and_is_audited(jp_fetch, seeded, client):
     assert (change["previous_version"], change["version"], change["action"]) == (
         "2", "1", "rollback")
     assert str(client.get_registered_model("churn").aliases["champion"]) == "1"
-    last = api.history("churn", "champion", client=client)[-1]
+    last = api.history("churn", "champion", store=Store(client.tracking_uri))[-1]
     assert (last.action, last.reason) == ("rollback", "drift on v2")
 
 

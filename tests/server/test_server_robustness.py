@@ -10,6 +10,7 @@ from registry_seed import error_of
 from tornado.httpclient import HTTPClientError
 
 from nbops.registry import api
+from nbops.store import Store
 
 
 async def get(jp_fetch, *parts, **params):
@@ -68,7 +69,7 @@ async def test_rollback_target_is_offered_only_with_an_earlier_version(jp_fetch,
     d = await get(jp_fetch, "models", "churn")
     # champion went v1 -> v2 (rollback restores v1); challenger was created on v3 (nothing)
     assert d["rollback_targets"] == {"champion": "1"}
-    api.rollback("churn", "champion", reason="back", client=client)
+    api.rollback("churn", "champion", reason="back", store=Store(client.tracking_uri))
     d = await get(jp_fetch, "models", "churn")
     assert d["aliases"]["champion"] == "1"
     assert d["rollback_targets"] == {"champion": "2"}  # a rollback is itself a change

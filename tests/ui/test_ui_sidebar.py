@@ -12,6 +12,7 @@ from lab_helpers import Lab, node_places, open_lab, open_sidebar, shot
 from playwright.sync_api import expect
 
 from nbops.registry import api
+from nbops.store import Store
 
 
 def test_sidebar_lists_models_with_aliases_and_status(page, lab: Lab):
@@ -93,18 +94,18 @@ def test_model_view_promote_with_the_keyboard_and_dialog(page, lab: Lab):
     expect(first).to_contain_text("champion: v2 → v3")
     expect(first).to_contain_text("promoted from the UI test")
     assert client.get_registered_model("churn").aliases["champion"] == 3
-    record = api.history("churn", "champion", client=client)[-1]
+    record = api.history("churn", "champion", store=Store(client.tracking_uri))[-1]
     assert (record.from_version, record.to_version, record.reason, record.action) == (
         "2", "3", "promoted from the UI test", "set")
 
 
 def test_rollback_names_its_target_and_is_offered_only_with_one(page, lab: Lab):
     client = lab.client()
-    api.set_alias("fraud", "prod", "1", reason="seed for rollback", client=client)
+    api.set_alias("fraud", "prod", "1", reason="seed for rollback", store=Store(client.tracking_uri))
     client.create_model_version("fraud", f"runs:/{lab.seeded.train_runs[1]}/model",
                                 run_id=lab.seeded.train_runs[1])
-    api.set_alias("fraud", "prod", "2", reason="v2", client=client)
-    api.set_alias("fraud", "shadow", "2", reason="new alias", client=client)
+    api.set_alias("fraud", "prod", "2", reason="v2", store=Store(client.tracking_uri))
+    api.set_alias("fraud", "shadow", "2", reason="new alias", store=Store(client.tracking_uri))
     open_lab(page, lab)
     panel = open_sidebar(page)
     panel.locator('.nbops-model-item[data-model="fraud"]').click()

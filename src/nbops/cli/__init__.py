@@ -123,7 +123,7 @@ def reproduce(
 
     Exit status: 0 equal, 1 a metric differs, 3 nothing to compare (the run logged no metric).
     """
-    from nbops.runs.reproduce import reproduce as _reproduce
+    from nbops.workflows.reproduce import reproduce as _reproduce
 
     try:
         report = _reproduce(run_id, tolerance=tolerance, register=register)

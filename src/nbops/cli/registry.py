@@ -16,6 +16,7 @@ from typing import Any
 import typer
 
 from nbops.cli.errors import reported
+from nbops.store import tags as T
 
 __all__ = ["lineage_command", "registry_app"]
 
@@ -83,7 +84,7 @@ def versions_cmd(name: str, as_json: bool = JSON_OPTION) -> None:
         _echo_json([v.to_dict() for v in found])
         return
     _table([[v.version, ", ".join(v.aliases) or "-", v.status, (v.run_id or "-")[:12],
-             v.tags.get("nbops.monitor.status", "-"), v.created_at or "-"] for v in found],
+             v.tags.get(T.MONITOR_STATUS, "-"), v.created_at or "-"] for v in found],
            ["VERSION", "ALIASES", "STATUS", "RUN", "MONITOR", "CREATED"])
 
 

@@ -37,9 +37,13 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from nbops.store import tags as T
 from nbops.tracking.environment import installed_packages_digest
+
+if TYPE_CHECKING:
+    from nbops.store import Store
 
 __all__ = [
     "CacheHit",
@@ -185,7 +189,7 @@ class StepCache:
         self.experiment = experiment
         self.env_digest = env_digest
         self.index = CacheIndex(settings.home)
-        self._client: Any = None
+        self._store: Any = None
         self._experiment_id: str | None = None
 
     def key(self, step: Any, parameters: Mapping[str, Any], inputs: Mapping[str, Path]) -> str:
@@ -202,17 +206,14 @@ class StepCache:
         if self.index.knows(key, self.experiment, uri):
             return self.index.hit(key, step.outputs)
         if self._experiment_id is None:  # no experiment yet: no earlier run to reuse
-            from mlflow import MlflowClient
+            from nbops.store import open_store
 
-            from nbops.tracking.embedded import ensure_store
-
-            ensure_store(uri)
-            self._client = MlflowClient(uri)
-            exp = self._client.get_experiment_by_name(self.experiment)
+            self._store = open_store(self.settings)
+            exp = self._store.experiment(self.experiment)
             self._experiment_id = exp.experiment_id if exp else ""
         if not self._experiment_id:
             return None
-        hit = find_cached(self._client, self._experiment_id, key, step.outputs, self.index)
+        hit = find_cached(self._store, self._experiment_id, key, step.outputs, self.index)
         if hit is not None:  # the next lookup of this key needs no MLflow
             self.remember(key, hit.run_id, hit.outputs, output_digests(hit.outputs))
         return hit
@@ -225,11 +226,11 @@ class StepCache:
                        digests=digests)
 
 
-def find_cached(client: Any, experiment_id: str, key: str, outputs: tuple[str, ...],
+def find_cached(store: Store, experiment_id: str, key: str, outputs: tuple[str, ...],
                 index: CacheIndex | None = None) -> CacheHit | None:
-    """The newest usable run for ``key`` in the experiment, or None.
+    """The newest usable run for ``key`` in the experiment of ``store``, or None.
 
-    ``client`` is an ``mlflow.MlflowClient``. A run is usable when it FINISHED as a successful
+    A run is usable when it FINISHED as a successful
     step (not itself a cache hit), every declared output has a recorded value, and every path
     output still has the fingerprint recorded by that run (``nbops.output_digest.<name>``).
     """
@@ -237,16 +238,15 @@ def find_cached(client: Any, experiment_id: str, key: str, outputs: tuple[str, .
     known = index.get(key) if index else None
     if known:
         try:
-            candidates.append(client.get_run(known["run_id"]))
+            candidates.append(store.run(known["run_id"]))
         except Exception:  # noqa: BLE001 - the run was deleted or the store was reset
             pass
     if not candidates:
-        candidates = client.search_runs(
+        candidates = store.runs(  # the 10 newest candidates
             [experiment_id],
-            filter_string=f"tags.`nbops.cache_key` = '{key}' and "
-                          "tags.`nbops.step.status` = 'succeeded' and "
-                          "attributes.status = 'FINISHED'",
-            order_by=["attributes.start_time DESC"], max_results=10)
+            f"tags.`{T.CACHE_KEY}` = '{key}' and tags.`{T.STEP_STATUS}` = 'succeeded' and "
+            "attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"], limit=10)
     for run in candidates:
         tags = run.data.tags
         if (run.info.status != "FINISHED" or tags.get("nbops.cache_key") != key

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from nbops.pipeline import guard
+from nbops.store import tags as T
 
 __all__ = ["Verdict", "evaluate", "retraining"]
 
@@ -66,7 +67,7 @@ def evaluate(trigger: Any, *, handled: str | None = None, tracking_uri: str | No
 
     try:
         store = open_store(load_settings(), tracking_uri=tracking_uri)
-        mv = resolve_version(trigger.monitor, client=store.client)
+        mv = resolve_version(trigger.monitor, store=store)
     except NbopsError as exc:
         return Verdict(False, f"cannot read the monitoring status of {trigger.monitor}: {exc}",
                        trigger.model)
@@ -93,8 +94,8 @@ def evaluate(trigger: Any, *, handled: str | None = None, tracking_uri: str | No
     end = datetime.fromtimestamp(clock(), UTC)
     params = {"window_start": start.isoformat(), "window_end": end.isoformat(),
               "trigger_reason": reason, "monitor_run": report}
-    tags = {"nbops.trigger.monitor": trigger.monitor, "nbops.trigger.version": str(mv.version),
-            "nbops.trigger.status": status, "nbops.trigger.report_run": report}
+    tags = {T.TRIGGER_MONITOR: trigger.monitor, T.TRIGGER_VERSION: str(mv.version),
+            T.TRIGGER_STATUS: status, T.TRIGGER_REPORT_RUN: report}
     return Verdict(True, reason, trigger.model, verdict, params, tags)
 
 

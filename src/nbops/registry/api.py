@@ -31,8 +31,8 @@ Example:
     ... # doctest: +SKIP
     [('set', None, '3'), ('rollback', '3', '2')]
 
-Every function takes an optional ``client`` (an ``mlflow.MlflowClient``); without it the store of
-the nbops settings in force is used.
+Every function takes an optional ``store`` (an :class:`nbops.store.Store`); without it the store
+of the nbops settings in force is used.
 """
 
 from __future__ import annotations
@@ -41,15 +41,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
-from nbops.exceptions import ConflictError, NotFoundError, UsageError, closest
-from nbops.registry._store import (
-    call,
-    client_for,
-    error_code,
-    registry_writes_allowed,
-    store_errors,
-    tracking_uri_of,
-)
+from nbops.exceptions import ConflictError, NotFoundError, PermanentStoreError, UsageError, closest
 from nbops.registry.audit import (
     AUDIT_PREFIX,
     MOVES,
@@ -60,11 +52,12 @@ from nbops.registry.audit import (
     writer_lock,
 )
 from nbops.registry.info import ModelInfo, Page, VersionInfo, model_info, user_tags, version_info
-from nbops.registry.resolve import _get_version, quote, registered_model
+from nbops.registry.resolve import get_version, quote, registered_model
+from nbops.registry.writes import registry_writes_allowed
+from nbops.store import Store, open_store
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
-    from mlflow.entities.model_registry import ModelVersion
+    from nbops.store.types import ModelVersion
 
 __all__ = [
     "ModelInfo",
@@ -89,7 +82,7 @@ def list_models(
     *,
     max_results: int = 100,
     page_token: str | None = None,
-    client: MlflowClient | None = None,
+    store: Store | None = None,
 ) -> Page:
     """Registered models, by name; a :class:`Page` of :class:`ModelInfo`.
 
@@ -103,47 +96,35 @@ def list_models(
     """
     if not 1 <= max_results <= 1000:
         raise UsageError(f"max_results must be between 1 and 1000; got {max_results}.")
-    client = client_for(client)
+    store = store or open_store()
     filter_string = None
     if search:
         looks_like_filter = any(op in search.lower() for op in ("=", " like ", "tags."))
         filter_string = search if looks_like_filter else f"name ILIKE {quote(f'%{search}%')}"
-    from mlflow.exceptions import MlflowException
-
-    try:
-        page = call(client, "listing registered models", client.search_registered_models,
-                    filter_string=filter_string, max_results=max_results,
-                    order_by=["name ASC"], page_token=page_token)
-    except MlflowException as exc:
-        if error_code(exc) != "INVALID_PARAMETER_VALUE":
-            raise
-        raise UsageError(f"Cannot search models with {search!r}: {exc.message} Use part of a "
+    try:  # one page: the caller pages on with page.next_page_token
+        page = store.call("listing registered models", store.client.search_registered_models,
+                          filter_string=filter_string, max_results=max_results,
+                          order_by=["name ASC"], page_token=page_token)
+    except PermanentStoreError as exc:
+        raise UsageError(f"Cannot search models with {search!r}: {exc} Use part of a "
                          "name, or a filter like \"tags.team = 'vision'\".") from None
     return Page([model_info(m) for m in page], page.token or None)
 
 
-def versions(name: str, *, client: MlflowClient | None = None) -> list[VersionInfo]:
+def versions(name: str, *, store: Store | None = None) -> list[VersionInfo]:
     """Every version of model ``name``, newest first, with its aliases.
 
     Example:
         >>> [v.version for v in versions("churn")]   # doctest: +SKIP
         ['3', '2', '1']
     """
-    client = client_for(client)
-    model = registered_model(name, client)
+    store = store or open_store()
+    model = registered_model(name, store)
     by_version: dict[str, list[str]] = {}
     for alias, version in model.aliases.items():
         by_version.setdefault(str(version), []).append(str(alias))
-    found: list[ModelVersion] = []
-    token = None
-    while True:
-        page = call(client, f"listing versions of {name!r}", client.search_model_versions,
-                    f"name = {quote(name)}", max_results=1000,
-                    order_by=["version_number DESC"], page_token=token)
-        found.extend(page)
-        token = page.token
-        if not token:
-            break
+    found: list[ModelVersion] = store.model_versions(f"name = {quote(name)}",
+                                                     order_by=["version_number DESC"])
     return [version_info(mv, by_version.get(str(mv.version), [])) for mv in found]
 
 
@@ -164,21 +145,15 @@ def _check_alias(alias: str) -> None:
                          "choose another alias, e.g. 'prod' or 'champion'.")
 
 
-def _write(client: MlflowClient, name: str, record: AuditRecord) -> None:
-    call(client, f"recording the alias change of {name!r}", client.set_registered_model_tag,
-         name, record.key, record.to_json())
+def _write(store: Store, name: str, record: AuditRecord) -> None:
+    store.set_model_tag(name, record.key, record.to_json())
 
 
-def _point(client: MlflowClient, name: str, alias: str, version: str) -> None:
-    from mlflow.exceptions import MlflowException
-
+def _point(store: Store, name: str, alias: str, version: str) -> None:
     try:
-        call(client, f"setting alias {alias!r} of {name!r}", client.set_registered_model_alias,
-             name, alias, str(version))
-    except MlflowException as exc:
-        if error_code(exc) != "INVALID_PARAMETER_VALUE":
-            raise
-        raise UsageError(f"MLflow refused alias {alias!r}: {exc.message} Use letters, digits, "
+        store.set_alias(name, alias, str(version))
+    except PermanentStoreError as exc:
+        raise UsageError(f"MLflow refused alias {alias!r}: {exc} Use letters, digits, "
                          "'_' and '-' (e.g. 'prod', 'champion').") from None
 
 
@@ -189,7 +164,7 @@ def set_alias(
     reason: str | None = None,
     *,
     expected_current: str | int | None = None,
-    client: MlflowClient | None = None,
+    store: Store | None = None,
 ) -> AuditRecord:
     """Point ``alias`` of model ``name`` at ``version`` and record the change; return the record.
 
@@ -205,11 +180,11 @@ def set_alias(
         ConflictError: Alias 'prod' of 'churn' points at v3, not v2 as expected: ...
     """
     _check_alias(alias)
-    client = client_for(client)
-    registered_model(name, client)
-    version = str(_get_version(name, str(version), client).version)
+    store = store or open_store()
+    registered_model(name, store)
+    version = str(get_version(name, str(version), store).version)
     expected = None if expected_current is None else (str(expected_current).strip() or None)
-    return _move(client, name, alias, lambda current, records: version, "set", reason,
+    return _move(store, name, alias, lambda current, records: version, "set", reason,
                  expect=expected_current is not None, expected=expected)
 
 
@@ -218,7 +193,7 @@ def delete_alias(
     alias: str,
     reason: str | None = None,
     *,
-    client: MlflowClient | None = None,
+    store: Store | None = None,
 ) -> AuditRecord:
     """Remove ``alias`` from model ``name`` and record it; return the record.
 
@@ -226,21 +201,21 @@ def delete_alias(
         >>> delete_alias("churn", "staging", reason="retired")   # doctest: +SKIP
     """
     _check_alias(alias)
-    client = client_for(client)
-    model = registered_model(name, client)
+    store = store or open_store()
+    model = registered_model(name, store)
     if alias not in model.aliases:
         aliases = sorted(str(a) for a in model.aliases)
         known = f" Its aliases: {', '.join(aliases)}." if aliases else " It has no aliases."
         raise NotFoundError(f"Model {name!r} has no alias {alias!r}.{closest(alias, aliases)}"
                             f"{known}")
-    return _move(client, name, alias, lambda current, records: None, "delete", reason)
+    return _move(store, name, alias, lambda current, records: None, "delete", reason)
 
 
 def history(
     name: str,
     alias: str | None = None,
     *,
-    client: MlflowClient | None = None,
+    store: Store | None = None,
 ) -> list[AuditRecord]:
     """The audit records of model ``name`` (of one ``alias`` if given), oldest first.
 
@@ -248,7 +223,7 @@ def history(
         >>> for rec in history("churn", "prod"):   # doctest: +SKIP
         ...     print(rec.when, rec.who, rec.action, rec.from_version, "->", rec.to_version)
     """
-    model = registered_model(name, client_for(client))
+    model = registered_model(name, store or open_store())
     return records_from_tags(model.tags, alias, model.aliases)
 
 
@@ -257,7 +232,7 @@ def rollback(
     alias: str,
     reason: str | None = None,
     *,
-    client: MlflowClient | None = None,
+    store: Store | None = None,
 ) -> AuditRecord:
     """Move ``alias`` back to the version it pointed to before its latest change; record it.
 
@@ -271,8 +246,8 @@ def rollback(
         '2'
     """
     _check_alias(alias)
-    client = client_for(client)
-    registered_model(name, client)
+    store = store or open_store()
+    registered_model(name, store)
 
     def target(current: str | None, records: list[AuditRecord]) -> str | None:
         changes = [r for r in records if r.from_version != r.to_version]
@@ -294,13 +269,13 @@ def rollback(
                 f"{last.when}) created it. Point it elsewhere with `nbops registry alias set` "
                 "or remove it with `nbops registry alias delete`."
             )
-        _get_version(name, goal, client)  # the earlier version may have been deleted
+        get_version(name, goal, store)  # the earlier version may have been deleted
         return goal
 
-    return _move(client, name, alias, target, "rollback", reason)
+    return _move(store, name, alias, target, "rollback", reason)
 
 
-def _move(client: MlflowClient, name: str, alias: str, choose: Any, action: str,
+def _move(store: Store, name: str, alias: str, choose: Any, action: str,
           reason: str | None, *, expect: bool = False,
           expected: str | None = None) -> AuditRecord:
     """Move ``alias`` to ``choose(current, applied records)`` and record it, by the protocol in
@@ -308,9 +283,9 @@ def _move(client: MlflowClient, name: str, alias: str, choose: Any, action: str,
 
     With registry writes off (``nbops reproduce``) the alias stays where it is and nothing is
     written; the record returned says so (``from_version == to_version``)."""
-    with writer_lock(tracking_uri_of(client)):
+    with writer_lock(store.tracking_uri):
         for attempt in range(ATTEMPTS):
-            model, current, chain = _read(client, name, alias)
+            model, current, chain = _read(store, name, alias)
             if expect and current != expected:
                 raise ConflictError(
                     f"Alias {alias!r} of {name!r} points at {_v(current)}, not {_v(expected)} "
@@ -322,21 +297,19 @@ def _move(client: MlflowClient, name: str, alias: str, choose: Any, action: str,
             goal = choose(current, [r for r in chain if r.applied])
             record = new_record(alias, current, goal, action, reason, last_millis(model.tags),
                                 prev=chain[-1].key if chain else None)
-            _write(client, name, record)  # the record first: never a move without a record
+            _write(store, name, record)  # the record first: never a move without a record
             seen = {r.key for r in chain} | {record.key}
-            _, _, now = _read(client, name, alias, wait=False)
+            _, _, now = _read(store, name, alias, wait=False)
             if not [r for r in now if r.key not in seen]:
                 if goal is None:
                     if current is not None:
-                        call(client, f"deleting alias {alias!r} of {name!r}",
-                             client.delete_registered_model_alias, name, alias)
+                        store.delete_alias(name, alias)
                 else:
-                    _point(client, name, alias, goal)
+                    _point(store, name, alias, goal)
                 return record
             # A rival wrote a move record between our read and our check: take ours back and
             # start again (it may have won; if both lost, the random wait breaks the tie).
-            call(client, f"taking back the audit record of {name!r}",
-                 client.delete_registered_model_tag, name, record.key)
+            store.delete_model_tag(name, record.key)
             time.sleep(random.uniform(0.02, 0.1) * 2 ** min(attempt, 4))
     raise ConflictError(
         f"Alias {alias!r} of {name!r} kept being moved by other writers during {ATTEMPTS} "
@@ -344,14 +317,14 @@ def _move(client: MlflowClient, name: str, alias: str, choose: Any, action: str,
         f"{name}`) and try again.", current=current)
 
 
-def _read(client: MlflowClient, name: str, alias: str,
+def _read(store: Store, name: str, alias: str,
           wait: bool = True) -> tuple[Any, str | None, list[AuditRecord]]:
     """The model, where ``alias`` points, and the alias's move records (oldest first). With
     ``wait``, waits while the newest record is a move another writer has recorded but not made
     yet (at most until the record is LEASE_S old: then it is taken as abandoned)."""
     deadline = time.monotonic() + (LEASE_S if wait else 0.0)
     while True:
-        model = call(client, f"reading model {name!r}", client.get_registered_model, name)
+        model = store.registered_model(name)
         current = model.aliases.get(alias)
         current = None if current is None else str(current)
         chain = [r for r in records_from_tags(model.tags, alias, model.aliases)
@@ -393,7 +366,7 @@ def set_tag(
     value: Any,
     version: str | int | None = None,
     *,
-    client: MlflowClient | None = None,
+    store: Store | None = None,
 ) -> None:
     """Set a tag on model ``name``, or on one of its versions when ``version`` is given.
 
@@ -402,14 +375,13 @@ def set_tag(
         >>> set_tag("churn", "validated", "true", version=3)   # doctest: +SKIP
     """
     _check_tag_key(key)
-    client = client_for(client)
-    registered_model(name, client)
+    store = store or open_store()
+    registered_model(name, store)
     if version is None:
-        call(client, f"tagging {name!r}", client.set_registered_model_tag, name, key, str(value))
+        store.set_model_tag(name, key, str(value))
     else:
-        _get_version(name, str(version), client)
-        call(client, f"tagging {name}/{version}", client.set_model_version_tag, name,
-             str(version), key, str(value))
+        get_version(name, str(version), store)
+        store.set_version_tag(name, version, key, str(value))
 
 
 def delete_tag(
@@ -417,7 +389,7 @@ def delete_tag(
     key: str,
     version: str | int | None = None,
     *,
-    client: MlflowClient | None = None,
+    store: Store | None = None,
 ) -> None:
     """Delete a tag of model ``name`` (or of one version); NotFoundError when it is not set.
 
@@ -425,21 +397,20 @@ def delete_tag(
         >>> delete_tag("churn", "team")   # doctest: +SKIP
     """
     _check_tag_key(key)
-    client = client_for(client)
-    model = registered_model(name, client)
+    store = store or open_store()
+    model = registered_model(name, store)
     if version is None:
-        tags, where, fn, args = model.tags, f"model {name!r}", client.delete_registered_model_tag, (
-            name, key)
+        tags, where = model.tags, f"model {name!r}"
     else:
-        mv = _get_version(name, str(version), client)
-        tags, where, fn, args = mv.tags, f"{name}/{version}", client.delete_model_version_tag, (
-            name, str(version), key)
+        tags, where = get_version(name, str(version), store).tags, f"{name}/{version}"
     if key not in tags:
         user = user_tags(tags)
         raise NotFoundError(f"{where} has no tag {key!r}.{closest(key, user)} Its tags: "
                             f"{', '.join(user) or 'none'}.")
-    with store_errors(f"deleting tag {key!r} of {where}", client):
-        fn(*args)
+    if version is None:
+        store.delete_model_tag(name, key)
+    else:
+        store.delete_version_tag(name, version, key)
 
 
 def set_description(
@@ -447,19 +418,17 @@ def set_description(
     description: str,
     version: str | int | None = None,
     *,
-    client: MlflowClient | None = None,
+    store: Store | None = None,
 ) -> None:
     """Set the description of model ``name`` (or of one version).
 
     Example:
         >>> set_description("churn", "Monthly churn classifier")   # doctest: +SKIP
     """
-    client = client_for(client)
-    registered_model(name, client)
+    store = store or open_store()
+    registered_model(name, store)
     if version is None:
-        call(client, f"describing {name!r}", client.update_registered_model, name,
-             description=str(description))
+        store.describe_model(name, str(description))
     else:
-        _get_version(name, str(version), client)
-        call(client, f"describing {name}/{version}", client.update_model_version, name,
-             str(version), description=str(description))
+        get_version(name, str(version), store)
+        store.describe_version(name, version, str(description))

@@ -47,7 +47,12 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from nbops.store import tags as T
+
+if TYPE_CHECKING:
+    from nbops.store import Store
 
 __all__ = [
     "ACTIONS",
@@ -62,7 +67,7 @@ __all__ = [
     "writer_lock",
 ]
 
-AUDIT_PREFIX = "nbops.audit."
+AUDIT_PREFIX = T.AUDIT_PREFIX
 ACTIONS = ("set", "delete", "rollback", "serve")
 MOVES = ("set", "delete", "rollback")  # the actions that move the alias; "serve" follows a move
 MAX_REASON = 2000
@@ -137,32 +142,30 @@ def new_record(alias: str, from_version: str | None, to_version: str | None, act
 
 
 def record(model: str, alias: str, from_version: str | None, to_version: str | None,
-           action: str, reason: str | None = None, *, client: Any = None,
-           home: Path | None = None) -> AuditRecord:
+           action: str, reason: str | None = None, *, store: Store | None = None) -> AuditRecord:
     """Append one record to ``model``'s audit trail for a change made outside
     :mod:`nbops.registry.api` (which records its own), and return it.
 
     Written under :func:`writer_lock`, strictly after the model's newest record, like the
-    registry's own. ``client`` defaults to the store of the settings in force. ``home`` is
-    ignored: the lock is keyed on the store, whatever the caller's nbops home.
+    registry's own. ``store`` defaults to the store of the settings in force; the lock is keyed
+    on it, whatever the caller's nbops home.
 
     >>> record("churn", "prod", "2", "3", "serve", "server followed the alias")  # doctest: +SKIP
     AuditRecord(alias='prod', from_version='2', to_version='3', ..., action='serve')
     """
     from nbops.exceptions import UsageError
-    from nbops.registry._store import call, client_for, tracking_uri_of
+    from nbops.store import open_store
 
     if action not in ACTIONS:
         raise UsageError(f"Unknown audit action {action!r}; use one of {', '.join(ACTIONS)}.")
     if not isinstance(alias, str) or not alias.strip():
         raise UsageError(f"An audit record names an alias like 'prod'; got {alias!r}.")
-    client = client_for(client)
-    with writer_lock(tracking_uri_of(client)):  # ordered with the alias changes of this machine
-        tags = call(client, f"reading model {model!r}", client.get_registered_model, model).tags
+    store = store or open_store()
+    with writer_lock(store.tracking_uri):  # ordered with the alias changes of this machine
+        tags = store.registered_model(model).tags
         rec = new_record(alias, _version(from_version), _version(to_version), action, reason,
                          last_millis(tags))
-        call(client, f"recording the audit record of {model!r}", client.set_registered_model_tag,
-             model, rec.key, rec.to_json())
+        store.set_model_tag(model, rec.key, rec.to_json())
     return rec
 
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from nbops.registry.audit import AUDIT_PREFIX, iso_millis
+from nbops.store import tags as T
 
 if TYPE_CHECKING:
     from nbops.store.types import ModelVersion, RegisteredModel
@@ -96,11 +97,11 @@ def version_info(mv: ModelVersion, aliases: list[str] | None = None) -> VersionI
     """A :class:`VersionInfo` of an MLflow ``ModelVersion``."""
     source = mv.source or ""
     match = _MODEL_ID_SOURCE.match(source)
-    model_id = mv.model_id or mv.tags.get("nbops.model_id") or (match.group(1) if match else None)
+    model_id = mv.model_id or mv.tags.get(T.MODEL_ID) or (match.group(1) if match else None)
     return VersionInfo(
         name=mv.name,
         version=str(mv.version),
-        run_id=mv.run_id or mv.tags.get("nbops.source_run"),
+        run_id=mv.run_id or mv.tags.get(T.SOURCE_RUN),
         model_id=model_id,
         source=source,
         status=str(mv.status),

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from nbops.exceptions import StoreUnavailableError
-from nbops.registry._store import registry_writes_allowed
+from nbops.registry.writes import registry_writes_allowed
 from nbops.store import tags as T
 
 if TYPE_CHECKING:

@@ -24,16 +24,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nbops.exceptions import NotFoundError, UsageError, closest
-from nbops.registry._store import call, client_for, error_code
+from nbops.exceptions import NotFoundError, PermanentStoreError, UsageError, closest
 from nbops.registry.info import VersionInfo, version_info
+from nbops.store import Store, open_store
+from nbops.store import tags as T
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
-    from mlflow.entities.model_registry import ModelVersion, RegisteredModel
+    from nbops.store.types import ModelVersion, RegisteredModel
 
 __all__ = [
     "ModelSpec",
+    "get_version",
     "model_names",
     "onnx_package",
     "parse_ref",
@@ -92,51 +93,38 @@ def quote(value: str) -> str:
     return f'"{value}"' if "'" in value else f"'{value}'"
 
 
-def model_names(client: MlflowClient, limit: int = 5000) -> list[str]:
-    """Names of registered models (up to ``limit``), for "did you mean" hints."""
-    names: list[str] = []
-    token = None
-    while len(names) < limit:
-        page = call(client, "listing registered models", client.search_registered_models,
-                    max_results=1000, page_token=token)
-        names.extend(m.name for m in page)
-        token = page.token
-        if not token:
-            break
-    return names
+def model_names(store: Store, limit: int = 5000) -> list[str]:
+    """Names of registered models (the first ``limit``), for "did you mean" hints."""
+    return [m.name for m in store.registered_models(limit=limit)]
 
 
-def registered_model(name: str, client: MlflowClient | None = None) -> RegisteredModel:
+def registered_model(name: str, store: Store | None = None) -> RegisteredModel:
     """The registered model ``name``; NotFoundError naming the closest names when unknown."""
-    client = client_for(client)
-    from mlflow.exceptions import MlflowException
-
+    store = store or open_store()
     try:
-        return call(client, f"reading model {name!r}", client.get_registered_model, name)
-    except MlflowException as exc:
-        if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
-            raise
+        return store.registered_model(name)
+    except NotFoundError:
+        pass
     raise NotFoundError(
-        f"No registered model named {name!r}.{closest(name, model_names(client))} "
+        f"No registered model named {name!r}.{closest(name, model_names(store))} "
         "List the models with `nbops registry list`, or register one with "
         "nbops.log_model(model, name) inside a tracked run."
     ) from None
 
 
-def latest_version(name: str, client: MlflowClient) -> ModelVersion | None:
+def latest_version(name: str, store: Store) -> ModelVersion | None:
     """The highest version of ``name`` (None when it has no versions)."""
-    page = call(client, f"listing versions of {name!r}", client.search_model_versions,
-                f"name = {quote(name)}", max_results=1, order_by=["version_number DESC"])
+    page = store.model_versions(f"name = {quote(name)}", order_by=["version_number DESC"],
+                                limit=1)
     return page[0] if page else None
 
 
-def _version_numbers(name: str, client: MlflowClient) -> list[str]:
-    page = call(client, f"listing versions of {name!r}", client.search_model_versions,
-                f"name = {quote(name)}", max_results=1000, order_by=["version_number ASC"])
-    return [str(v.version) for v in page]
+def _version_numbers(name: str, store: Store) -> list[str]:
+    return [str(v.version) for v in store.model_versions(f"name = {quote(name)}",
+                                                         order_by=["version_number ASC"])]
 
 
-def resolve(ref: str, *, client: MlflowClient | None = None) -> VersionInfo:
+def resolve(ref: str, *, store: Store | None = None) -> VersionInfo:
     """The model version a reference points to, as a :class:`VersionInfo`.
 
     Unknown model, version or alias → :class:`NotFoundError` naming the closest matches.
@@ -146,14 +134,14 @@ def resolve(ref: str, *, client: MlflowClient | None = None) -> VersionInfo:
         >>> mv.name, mv.version, mv.aliases     # doctest: +SKIP
         ('churn', '3', ['prod'])
     """
-    return version_info(resolve_version(ref, client=client))
+    return version_info(resolve_version(ref, store=store))
 
 
-def resolve_version(ref: str, *, client: MlflowClient | None = None) -> ModelVersion:
+def resolve_version(ref: str, *, store: Store | None = None) -> ModelVersion:
     """Like :func:`resolve`, but the MLflow ``ModelVersion`` entity itself."""
     spec = parse_ref(ref)
-    client = client_for(client)
-    model = registered_model(spec.name, client)
+    store = store or open_store()
+    model = registered_model(spec.name, store)
     if spec.alias is not None and spec.alias.lower() != "latest":
         aliases = {str(k): str(v) for k, v in model.aliases.items()}
         if spec.alias not in aliases:
@@ -164,26 +152,23 @@ def resolve_version(ref: str, *, client: MlflowClient | None = None) -> ModelVer
                 f"{closest(spec.alias, aliases)}{known} Set one with "
                 f"`nbops registry alias set {spec.name} {spec.alias} VERSION`."
             )
-        return _get_version(spec.name, aliases[spec.alias], client)
+        return get_version(spec.name, aliases[spec.alias], store)
     if spec.version is not None:
-        return _get_version(spec.name, spec.version, client)
-    latest = latest_version(spec.name, client)
+        return get_version(spec.name, spec.version, store)
+    latest = latest_version(spec.name, store)
     if latest is None:
         raise NotFoundError(f"Model {spec.name!r} has no versions yet. Log one with "
                             f"nbops.log_model(model, {spec.name!r}) inside a tracked run.")
     return latest
 
 
-def _get_version(name: str, version: str, client: MlflowClient) -> ModelVersion:
-    from mlflow.exceptions import MlflowException
-
+def get_version(name: str, version: str, store: Store) -> ModelVersion:
+    """Version ``version`` of model ``name``; NotFoundError listing its versions when unknown."""
     try:
-        return call(client, f"reading {name}/{version}", client.get_model_version, name,
-                    str(version))
-    except MlflowException as exc:
-        if error_code(exc) not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise
-    known = _version_numbers(name, client)
+        return store.model_version(name, version)
+    except (NotFoundError, PermanentStoreError):  # unknown, or not a version number at all
+        pass
+    known = _version_numbers(name, store)
     listed = f" Its versions: {', '.join(known)}." if known else " It has no versions yet."
     raise NotFoundError(
         f"Model {name!r} has no version {version}.{closest(str(version), known)}{listed} "
@@ -191,16 +176,12 @@ def _get_version(name: str, version: str, client: MlflowClient) -> ModelVersion:
     ) from None
 
 
-def onnx_package(name: str, version: str, client: MlflowClient) -> tuple[str, str] | None:
+def onnx_package(name: str, version: str, store: Store) -> tuple[str, str] | None:
     """(package name, package version) of the newest ONNX package of ``name/version`` (what
     ``nbops package`` registers, tagged ``nbops.source_model``), or None."""
-    from nbops.registry._store import call
-
     source = f"{name}/{version}"
-    found = call(client, f"looking for the ONNX package of {source}",
-                 client.search_model_versions, f"tags.`nbops.source_model` = {quote(source)}",
-                 max_results=200)
-    onnx = [v for v in found if v.tags.get("nbops.package") == "onnx"]
+    found = store.model_versions(f"tags.`{T.SOURCE_MODEL}` = {quote(source)}")
+    onnx = [v for v in found if v.tags.get(T.PACKAGE) == "onnx"]
     if not onnx:
         return None
     best = max(onnx, key=lambda v: (int(v.creation_timestamp or 0), int(v.version)))

@@ -23,9 +23,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbops.exceptions import ConflictError, NotFoundError, UsageError
+from nbops.store import tags as T
+
+if TYPE_CHECKING:
+    from nbops.store import Store
 
 __all__ = [
     "MAX_PAGE",
@@ -170,7 +174,7 @@ def to_json(obj: Any) -> Any:
 
 # -- the alias audit trail (format and parsing: nbops.registry.audit) ------------------------
 
-_AUDIT_PREFIX = "nbops.audit."
+_AUDIT_PREFIX = T.AUDIT_PREFIX
 
 
 def _user_tags(tags: Mapping[str, str]) -> dict[str, str]:
@@ -198,12 +202,12 @@ def _entries_from_tags(tags: Mapping[str, str]) -> list[AuditEntry]:
 MAX_PAGE = 1000
 #: Worst first: the model's headline status is the worst of its aliased and latest versions.
 STATUS_SEVERITY = {"error": 3, "drift": 2, "warning": 1, "ok": 0}
-_TAG_STATUS = "nbops.monitor.status"
-_TAG_REPORT = "nbops.monitor.report_run"
-_TAG_CHECKED = "nbops.monitor.checked_at"
+_TAG_STATUS = T.MONITOR_STATUS
+_TAG_REPORT = T.MONITOR_REPORT_RUN
+_TAG_CHECKED = T.MONITOR_CHECKED_AT
 _ALIAS_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]{0,254}$")
 _RUN_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-_RUN_TAG_PREFIXES = ("nbops.", "mlflow.source.", "mlflow.runName", "mlflow.parentRunId")
+_RUN_TAG_PREFIXES = ("nbops.", "mlflow.source.", T.RUN_NAME, T.PARENT_RUN)
 
 
 def iso_ms(ms: int | None) -> str | None:
@@ -280,20 +284,12 @@ def _vnum(version: Any) -> int:
 class RegistryService:
     """Blocking reads and audited alias writes against one MLflow tracking URI."""
 
-    def __init__(self, tracking_uri: str | None = None, client: Any = None) -> None:
-        if client is None:
-            from mlflow import MlflowClient
+    def __init__(self, tracking_uri: str | None = None, store: Store | None = None) -> None:
+        from nbops.config import load_settings
+        from nbops.store import open_store
 
-            if tracking_uri is None:
-                from nbops.config import load_settings
-
-                tracking_uri = load_settings().tracking_uri
-            from nbops.tracking.embedded import ensure_store
-
-            ensure_store(tracking_uri)
-            client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        self.client = client
-        self.tracking_uri = tracking_uri or client.tracking_uri
+        self.store = store or open_store(load_settings(), tracking_uri=tracking_uri)
+        self.tracking_uri = self.store.tracking_uri
 
     # -- models -------------------------------------------------------------------------------
     def list_models(self, search: str | None = None, max_results: int | str | None = None,
@@ -325,12 +321,12 @@ class RegistryService:
         literal = bool(search) and not _is_filter(search) and any(c in search for c in "%_")
         if not literal:
             page = api.list_models(search or None, max_results=size, page_token=token,
-                                   client=self.client)
+                                   store=self.store)
             return list(page), _token(page.next_page_token)
         wide = search.replace("%", "_")
         found: list[Any] = []
         while True:
-            page = api.list_models(wide, max_results=size, page_token=token, client=self.client)
+            page = api.list_models(wide, max_results=size, page_token=token, store=self.store)
             found += [m for m in page if search.lower() in m.name.lower()]
             token = _token(page.next_page_token)
             if token is None or len(found) >= size:
@@ -341,8 +337,8 @@ class RegistryService:
         literal = ", ".join(f"'{n}'" for n in names if "'" not in n)
         if not literal:
             return {}
-        found = self.client.search_model_versions(
-            f"name IN ({literal}) AND tags.`{_TAG_STATUS}` LIKE '%'", max_results=10000)
+        found = self.store.model_versions(
+            f"name IN ({literal}) AND tags.`{_TAG_STATUS}` LIKE '%'")
         out = {}
         for v in found:
             status = monitor_status(v.tags or {}, str(v.version))
@@ -355,8 +351,8 @@ class RegistryService:
         from nbops.registry import api
         from nbops.registry.resolve import registered_model
 
-        rm = registered_model(name, self.client)
-        versions = api.versions(name, client=self.client)
+        rm = registered_model(name, self.store)
+        versions = api.versions(name, store=self.store)
         metrics = self._run_metrics({v.run_id for v in versions if v.run_id})
         infos = [VersionInfo(
             version=v.version, created_at=v.created_at, source_run_id=v.run_id,
@@ -375,18 +371,14 @@ class RegistryService:
         from nbops.registry import api
 
         return [_entry(r.to_dict()) for r in
-                reversed(api.history(name, alias, client=self.client))]
+                reversed(api.history(name, alias, store=self.store))]
 
     def _run_metrics(self, run_ids: set[str]) -> dict[str, dict[str, float]]:
-        from mlflow.exceptions import MlflowException
-
         out: dict[str, dict[str, float]] = {}
         for run_id in run_ids:
             try:
-                out[run_id] = dict(self.client.get_run(run_id).data.metrics)
-            except MlflowException as e:
-                if getattr(e, "error_code", "") != "RESOURCE_DOES_NOT_EXIST":
-                    raise
+                out[run_id] = dict(self.store.run(run_id).data.metrics)
+            except NotFoundError:
                 out[run_id] = {}  # the source run was deleted; the version stays listed
         return out
 
@@ -394,7 +386,7 @@ class RegistryService:
     def _alias_now(self, name: str, alias: str) -> str | None:
         from nbops.registry.resolve import registered_model
 
-        aliases = registered_model(name, self.client).aliases or {}
+        aliases = registered_model(name, self.store).aliases or {}
         return str(aliases[alias]) if alias in aliases else None
 
     def promote(self, name: str, alias: str, version: str | int, reason: str | None = None,
@@ -423,23 +415,24 @@ class RegistryService:
         if current == str(int(version)):
             raise ConflictError(f"Alias {alias!r} of {name!r} already points at v{current}; "
                                 "pick another version.", current=current)
-        record = api.set_alias(name, alias, version, reason=reason, client=self.client)
+        record = api.set_alias(name, alias, version, reason=reason, store=self.store,
+                               expected_current=expected_current)
         return self._change(name, record)
 
     def rollback(self, name: str, alias: str, reason: str | None = None) -> AliasChange:
         """Move ``alias`` back to where it pointed before its last move (audited)."""
         from nbops.registry import api
 
-        if alias not in (self._client_aliases(name)):
+        if alias not in (self._aliases(name)):
             raise NotFoundError(f"Model {name!r} has no alias {alias!r} to roll back.")
-        record = api.rollback(name, alias, reason=reason, client=self.client)
+        record = api.rollback(name, alias, reason=reason, store=self.store)
         return self._change(name, record)
 
-    def _client_aliases(self, name: str) -> dict[str, str]:
+    def _aliases(self, name: str) -> dict[str, str]:
         from nbops.registry.resolve import registered_model
 
         return {str(a): str(v) for a, v in
-                (registered_model(name, self.client).aliases or {}).items()}
+                (registered_model(name, self.store).aliases or {}).items()}
 
     @staticmethod
     def _change(name: str, record: Any) -> AliasChange:
@@ -450,22 +443,18 @@ class RegistryService:
     # -- runs ---------------------------------------------------------------------------------
     def _experiment_ids(self, experiment: str | None) -> list[str]:
         if experiment:
-            exp = self.client.get_experiment_by_name(experiment)
+            exp = self.store.experiment(experiment)
             if exp is None and experiment.isdigit():
-                from mlflow.exceptions import MlflowException
-
-                try:
-                    exp = self.client.get_experiment(experiment)
-                except MlflowException:
-                    exp = None
+                exp = next((e for e in self.store.experiments()
+                            if e.experiment_id == experiment), None)
             if exp is None:
-                known = [e.name for e in self.client.search_experiments(max_results=200)]
+                known = [e.name for e in self.store.experiments()]
                 from nbops.exceptions import closest
 
                 raise NotFoundError(f"No experiment named {experiment!r}.{closest(experiment, known)}"
                                     " Leave `experiment` empty to search them all.")
             return [exp.experiment_id]
-        return [e.experiment_id for e in self.client.search_experiments(max_results=1000)]
+        return [e.experiment_id for e in self.store.experiments()]
 
     def list_runs(self, experiment: str | None = None, filter_string: str | None = None,
                   max_results: int | str | None = None, page_token: str | None = None) -> RunPage:
@@ -474,9 +463,11 @@ class RegistryService:
         ids = self._experiment_ids(experiment)
         if not ids:
             return RunPage(runs=[], next_page_token=None)
-        page = self.client.search_runs(ids, filter_string=filter_string or "", max_results=size,
-                                       order_by=["attributes.start_time DESC"],
-                                       page_token=check_page_token(page_token))
+        c = self.store.client  # one page: the caller pages on with next_page_token
+        page = self.store.call("searching runs", c.search_runs, ids,
+                               filter_string=filter_string or "", max_results=size,
+                               order_by=["attributes.start_time DESC"],
+                               page_token=check_page_token(page_token))
         return RunPage(runs=[run_summary(r) for r in page], next_page_token=_token(page.token))
 
     def compare_runs(self, ids: list[str]) -> RunComparison:
@@ -486,7 +477,7 @@ class RegistryService:
             raise UsageError(f"Give 2 to 20 comma-separated run ids in `ids`, got {len(ids)}.")
         for i in ids:
             check_run_id(i)
-        runs = [run_summary(self.client.get_run(i)) for i in ids]
+        runs = [run_summary(self.store.run(i)) for i in ids]
         param_keys = sorted({k for r in runs for k in r.params})
         metric_keys = sorted({k for r in runs for k in r.metrics})
         differing = [k for k in param_keys if len({r.params.get(k) for r in runs}) > 1]
@@ -510,7 +501,7 @@ class RegistryService:
         from nbops.registry.lineage import lineage
 
         return lineage_payload(lineage(ref.strip(), direction=direction, depth=hops,
-                                       client=self.client))
+                                       store=self.store))
 
 
 def rollback_targets(aliases: dict[str, str], history: list[AuditEntry],
@@ -536,9 +527,9 @@ def rollback_targets(aliases: dict[str, str], history: list[AuditEntry],
 def lineage_payload(graph: Any) -> dict[str, Any]:
     """A :class:`~nbops.registry.LineageGraph` as the sidebar and the lineage widget draw it:
     ``LineageGraph.to_dict()`` with ``nodes`` as a list, each placed by
-    :func:`nbops.registry.render.placement`: ``layer`` (column, sources at 0) and ``order`` (row
+    :func:`nbops.registry.lineage.render.placement`: ``layer`` (column, sources at 0) and ``order`` (row
     within the column). The drawings only turn these into pixels; they compute no layout."""
-    from nbops.registry.render import placement
+    from nbops.registry.lineage.render import placement
 
     data = graph.to_dict()
     nodes = data.get("nodes")

@@ -1,1 +1,2 @@
-"""Working with recorded runs: compare them (``compare``) and re-execute one (``reproduce``)."""
+"""Working with recorded runs: compare them (``compare``). Re-executing one is the workflow
+:mod:`nbops.workflows.reproduce`."""

@@ -72,7 +72,8 @@ class GateReport:
 
 @dataclass(frozen=True)
 class ErrorBody:
-    """Every 4xx/503 body; ``reason`` is one of validation, not_found, conflict, store_unavailable."""
+    """Every 4xx/503 body; ``reason`` is one of validation, forbidden, not_found, conflict,
+    store_unavailable."""
 
     status: int
     reason: str

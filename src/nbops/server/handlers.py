@@ -146,7 +146,7 @@ class NotebookHandler(_Handler):
         path = self._arg("path")
         from nbops.server.snapshot import read_snapshot
 
-        await self._respond(lambda s: read_snapshot(s.client, check_run_id(run_id), path))
+        await self._respond(lambda s: read_snapshot(s.store, check_run_id(run_id), path))
 
 
 class GateReportHandler(_Handler):
@@ -154,7 +154,7 @@ class GateReportHandler(_Handler):
     async def get(self, run_id: str) -> None:
         from nbops.server.gate_report import read_gate_report
 
-        await self._respond(lambda s: read_gate_report(s.client, check_run_id(run_id)))
+        await self._respond(lambda s: read_gate_report(s.store, check_run_id(run_id)))
 
 
 class LineageHandler(_Handler):
@@ -192,7 +192,7 @@ class PipelineRunHandler(_Handler):
 def _pipelines(root: Any, service: RegistryService) -> Any:
     from nbops.server.pipelines import PipelineService
 
-    return PipelineService(root, service.client)
+    return PipelineService(root, service.store)
 
 
 def routes(base_url: str) -> list[tuple[str, type[APIHandler]]]:

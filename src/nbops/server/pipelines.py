@@ -8,7 +8,7 @@ same command a user would type, ``nbops run <spec> -p KEY=VALUE``, as a child pr
 Jupyter server; its output goes to ``.nbops/ui-runs/``.
 
 Example:
-    >>> svc = PipelineService(Path("."), client)                 # doctest: +SKIP
+    >>> svc = PipelineService(Path("."), open_store())                 # doctest: +SKIP
     >>> [p.name for p in svc.list_pipelines().pipelines]          # doctest: +SKIP
     ['demo']
 """
@@ -35,6 +35,8 @@ from nbops.server.contract import (
     ScheduleInfo,
     StepRun,
 )
+from nbops.store import Store
+from nbops.store import tags as T
 
 __all__ = ["MAX_SPECS", "PipelineService", "find_specs"]
 
@@ -81,11 +83,11 @@ def _iso_ms(ms: int | None) -> str | None:
 
 
 class PipelineService:
-    """Pipelines under ``root`` and their MLflow runs, through ``client``."""
+    """Pipelines under ``root`` and their MLflow runs, read from ``store``."""
 
-    def __init__(self, root: Path, client: Any) -> None:
+    def __init__(self, root: Path, store: Store) -> None:
         self.root = root.resolve()
-        self.client = client
+        self.store = store
 
     # -- reads --------------------------------------------------------------------------------
     def list_pipelines(self) -> PipelineList:
@@ -132,28 +134,28 @@ class PipelineService:
     def _runs(self, experiment: str, spec: Path) -> list[PipelineRun]:
         from nbops.registry.resolve import quote
 
-        exp = self.client.get_experiment_by_name(experiment)
+        exp = self.store.experiment(experiment)
         if exp is None:
             return []
-        parents = self.client.search_runs(
-            [exp.experiment_id], f"tags.`nbops.pipeline.spec` = {quote(str(spec))}",
-            max_results=RECENT_RUNS, order_by=["attributes.start_time DESC"])
+        parents = self.store.runs(  # the RECENT_RUNS newest runs of the pipeline
+            [exp.experiment_id], f"tags.`{T.PIPELINE_SPEC}` = {quote(str(spec))}",
+            order_by=["attributes.start_time DESC"], limit=RECENT_RUNS)
         if not parents:
             return []
-        children = [child for p in parents for child in self.client.search_runs(
-            [exp.experiment_id], f"tags.`mlflow.parentRunId` = {quote(p.info.run_id)}",
-            max_results=200)]  # MLflow's filter has no IN for tags: one query per run
+        children = [child for p in parents for child in self.store.runs(
+            [exp.experiment_id], f"tags.`{T.PARENT_RUN}` = {quote(p.info.run_id)}")]
+        # MLflow's filter has no IN for tags: one query per run
         steps: dict[str, list[StepRun]] = {}
         for child in sorted(children, key=lambda r: r.info.start_time or 0):
             tags = child.data.tags
-            if "nbops.step" not in tags:
+            if T.STEP not in tags:
                 continue
-            steps.setdefault(tags["mlflow.parentRunId"], []).append(StepRun(
-                name=tags["nbops.step"], status=tags.get("nbops.step.status", "running"),
+            steps.setdefault(tags[T.PARENT_RUN], []).append(StepRun(
+                name=tags[T.STEP], status=tags.get(T.STEP_STATUS, "running"),
                 run_id=child.info.run_id, failure=_failure(tags)))
         return [PipelineRun(
             run_id=p.info.run_id,
-            status=p.data.tags.get("nbops.pipeline.status")
+            status=p.data.tags.get(T.PIPELINE_STATUS)
             or {"RUNNING": "running", "FINISHED": "succeeded"}.get(p.info.status, "failed"),
             start_time=_iso_ms(p.info.start_time), end_time=_iso_ms(p.info.end_time),
             steps=steps.get(p.info.run_id, []), params=dict(p.data.params or {}))
@@ -202,8 +204,8 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def _failure(tags: Mapping[str, str]) -> str | None:
-    message = tags.get("nbops.failure.message")
+    message = tags.get(T.FAILURE_MESSAGE)
     if not message:
         return None
-    cell = tags.get("nbops.failure.cell_index")
+    cell = tags.get(T.FAILURE_CELL_INDEX)
     return f"{message} (cell {int(cell) + 1})" if cell and cell.isdigit() else message

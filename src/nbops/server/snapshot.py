@@ -14,10 +14,11 @@ import json
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from nbops.exceptions import NotFoundError, UsageError
 from nbops.server.contract import NotebookSnapshot
+from nbops.store import Store
+from nbops.store import tags as T
 
 __all__ = ["DEFAULT_PATH", "MAX_BYTES", "check_path", "read_snapshot", "read_text_artifact"]
 
@@ -26,13 +27,10 @@ MAX_BYTES = 50 * 1024 * 1024
 _PATH = re.compile(r"^notebook/[^/\\]+\.ipynb$")
 
 
-def read_text_artifact(client: Any, run_id: str, path: str, max_bytes: int) -> str:
+def read_text_artifact(store: Store, run_id: str, path: str, max_bytes: int) -> str:
     """The text of artifact ``path`` of ``run_id``; UsageError when it exceeds ``max_bytes``."""
     with tempfile.TemporaryDirectory(prefix="nbops-artifact-") as tmp:
-        from nbops.registry._store import quiet_downloads
-
-        with quiet_downloads():
-            local = Path(client.download_artifacts(run_id, path, tmp))
+        local = Path(store.download_artifacts(run_id, path, tmp))
         if local.stat().st_size > max_bytes:
             raise UsageError(f"{path} of run {run_id} is larger than {max_bytes >> 20} MB; "
                              "download it with `mlflow artifacts download` instead.")
@@ -47,18 +45,18 @@ def check_path(path: str) -> str:
     return path
 
 
-def _notebooks(client: Any, run_id: str) -> list[str]:
-    return [f.path for f in client.list_artifacts(run_id, "notebook")
+def _notebooks(store: Store, run_id: str) -> list[str]:
+    return [f.path for f in store.list_artifacts(run_id, "notebook")
             if not f.is_dir and f.path.endswith(".ipynb")]
 
 
-def read_snapshot(client: Any, run_id: str, path: str | None = None) -> NotebookSnapshot:
+def read_snapshot(store: Store, run_id: str, path: str | None = None) -> NotebookSnapshot:
     """Download and parse one snapshot notebook of ``run_id``."""
-    run = client.get_run(run_id)  # 404 for an unknown run before touching artifacts
-    listed = _notebooks(client, run_id)
-    parent = (run.data.tags or {}).get("mlflow.parentRunId")
+    run = store.run(run_id)  # 404 for an unknown run before touching artifacts
+    listed = _notebooks(store, run_id)
+    parent = (run.data.tags or {}).get(T.PARENT_RUN)
     if not path and not listed and parent:
-        parent_listed = _notebooks(client, parent)
+        parent_listed = _notebooks(store, parent)
         if parent_listed:
             run_id, listed = parent, parent_listed
     if path:
@@ -75,7 +73,7 @@ def read_snapshot(client: Any, run_id: str, path: str | None = None) -> Notebook
         raise NotFoundError(f"Run {run_id} has no notebook snapshot (notebook/*.ipynb). Runs "
                             "tracked with %%track keep one unless notebook capture is off.")
     try:
-        notebook = json.loads(read_text_artifact(client, run_id, chosen, MAX_BYTES))
+        notebook = json.loads(read_text_artifact(store, run_id, chosen, MAX_BYTES))
     except ValueError as exc:
         raise UsageError(f"{chosen} of run {run_id} is not valid notebook JSON: {exc}.") from None
     if not isinstance(notebook, dict) or "cells" not in notebook:

@@ -266,4 +266,4 @@ def _audit_recorder(service: Service) -> Any:
         handle.close()
         return None
     service.audit_lock = handle
-    return swap_recorder(service.config.url, service.home)
+    return swap_recorder(service.config.url)

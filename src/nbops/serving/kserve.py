@@ -37,7 +37,7 @@ def _package_uri(ref: str) -> tuple[str, str, str]:
     from nbops.store import tags as T
 
     store = open_store()
-    mv = resolve_version(ref, client=store.client)
+    mv = resolve_version(ref, store=store)
     name, version = parse_ref(ref).name, str(mv.version)
     package = (name, version) if mv.tags.get(T.PACKAGE) == "onnx" else \
         find_package(name, version)

@@ -69,14 +69,14 @@ def current_version(ref: str) -> str:
     """The version ``ref`` resolves to now (NotFoundError for an unknown model or alias)."""
     from nbops.registry.resolve import resolve_version
 
-    return str(resolve_version(ref, client=open_store().client).version)
+    return str(resolve_version(ref, store=open_store()).version)
 
 
 def find_package(name: str, version: str) -> tuple[str, str] | None:
     """(package name, package version) of the newest ONNX package of ``name/version``."""
     from nbops.registry.resolve import onnx_package
 
-    return onnx_package(name, version, open_store().client)
+    return onnx_package(name, version, open_store())
 
 
 def _download(name: str, version: str, cache: Path) -> Path:

@@ -213,7 +213,7 @@ class Deployment:
         return True
 
 
-def swap_recorder(url: str, home: Path, route: str | None = None) -> Any:
+def swap_recorder(url: str, route: str | None = None) -> Any:
     """``record(route, slot_before, slot_after)`` writing a swap of the server at ``url`` to the
     alias audit trail (action ``serve``); ``route`` names the route when the caller knows better
     (the shadow's process follows its alias as its own primary)."""
@@ -226,7 +226,6 @@ def swap_recorder(url: str, home: Path, route: str | None = None) -> Any:
         if alias:
             audit(after.name, alias, before.version, after.version, "serve",
                   f"nbops serve {url} ({route or followed}) swapped to v{after.version} after "
-                  f"the alias moved; requests in flight finished on v{before.version}",
-                  home=home)
+                  f"the alias moved; requests in flight finished on v{before.version}")
 
     return record

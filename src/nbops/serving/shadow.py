@@ -242,7 +242,7 @@ def main() -> None:
     config = RouteConfig(**json.loads(os.environ[SHADOW_ENV]))
     home = Path(config.home)
     deployment = Deployment(config, home / "serving" / "cache")
-    deployment.start_watching(swap_recorder(config.url, home, "shadow")
+    deployment.start_watching(swap_recorder(config.url, "shadow")
                               if config.extra.get("record_swaps") else None)
     writer = LogWriter(log_dir(config.model, home))
     rest = b""

@@ -143,9 +143,14 @@ class Store:
         c = self.client
         return self.call(f"reading experiment {name!r}", c.get_experiment_by_name, name)
 
-    def experiments(self) -> list[Experiment]:
+    def experiments(self, deleted: bool = False) -> list[Experiment]:
+        """Every experiment (the deleted ones too with ``deleted``: their runs still exist)."""
+        from mlflow.entities import ViewType
+
         c = self.client
-        return self._pages("listing experiments", "experiments", c.search_experiments, None)
+        view = ViewType.ALL if deleted else ViewType.ACTIVE_ONLY
+        return self._pages("listing experiments", "experiments", c.search_experiments, None,
+                           view_type=view)
 
     def experiment_id(self, name: str) -> str:
         """The id of experiment ``name``, created when missing (with a SQLite store, its

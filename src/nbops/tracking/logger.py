@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from nbops.config import Settings
+from nbops.store.probe import probe
 from nbops.tracking.spool import Event, Spool
 
 __all__ = ["DurableLogger", "MetricSeries"]
@@ -137,7 +138,7 @@ class DurableLogger:
 
         notice = self._reap()
         self.spool.prune()
-        self.problem = probe_server(self.settings)
+        self.problem = probe(self.settings.tracking_uri)
         if self.problem:
             self.problem_since = time.time()
         self._thread.start()
@@ -195,7 +196,7 @@ class DurableLogger:
         """Start a detached ``nbops sync`` that ships this process's backlog once it has exited
         (or, when the store is known to be unreachable, print a hint naming ``nbops sync``)."""
         if not self.problem or self.problem.startswith("rejected"):
-            self.problem = probe_server(self.settings) or self.problem  # down since the last call?
+            self.problem = probe(self.settings.tracking_uri) or self.problem  # down since the last call?
         if self.problem and not self.problem.startswith("rejected"):
             print(f"nbops: {left} event(s) stay spooled in {self.settings.home} ({self.problem});"
                   " run `nbops sync` when the store is back.", file=sys.stderr)
@@ -385,7 +386,8 @@ class DurableLogger:
         return store
 
     def _ship(self) -> None:
-        from nbops.tracking.store import PermanentStoreError, is_outage
+        from nbops.exceptions import PermanentStoreError
+        from nbops.store import is_retryable as is_outage
 
         while not self._stop:
             events = self.spool.pending(self.owner)
@@ -515,26 +517,6 @@ class DurableLogger:
         self.problem_since = self.problem_since or time.time()
 
 
-def probe_server(settings: Settings, timeout: float = 0.5) -> str | None:
-    """One TCP connect to an HTTP(S) tracking server; a sentence when it is down, else None.
-
-    Never raises: a server that is down at start only means runs are spooled until it is back.
-    """
-    from urllib.parse import urlparse
-
-    parsed = urlparse(settings.tracking_uri)
-    if parsed.scheme not in ("http", "https"):
-        return None
-    import socket
-
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname or "localhost", port), timeout=timeout):
-            return None
-    except OSError as exc:
-        return f"tracking store {settings.tracking_uri} unreachable ({exc.strerror or exc})"
-
-
 def _remove_empty_folders(root: Path, min_age: float = 60.0) -> None:
     """Staged files are deleted once shipped; drop the empty folders they leave (at worker
     startup). Folders touched in the last ``min_age`` seconds are kept: a cell may be about to
@@ -555,9 +537,9 @@ def _remove_empty_folders(root: Path, min_age: float = 60.0) -> None:
 
 
 def _default_store(settings: Settings) -> Any:
-    from nbops.tracking.store import MlflowStore
+    from nbops.store import open_store
 
-    return MlflowStore(settings)
+    return open_store(settings)
 
 
 def _consecutive(events: list[Event]) -> list[list[Event]]:

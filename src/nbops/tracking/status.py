@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nbops.config import Settings
-from nbops.tracking.embedded import sqlite_path, store_problem
+from nbops.store.embedded import sqlite_path, store_problem
 from nbops.tracking.spool import Spool
 
 __all__ = ["store_health", "status_text"]
@@ -20,9 +20,9 @@ def store_health(settings: Settings) -> str | None:
     path = sqlite_path(settings.tracking_uri)
     if path is not None:
         return store_problem(path) if path.exists() else None
-    from nbops.tracking.logger import probe_server
+    from nbops.store.probe import probe
 
-    return probe_server(settings)
+    return probe(settings.tracking_uri)
 
 
 def status_text(settings: Settings, spool: Spool, *, problem: str | None = None,

@@ -52,7 +52,7 @@ class Tracker:
         if self._logger is None:
             with self._lock:
                 if self._logger is None:
-                    from nbops.tracking.store import check_config
+                    from nbops.store.check import check_config
 
                     check_config(self.settings)
                     logger = DurableLogger(self.settings)

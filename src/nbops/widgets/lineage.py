@@ -22,7 +22,7 @@ class LineageWidget(ServiceWidget):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not self.graph:  # given a graph (LineageGraph.widget()), draw exactly that one
+        if not self.graph:  # given a graph (lineage_widget(graph)), draw exactly that one
             self.reload()
 
     @traitlets.observe("ref", "direction", "depth")

@@ -183,9 +183,8 @@ def _run_gate(model: str, challenger: str, champion: str, frame: Any, label_colu
     from nbops.tracking.run import track
 
     store = open_store()
-    client = store.client
-    mv_new = resolve_version(f"{model}@{challenger}", client=client)
-    mv_old = resolve_version(f"{model}@{champion}", client=client)
+    mv_new = resolve_version(f"{model}@{challenger}", store=store)
+    mv_old = resolve_version(f"{model}@{champion}", store=store)
     if str(mv_new.version) == str(mv_old.version):
         raise UsageError(f"{model}@{challenger} and {model}@{champion} are the same version "
                          f"({mv_new.version}); there is nothing to gate. Register a new version "
@@ -238,10 +237,10 @@ def _run_gate(model: str, challenger: str, champion: str, frame: Any, label_colu
         from nbops.registry.api import set_alias, set_tag
 
         for key, value in ((TAG_RUN, run_id), (TAG_DECISION, decision)):
-            set_tag(model, key, value, version=str(mv_new.version), client=client)
+            set_tag(model, key, value, version=str(mv_new.version), store=store)
         if decision == "promoted":
             why = f"{reason}; " if reason else ""
-            audit = set_alias(model, champion, str(mv_new.version), client=client,
+            audit = set_alias(model, champion, str(mv_new.version), store=store,
                               reason=f"{why}gate passed: {summary} (gate run {run_id})")
     alert = None
     if decision == "rejected" and webhook:
@@ -318,7 +317,7 @@ class _Loaded:
         from nbops.registry.resolve import onnx_package
 
         found = (mv.name, str(mv.version)) if mv.tags.get(T.PACKAGE) == "onnx" \
-            else onnx_package(mv.name, str(mv.version), store.client)
+            else onnx_package(mv.name, str(mv.version), store)
         if found is not None:
             from nbops.packaging.runtime import load
 

@@ -118,7 +118,7 @@ def log_model(
         return ModelRef(name, None, f"models:/{logged.model_id}", run_id, logged.model_id)
     ref = ModelRef(name, version, f"models:/{name}/{version}", run_id, logged.model_id)
     if alias is not None:
-        set_alias(name, alias, version, reason=reason, client=store.client)
+        set_alias(name, alias, version, reason=reason, store=store)
     return ref
 
 def _check_format(fmt: str | None, example: Any) -> None:

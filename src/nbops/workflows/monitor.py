@@ -127,7 +127,7 @@ def run_check(
     from nbops.tracking.run import track
 
     store = open_store(load_settings(), tracking_uri=tracking_uri)
-    version = resolve_version(model, client=store.client)
+    version = resolve_version(model, store=store)
     ref_name = f"{version.name}/{version.version}"
     rule_set = load_rules(rules if rules is not None else DEFAULT_RULES)
     if window is not None:

@@ -76,7 +76,7 @@ def load_source(model_or_uri: Any, store: Store) -> tuple[Any, str | None, str |
         return model, None, model_or_uri, logged.name
     from nbops.registry.resolve import resolve_version
 
-    mv = resolve_version(model_or_uri, client=store.client)
+    mv = resolve_version(model_or_uri, store=store)
     model = load_model(store, f"models:/{mv.name}/{mv.version}", flavor="pytorch")
     return model, f"{mv.name}/{mv.version}", mv.run_id, mv.name
 
@@ -91,7 +91,7 @@ def example_from_signature(model_ref: str, shape: tuple[int, ...] | None = None)
     if shape is not None:
         return torch.zeros(shape)
     store = open_store()
-    mv = resolve_version(model_ref, client=store.client)
+    mv = resolve_version(model_ref, store=store)
     signature = model_signature(store, f"models:/{mv.name}/{mv.version}")
     specs = getattr(getattr(signature, "inputs", None), "inputs", None) or []
     if len(specs) != 1 or not getattr(specs[0], "shape", None):
@@ -160,7 +160,7 @@ def onnx(
         from nbops.registry.api import set_alias
 
         set_alias(package_name, alias, version, reason=f"packaged from {source_model}",
-                  client=store.client)
+                  store=store)
     return PackagedModel(package_name, version, model_uri, run_id, source_model, source_run,
                          result)
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from nbops.registry.lineage import builtin as _builtin  # registers the built-in kinds
 from nbops.registry.lineage.datasets import DatasetVersion, run_datasets
-from nbops.registry.lineage.graph import SCHEMA, Edge, LineageGraph, Node
+from nbops.registry.lineage.graph import Edge, LineageGraph, Node
 from nbops.registry.lineage.kinds import (
     _KINDS as _KINDS,  # the registries themselves (tests restore them)
 )
@@ -43,6 +43,7 @@ from nbops.registry.lineage.kinds import (
     relations,
 )
 from nbops.registry.lineage.query import Query
+from nbops.registry.lineage.render import SCHEMA
 from nbops.registry.lineage.walk import DIRECTIONS, MAX_NODES, Direction, lineage
 
 __all__ = [

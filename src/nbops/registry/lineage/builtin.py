@@ -26,19 +26,18 @@ from nbops.registry.lineage.kinds import (
 )
 from nbops.registry.lineage.query import tag_key
 from nbops.registry.resolve import quote
+from nbops.store import tags as T
 
 if TYPE_CHECKING:
-    from mlflow.entities import Run
-    from mlflow.entities.model_registry import ModelVersion
-
     from nbops.registry.lineage.query import Query
+    from nbops.store.types import ModelVersion, Run
 
 __all__ = ["TAG_MONITOR_MODEL", "TAG_PARENT", "TAG_SOURCE_MODEL", "TAG_SOURCE_RUN"]
 
-TAG_SOURCE_MODEL = "nbops.source_model"
-TAG_MONITOR_MODEL = "nbops.monitor.model"
-TAG_SOURCE_RUN = "nbops.source_run"
-TAG_PARENT = "mlflow.parentRunId"
+TAG_SOURCE_MODEL = T.SOURCE_MODEL
+TAG_MONITOR_MODEL = T.MONITOR_MODEL
+TAG_SOURCE_RUN = T.SOURCE_RUN
+TAG_PARENT = T.PARENT_RUN
 
 
 # -- what a node shows of its entity ----------------------------------------------------------
@@ -65,11 +64,11 @@ def _run_attrs(run: Run, query: Query) -> dict[str, Any]:
         "status": run.info.status,
         "start_time": _iso(run.info.start_time),
         "end_time": _iso(run.info.end_time),
-        "user": tags.get("mlflow.user"),
-        "source": tags.get("mlflow.source.name"),
-        "git_commit": tags.get("mlflow.source.git.commit"),
+        "user": tags.get(T.USER),
+        "source": tags.get(T.SOURCE_NAME),
+        "git_commit": tags.get(T.GIT_COMMIT),
     }
-    if tags.get("nbops.session") == "true":
+    if tags.get(T.SESSION) == "true":
         attrs["session"] = True
     return {k: v for k, v in attrs.items() if v is not None}
 
@@ -77,7 +76,7 @@ def _run_attrs(run: Run, query: Query) -> dict[str, Any]:
 def _report_attrs(run: Run, query: Query) -> dict[str, Any]:
     attrs = _run_attrs(run, query)
     attrs["model"] = run.data.tags.get(TAG_MONITOR_MODEL)
-    status = run.data.tags.get("nbops.monitor.status")
+    status = run.data.tags.get(T.MONITOR_STATUS)
     if status:
         attrs["monitor_status"] = status
     return attrs
@@ -93,11 +92,11 @@ def _version_attrs(mv: ModelVersion, query: Query) -> dict[str, Any]:
         "name": mv.name,
         "version": str(mv.version),
         "run_id": mv.run_id or tags.get(TAG_SOURCE_RUN),
-        "model_id": getattr(mv, "model_id", None) or tags.get("nbops.model_id"),
+        "model_id": getattr(mv, "model_id", None) or tags.get(T.MODEL_ID),
         "status": str(mv.status),
         "aliases": query.aliases(mv.name, str(mv.version)),
         "created_at": _iso(mv.creation_timestamp),
-        "monitor_status": tags.get("nbops.monitor.status"),
+        "monitor_status": tags.get(T.MONITOR_STATUS),
         "source_model": tags.get(TAG_SOURCE_MODEL),
     }
     return {k: v for k, v in attrs.items() if v is not None}

@@ -10,8 +10,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from nbops.store import tags as T
+
 if TYPE_CHECKING:
-    from mlflow.entities import Run
+    from nbops.store.types import Run
 
 __all__ = ["DatasetVersion", "run_datasets"]
 
@@ -51,7 +53,7 @@ def run_datasets(run: Run) -> list[tuple[DatasetVersion, str]]:
     extra: list[tuple[DatasetVersion, str]] = []
     for item in inputs:
         ds = item.dataset
-        context = next((t.value for t in item.tags if t.key == "mlflow.data.context"), "input")
+        context = next((t.value for t in item.tags if t.key == T.DATASET_CONTEXT), "input")
         known = found.get(ds.name)
         if known is not None and known[0].digest.startswith(ds.digest):
             known[0].attrs.setdefault("source", ds.source)

@@ -1,7 +1,7 @@
 """The lineage graph: nodes, edges and the queries and renderings of a built graph.
 
 A :class:`LineageGraph` is plain data; :func:`nbops.registry.lineage` fills one from MLflow and
-:mod:`nbops.registry.render` draws it (text, JSON, Mermaid, DOT, SVG).
+:mod:`nbops.registry.lineage.render` draws it (text, JSON, Mermaid, DOT, SVG).
 
 Example:
     >>> g = LineageGraph(root="run:a")
@@ -20,9 +20,8 @@ from typing import Any
 
 from nbops.exceptions import UsageError, closest
 
-__all__ = ["SCHEMA", "Edge", "LineageGraph", "Node"]
+__all__ = ["Edge", "LineageGraph", "Node"]
 
-SCHEMA = "nbops.lineage/1"
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ class LineageGraph:
     # -- renderers ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (schema ``nbops.lineage/1``; see docs/lineage.md)."""
-        from nbops.registry.render import to_dict
+        from nbops.registry.lineage.render import to_dict
 
         return to_dict(self)
 
@@ -119,22 +118,22 @@ class LineageGraph:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def to_text(self) -> str:
-        from nbops.registry.render import to_text
+        from nbops.registry.lineage.render import to_text
 
         return to_text(self)
 
     def to_mermaid(self) -> str:
-        from nbops.registry.render import to_mermaid
+        from nbops.registry.lineage.render import to_mermaid
 
         return to_mermaid(self)
 
     def to_dot(self) -> str:
-        from nbops.registry.render import to_dot
+        from nbops.registry.lineage.render import to_dot
 
         return to_dot(self)
 
     def to_svg(self) -> str:
-        from nbops.registry.render import to_svg
+        from nbops.registry.lineage.render import to_svg
 
         return to_svg(self)
 
@@ -146,24 +145,6 @@ class LineageGraph:
             raise UsageError(f"Unknown lineage format {format!r}.{closest(format, renderers)} "
                              f"Choose one of {', '.join(renderers)}.")
         return renderers[format]()
-
-    def widget(self) -> Any:
-        """This graph as a live notebook widget, drawn from this object (it re-queries only when
-        its ref, direction or depth is changed in the widget).
-
-        Displaying the graph itself draws the static SVG, which also survives in saved and
-        papermill-executed notebooks, where widget state does not.
-        """
-        from nbops.widgets import lineage_widget
-
-        kind, _, rest = self.root.partition(":")
-        ref = self.root if kind == "dataset" else rest
-        data = self.to_dict()
-        if isinstance(data.get("nodes"), dict):
-            data["nodes"] = list(data["nodes"].values())
-        # This very graph (its nodes, labels and depth); changing ref/depth re-queries.
-        return lineage_widget(ref, direction=self.direction,
-                              depth=self.depth if self.depth is not None else 10, graph=data)
 
     def _repr_svg_(self) -> str:
         return self.to_svg()

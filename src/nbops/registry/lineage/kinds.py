@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from nbops.exceptions import UsageError
 from nbops.registry.lineage.datasets import DatasetVersion
 from nbops.registry.lineage.graph import Node
+from nbops.registry.lineage.palette import COLORS
 
 if TYPE_CHECKING:
     from nbops.registry.lineage.query import Query
@@ -84,6 +85,7 @@ def register_kind(kind: NodeKind, *, replace: bool = False) -> None:
         raise UsageError(f"Node kind {kind.name!r} is already registered; pass replace=True to "
                          "redefine it.")
     _KINDS[kind.name] = kind
+    COLORS[kind.name] = kind.color
 
 
 def register_relation(relation: Relation, *, replace: bool = False) -> None:

@@ -1,7 +1,7 @@
 """MLflow access of one lineage query, with a cache: every entity is fetched at most once.
 
-This is the only module of the lineage code that talks to MLflow: the finders of the
-relations, the root resolution and the walk ask a :class:`Query`, never a client.
+This is the only module of the lineage code that reads the store: the finders of the
+relations, the root resolution and the walk ask a :class:`Query`, never the store itself.
 
 Example:
     >>> q = Query()                                             # doctest: +SKIP
@@ -13,13 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from nbops.registry._store import call, client_for, error_code
+from nbops.exceptions import NotFoundError, PermanentStoreError
 from nbops.registry.resolve import model_names, quote, resolve_version
+from nbops.store import Store, open_store
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
-    from mlflow.entities import Run
-    from mlflow.entities.model_registry import ModelVersion
+    from nbops.store.types import ModelVersion, Run
 
 __all__ = ["Query", "tag_key"]
 
@@ -32,8 +31,8 @@ def tag_key(key: str) -> str:
 class Query:
     """MLflow access for one lineage query; every entity is fetched at most once."""
 
-    def __init__(self, client: MlflowClient | None = None) -> None:
-        self.client = client_for(client)
+    def __init__(self, store: Store | None = None) -> None:
+        self.store = store or open_store()
         self._experiments: list[str] | None = None
         self.runs: dict[str, Run | None] = {}
         self.versions: dict[tuple[str, str], ModelVersion | None] = {}
@@ -45,36 +44,16 @@ class Query:
     # runs
     def experiment_ids(self) -> list[str]:
         if self._experiments is None:
-            from mlflow.entities import ViewType
-
-            ids: list[str] = []
-            token = None
-            while True:
-                self.calls += 1
-                page = call(self.client, "listing experiments", self.client.search_experiments,
-                            view_type=ViewType.ALL, max_results=1000, page_token=token)
-                ids.extend(e.experiment_id for e in page)
-                token = page.token
-                if not token:
-                    break
-            self._experiments = ids
+            self.calls += 1
+            self._experiments = [e.experiment_id for e in self.store.experiments(deleted=True)]
         return self._experiments
 
     def search_runs(self, filter_string: str) -> list[Run]:
         """Active runs of every experiment matching ``filter_string`` (cached)."""
         if filter_string not in self._searches:
-            found: list[Run] = []
             experiments = self.experiment_ids()
-            token = None
-            while experiments:
-                self.calls += 1
-                page = call(self.client, "searching runs", self.client.search_runs,
-                            experiments, filter_string=filter_string, max_results=10000,
-                            page_token=token)
-                found.extend(page)
-                token = page.token
-                if not token:
-                    break
+            self.calls += 1
+            found: list[Run] = self.store.runs(experiments, filter_string) if experiments else []
             for run in found:
                 self.runs[run.info.run_id] = run
             self._searches[filter_string] = found
@@ -96,30 +75,17 @@ class Query:
         return {i: r for i in wanted if (r := self.runs.get(i)) is not None}
 
     def _get_run(self, run_id: str) -> Run | None:
-        from mlflow.exceptions import MlflowException
-
         self.calls += 1
         try:
-            return call(self.client, f"reading run {run_id}", self.client.get_run, run_id)
-        except MlflowException as exc:
-            if error_code(exc) in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                return None
-            raise
+            return self.store.run(run_id)
+        except (NotFoundError, PermanentStoreError):  # unknown, or not a run id at all
+            return None
 
     # model versions
     def search_versions(self, filter_string: str) -> list[ModelVersion]:
         if filter_string not in self._version_searches:
-            found: list[ModelVersion] = []
-            token = None
-            while True:
-                self.calls += 1
-                page = call(self.client, "searching model versions",
-                            self.client.search_model_versions, filter_string,
-                            max_results=10000, page_token=token)
-                found.extend(page)
-                token = page.token
-                if not token:
-                    break
+            self.calls += 1
+            found: list[ModelVersion] = self.store.model_versions(filter_string)
             for mv in found:
                 self.versions[(mv.name, str(mv.version))] = mv
             self._version_searches[filter_string] = found
@@ -128,31 +94,23 @@ class Query:
     def get_version(self, name: str, version: str) -> ModelVersion | None:
         key = (name, str(version))
         if key not in self.versions:
-            from mlflow.exceptions import MlflowException
-
             self.calls += 1
             try:
-                self.versions[key] = call(self.client, f"reading {name}/{version}",
-                                          self.client.get_model_version, name, str(version))
-            except MlflowException as exc:
-                if error_code(exc) not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                    raise
+                self.versions[key] = self.store.model_version(name, version)
+            except (NotFoundError, PermanentStoreError):
                 self.versions[key] = None
         return self.versions[key]
 
     def aliases(self, name: str, version: str) -> list[str]:
         """Aliases of ``name/version`` (one registered-model read per model name)."""
         if name not in self._aliases:
-            from mlflow.exceptions import MlflowException
-
             by_version: dict[str, list[str]] = {}
             self.calls += 1
             try:
-                model = call(self.client, f"reading model {name}",
-                             self.client.get_registered_model, name)
+                model = self.store.registered_model(name)
                 for alias, v in model.aliases.items():
                     by_version.setdefault(str(v), []).append(str(alias))
-            except MlflowException:  # no such model (an outage raised StoreUnavailableError)
+            except NotFoundError:
                 pass
             self._aliases[name] = by_version
         return sorted(self._aliases[name].get(str(version), []))
@@ -161,14 +119,14 @@ class Query:
     def resolve_version(self, ref: str) -> ModelVersion:
         """The model version ``ref`` names (``churn``, ``churn@prod``, ``churn/3``)."""
         self.calls += 1
-        mv = resolve_version(ref, client=self.client)
+        mv = resolve_version(ref, store=self.store)
         self.versions.setdefault((mv.name, str(mv.version)), mv)
         return mv
 
     def model_names(self) -> list[str]:
         """Names of the registered models (for suggestions in error messages)."""
         self.calls += 1
-        return model_names(self.client)
+        return model_names(self.store)
 
     def remember(self, entity: Run | ModelVersion) -> None:
         """Keep a run or model version found some other way, so it is not fetched again."""

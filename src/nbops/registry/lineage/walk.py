@@ -16,7 +16,7 @@ from nbops.registry.lineage.query import Query
 from nbops.registry.lineage.roots import root_node
 
 if TYPE_CHECKING:
-    from mlflow import MlflowClient
+    from nbops.store import Store
 
 __all__ = ["DIRECTIONS", "MAX_NODES", "Direction", "lineage"]
 
@@ -30,7 +30,7 @@ def lineage(
     direction: Direction = "both",
     depth: int | None = None,
     *,
-    client: MlflowClient | None = None,
+    store: Store | None = None,
     max_nodes: int = MAX_NODES,
 ) -> LineageGraph:
     """The lineage graph around a model version, a run or a dataset version.
@@ -50,7 +50,7 @@ def lineage(
     if depth is not None and (not isinstance(depth, int) or depth < 0):
         raise UsageError(f"depth must be a whole number of hops (0 or more) or None; got "
                          f"{depth!r}.")
-    query = Query(client)
+    query = Query(store)
     root = root_node(query, ref)
     graph = LineageGraph(root=root.id, direction=direction, depth=depth)
     graph.add_node(root)

@@ -43,7 +43,7 @@ function fmtMetrics(m) {
   return shown.join(", ") || "—";
 }
 
-// Placed on the server (nbops.registry.render.placement): column = node.layer, row = node.order.
+// Placed on the server (nbops.registry.lineage.render.placement): column = node.layer, row = node.order.
 function lineageSvg(graph) {
   const nodes = graph.nodes || [], edges = graph.edges || [];
   const pos = new Map(nodes.map(n => [n.id, { x: n.layer * (NODE_W + GAP_X), y: n.order * (NODE_H + GAP_Y) }]));

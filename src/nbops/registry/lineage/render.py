@@ -21,19 +21,21 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
-if TYPE_CHECKING:
-    from nbops.registry.lineage import LineageGraph, Node
+from nbops.registry.lineage.palette import color_of
 
-__all__ = ["layers", "placement", "to_dict", "to_dot", "to_mermaid", "to_svg", "to_text"]
+if TYPE_CHECKING:
+    from nbops.registry.lineage.graph import LineageGraph, Node
+
+__all__ = ["SCHEMA", "layers", "placement", "to_dict", "to_dot", "to_mermaid", "to_svg",
+           "to_text"]
+
+SCHEMA = "nbops.lineage/1"
 
 _KIND_ORDER = {"dataset": 0, "run": 1, "model": 2, "package": 3, "report": 4}
 
 
 def _color(kind: str) -> str:
-    from nbops.registry.lineage import node_kinds
-
-    found = node_kinds().get(kind)
-    return found.color if found else "#eeeeee"
+    return color_of(kind)
 
 
 def _sorted_nodes(graph: LineageGraph) -> list[Node]:
@@ -49,8 +51,6 @@ def _sorted_edges(graph: LineageGraph) -> list[Any]:
 
 def to_dict(graph: LineageGraph) -> dict[str, Any]:
     """The ``nbops.lineage/1`` document: root, query, nodes (by id), edges, kinds present."""
-    from nbops.registry.lineage import SCHEMA
-
     layer = layers(graph)
     kinds = sorted({n.kind for n in graph.nodes.values()})
     return {

@@ -37,7 +37,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nbops.exceptions import NotFoundError, UsageError
+from nbops.exceptions import NotFoundError, PermanentStoreError, UsageError
+from nbops.store import Store, open_store
+from nbops.store import tags as T
 
 __all__ = ["EXIT_CODES", "MetricCheck", "ReproduceReport", "reproduce"]
 
@@ -168,8 +170,6 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
     >>> report.status, [m.name for m in report.differing]  # doctest: +SKIP
     """
     import papermill
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
 
     from nbops.config import kernel_environment, load_settings
     from nbops.tracking.logger import replay
@@ -179,34 +179,29 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
         raise UsageError(f"--tolerance must be ≥ 0, got {tolerance}.")
     settings = load_settings()
     uri = tracking_uri or settings.tracking_uri
-    from nbops.registry._store import call, error_code
-    from nbops.tracking.embedded import ensure_store
-
-    ensure_store(uri)
-    client = MlflowClient(uri)
+    store = open_store(settings, tracking_uri=uri)  # the store the run is in
 
     try:
-        original = call(client, f"reading run {run_id}", client.get_run, run_id)
-    except MlflowException as exc:  # an outage raised StoreUnavailableError instead
-        if error_code(exc) not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise
+        original = store.run(run_id)
+    except (NotFoundError, PermanentStoreError):  # unknown, or not a run id at all
         raise NotFoundError(f"No run with id {run_id!r} in {uri}. List runs with `nbops runs "
                             "EXPERIMENT`.") from None
     tags = original.data.tags
-    experiment = client.get_experiment(original.info.experiment_id).name
-    is_step = "nbops.step" in tags
-    originals = [r for r in _descendants(client, original) if r.data.metrics] if is_step \
+    experiment = next(e.name for e in store.experiments(deleted=True)
+                      if e.experiment_id == original.info.experiment_id)
+    is_step = T.STEP in tags
+    originals = [r for r in _descendants(store, original) if r.data.metrics] if is_step \
         else [original]
 
     with tempfile.TemporaryDirectory(prefix="nbops-reproduce-") as tmp:
-        snapshot, label = _snapshot(client, original, Path(tmp))
+        snapshot, label = _snapshot(store, original, Path(tmp))
         params = _step_params(original.data.params) if is_step else \
             _notebook_params(snapshot, original.data.params)
         kernel, kernel_note, jupyter_path = _kernel(snapshot, original, kernel_name, Path(tmp))
-        origin = Path(tags.get("nbops.notebook_path", ""))
+        origin = Path(tags.get(T.NOTEBOOK_PATH, ""))
         cwd = origin.parent if origin.name and origin.parent.is_dir() else Path(tmp)
         with track(f"reproduce {original.info.run_name}", experiment=experiment,
-                   tags={"nbops.reproduces": run_id}, params=params) as parent:
+                   tags={T.REPRODUCES: run_id}, params=params) as parent:
             parent_id = parent.require_mlflow_id()
             env = kernel_environment(replace(settings, tracking_uri=uri), experiment,
                                      parent_run_id=parent_id, registry_writes=register,
@@ -218,33 +213,33 @@ def reproduce(run_id: str, *, tolerance: float = 1e-6, tracking_uri: str | None 
                     cwd=str(cwd), kernel_name=kernel, progress_bar=False,
                     execution_timeout=timeout)
             replay(settings, timeout=60)  # ship whatever the kernel left spooled
-            reproduced = _descendants(client, client.get_run(parent_id))
+            reproduced = _descendants(store, store.run(parent_id))
             pairs = _pair(originals, reproduced)
             report = ReproduceReport(run_id, None, parent_id, tolerance, notebook=label,
                                      kernel=kernel_note, registry_writes=register)
             for old, new in pairs:
-                report.metrics += _metric_checks(client, old, new, is_step)
+                report.metrics += _metric_checks(store, old, new, is_step)
             report.unmatched = [old.info.run_name for old, new in pairs
                                 if new is None and old.data.metrics]
             report.compared_runs = sum(1 for _, new in pairs if new is not None)
-            report.registered = _registered_by(client, reproduced)
+            report.registered = _registered_by(store, reproduced)
             first_new = next((new for _, new in pairs if new is not None), None)
             if first_new is not None:
                 report.new_run = first_new.info.run_id
                 first_old = pairs[0][0]
-                report.environment = _package_changes(client, first_old, first_new)
-                report.code = _code_changes(client, first_old, first_new)
+                report.environment = _package_changes(store, first_old, first_new)
+                report.code = _code_changes(store, first_old, first_new)
                 report.data = _data_changes(first_old, first_new)
-            parent.set_tags({"nbops.reproduce.status": report.status,
-                             "nbops.reproduce.equal": str(report.equal).lower(),
-                             "nbops.reproduce.new_run": report.new_run or ""})
+            parent.set_tags({T.REPRODUCE_STATUS: report.status,
+                             T.REPRODUCE_EQUAL: str(report.equal).lower(),
+                             T.REPRODUCE_NEW_RUN: report.new_run or ""})
             parent.log_text(report.to_text(), "reproduce/report.txt")
         parent.wait(60)
     return report
 
 
-def _snapshot(client: Any, run: Any, tmp: Path) -> tuple[Path, str]:
-    arts = [a.path for a in client.list_artifacts(run.info.run_id, "notebook")]
+def _snapshot(store: Store, run: Any, tmp: Path) -> tuple[Path, str]:
+    arts = [a.path for a in store.list_artifacts(run.info.run_id, "notebook")]
     saved = [a for a in arts if a.endswith(".ipynb") and not a.endswith("history.ipynb")]
     choice = saved[0] if saved else ("notebook/history.ipynb" if "notebook/history.ipynb" in arts
                                      else None)
@@ -253,10 +248,7 @@ def _snapshot(client: Any, run: Any, tmp: Path) -> tuple[Path, str]:
             f"Run {run.info.run_id} has no notebook snapshot (notebook/*.ipynb): it was not "
             "recorded by a %%track cell or a pipeline step, or ran with --no-capture notebook. "
             "Nothing to re-run.")
-    from nbops.registry._store import quiet_downloads
-
-    with quiet_downloads():
-        local = client.download_artifacts(run.info.run_id, choice, str(tmp))
+    local = store.download_artifacts(run.info.run_id, choice, tmp)
     return Path(local), choice
 
 
@@ -348,25 +340,23 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _descendants(client: Any, run: Any) -> list[Any]:
+def _descendants(store: Store, run: Any) -> list[Any]:
     """Every run below ``run`` (children, their children, ...), notebook-session runs left
     out, oldest first."""
     found: list[Any] = []
     todo = [run.info.run_id]
     while todo:
         parent = todo.pop()
-        children = client.search_runs([run.info.experiment_id],
-                                      filter_string=f"tags.`mlflow.parentRunId` = '{parent}'",
-                                      max_results=1000)
+        children = store.runs([run.info.experiment_id], f"tags.`{T.PARENT_RUN}` = '{parent}'")
         todo.extend(c.info.run_id for c in children)
-        found.extend(c for c in children if c.data.tags.get("nbops.session") != "true")
+        found.extend(c for c in children if c.data.tags.get(T.SESSION) != "true")
     return sorted(found, key=lambda r: r.info.start_time)
 
 
 def _pair(originals: list[Any], reproduced: list[Any]) -> list[tuple[Any, Any | None]]:
     """Each original run with the new run of the same name and cell, in order of start."""
     def key(r: Any) -> tuple[str, str | None]:
-        return r.info.run_name, r.data.tags.get("nbops.cell_hash")
+        return r.info.run_name, r.data.tags.get(T.CELL_HASH)
 
     left = list(reproduced)
     pairs = []
@@ -378,9 +368,9 @@ def _pair(originals: list[Any], reproduced: list[Any]) -> list[tuple[Any, Any | 
     return pairs
 
 
-def _metric_checks(client: Any, old: Any, new: Any | None, label: bool) -> list[MetricCheck]:
+def _metric_checks(store: Store, old: Any, new: Any | None, label: bool) -> list[MetricCheck]:
     def history(run: Any, key: str) -> tuple[tuple[int, float], ...]:
-        points = sorted(client.get_metric_history(run.info.run_id, key),
+        points = sorted(store.metric_history(run.info.run_id, key),
                         key=lambda m: (m.step, m.timestamp))
         return tuple((m.step, m.value) for m in points)
 
@@ -392,33 +382,31 @@ def _metric_checks(client: Any, old: Any, new: Any | None, label: bool) -> list[
     return checks
 
 
-def _registered_by(client: Any, runs: list[Any]) -> list[str]:
+def _registered_by(store: Store, runs: list[Any]) -> list[str]:
     """``name/version`` of the model versions created from ``runs``."""
     found = []
     for run in runs:
         try:
-            versions = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+            versions = store.model_versions(f"run_id = '{run.info.run_id}'")
         except Exception:  # noqa: BLE001 - a store without a registry has none to report
             return found
         found += [f"{v.name}/{v.version}" for v in versions]
     return found
 
 
-def _read_artifact(client: Any, run_id: str, path: str) -> str | None:
+def _read_artifact(store: Store, run_id: str, path: str) -> str | None:
     try:
-        from nbops.registry._store import quiet_downloads
-
-        with tempfile.TemporaryDirectory() as tmp, quiet_downloads():
-            return Path(client.download_artifacts(run_id, path, tmp)).read_text()
+        with tempfile.TemporaryDirectory() as tmp:
+            return Path(store.download_artifacts(run_id, path, tmp)).read_text()
     except Exception:  # noqa: BLE001 - a missing artifact means "not captured"
         return None
 
 
-def _package_changes(client: Any, original: Any, new: Any) -> list[str]:
-    if original.data.tags.get("nbops.env.digest") == new.data.tags.get("nbops.env.digest"):
+def _package_changes(store: Store, original: Any, new: Any) -> list[str]:
+    if original.data.tags.get(T.ENV_DIGEST) == new.data.tags.get(T.ENV_DIGEST):
         return []
-    before = _read_artifact(client, original.info.run_id, "environment/requirements.txt") or ""
-    after = _read_artifact(client, new.info.run_id, "environment/requirements.txt") or ""
+    before = _read_artifact(store, original.info.run_id, "environment/requirements.txt") or ""
+    after = _read_artifact(store, new.info.run_id, "environment/requirements.txt") or ""
 
     def parse(text: str) -> dict[str, str]:
         return dict(line.split("==", 1) for line in text.splitlines() if "==" in line)
@@ -430,25 +418,25 @@ def _package_changes(client: Any, original: Any, new: Any) -> list[str]:
     return changes
 
 
-def _code_changes(client: Any, original: Any, new: Any) -> list[str]:
+def _code_changes(store: Store, original: Any, new: Any) -> list[str]:
     out = []
-    key = "mlflow.source.git.commit"
+    key = T.GIT_COMMIT
     a, b = original.data.tags.get(key), new.data.tags.get(key)
     if a != b:
         out.append(f"git commit: {a or 'none'} -> {b or 'none'}")
-    da = _read_artifact(client, original.info.run_id, "git/diff.patch") or ""
-    db = _read_artifact(client, new.info.run_id, "git/diff.patch") or ""
+    da = _read_artifact(store, original.info.run_id, "git/diff.patch") or ""
+    db = _read_artifact(store, new.info.run_id, "git/diff.patch") or ""
     if da != db:
         out.append("uncommitted changes (git diff) differ")
-    if original.data.tags.get("nbops.cell_hash") != new.data.tags.get("nbops.cell_hash"):
+    if original.data.tags.get(T.CELL_HASH) != new.data.tags.get(T.CELL_HASH):
         out.append("cell source differs")
     return out
 
 
 def _data_changes(original: Any, new: Any) -> list[str]:
     def digests(run: Any) -> dict[str, str]:
-        return {k[len("nbops.dataset."):-len(".digest")]: v for k, v in run.data.tags.items()
-                if k.startswith("nbops.dataset.") and k.endswith(".digest")}
+        return {k[len(T.DATASET_PREFIX):-len(".digest")]: v for k, v in run.data.tags.items()
+                if k.startswith(T.DATASET_PREFIX) and k.endswith(".digest")}
 
     a, b = digests(original), digests(new)
     out = [f"{n}: {a[n][:12]} -> {b[n][:12]}" for n in sorted(a.keys() & b.keys()) if a[n] != b[n]]
