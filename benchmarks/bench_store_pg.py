@@ -1,7 +1,7 @@
 """The registry on the team setup: 1,000 models x 10 versions in a real `mlflow server` backed by
 PostgreSQL; the sidebar's models call through a real JupyterLab, and the lineage query.
 
-    python benchmarks/bench_store_pg.py [--keep /work/tmp/nbops-bench-pg] [--repeat 20]
+    python benchmarks/bench_store_pg.py [--keep ~/.cache/nbops/bench-pg] [--repeat 20]
 
 Seeding takes minutes over HTTP, so the database (and the server's artifact folder) is kept in
 ``--keep`` and reused by the next run; ``--reseed`` starts it again. The store holds the
@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(__file__))
 from _common import emit, load_average, machine, stats_ms, team_server  # noqa: E402
 
+from nbops.config import user_cache_dir
 from nbops.store import Store
 
 MODELS, VERSIONS = 1000, 10
@@ -93,7 +94,8 @@ def timed(fn, repeat: int, warm: int = 3) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--keep", type=Path, default=Path("/work/tmp/nbops-bench-pg"))
+    ap.add_argument("--keep", type=Path, default=user_cache_dir() / "bench-pg",
+                    help="where the seeded database is kept between runs")
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--reseed", action="store_true")
     args = ap.parse_args()

@@ -42,6 +42,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nbops.exceptions import ConfigError
 
@@ -267,6 +268,35 @@ def user_name(env: Mapping[str, str] | None = None) -> str | None:
 def environment_variables() -> dict[str, str]:
     """The process environment, as a run records it (redacted, ``environment/env.txt``)."""
     return dict(os.environ)
+
+
+def _on(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def io_hooks_off() -> bool:
+    """``NBOPS_NO_IO_HOOKS=1``: no data I/O hooks (reads and writes are not recorded)."""
+    return _on(os.environ.get("NBOPS_NO_IO_HOOKS"))
+
+
+def mlflow_file_store_allowed() -> bool:
+    """``MLFLOW_ALLOW_FILE_STORE=true``: MLflow 3 accepts its file store only with this."""
+    return _on(os.environ.get("MLFLOW_ALLOW_FILE_STORE"))
+
+
+def user_cache_dir() -> Path:
+    """nbops' folder in the user's cache: ``$XDG_CACHE_HOME/nbops``, else ``~/.cache/nbops``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nbops"
+
+
+def handed_config(var: str) -> dict[str, Any]:
+    """The JSON a parent process put in ``var`` for this one (``nbops serve`` for its workers
+    and its shadow)."""
+    text = os.environ.get(var)
+    if not text:
+        raise ConfigError(f"{var} is not set: this process is started by `nbops serve`, not by "
+                          "hand.")
+    return json.loads(text)
 
 
 def lane_handshake() -> tuple[bytes, dict[str, str]]:

@@ -327,7 +327,9 @@ def _warn_once(sub: _Subscriber, target: _Target, exc: BaseException) -> None:
 
 
 def _disabled_by_env() -> bool:
-    return os.environ.get(OFF_SWITCH, "").strip().lower() in {"1", "true", "yes", "on"}
+    from nbops.config import io_hooks_off
+
+    return io_hooks_off()
 
 
 @contextmanager

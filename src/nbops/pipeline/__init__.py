@@ -4,14 +4,17 @@
     >>> result = run_pipeline("pipeline.yaml", params={"n_rows": 500}, workers=2)  # doctest: +SKIP
 
 Modules, one concern each: :mod:`~nbops.pipeline.spec` (YAML → validated DAG),
-:mod:`~nbops.pipeline.runner` (the orchestrator), :mod:`~nbops.pipeline.cache` (cache keys and
-lookups), :mod:`~nbops.pipeline.executors` (local worker processes, Dask),
-:mod:`~nbops.pipeline.kernels` (warm kernels), :mod:`~nbops.pipeline.outputs`
-(``nbops.output``), :mod:`~nbops.pipeline.report` (failure reports, HTML),
-:mod:`~nbops.pipeline.display` (terminal), :mod:`~nbops.pipeline.schedule` (cron schedules),
-:mod:`~nbops.pipeline.trigger` (a schedule's retrain, when monitoring says so),
-:mod:`~nbops.pipeline.guard` (continuous-training guard rails and history),
-:mod:`nbops.cli.pipeline` (commands). Importing this package imports none of papermill,
+:mod:`~nbops.pipeline.runner` (the orchestrator), :mod:`~nbops.pipeline.plan` (selection,
+parameters, the state of each step), :mod:`~nbops.pipeline.retries`,
+:mod:`~nbops.pipeline.records` (the parent and step runs and what they record),
+:mod:`~nbops.pipeline.results`, :mod:`~nbops.pipeline.cache` (cache keys and lookups),
+:mod:`~nbops.pipeline.executors` (local worker processes, Dask), :mod:`~nbops.pipeline.kernels`
+(warm kernels), :mod:`~nbops.pipeline.outputs` (``nbops.output``),
+:mod:`~nbops.pipeline.report` (failure reports, HTML), :mod:`~nbops.pipeline.display`
+(terminal), :mod:`~nbops.pipeline.schedule` (cron schedules), :mod:`~nbops.pipeline.trigger`
+(a schedule's retrain, when monitoring says so), :mod:`~nbops.pipeline.guard`
+(continuous-training guard rails and history); the commands are in :mod:`nbops.cli.pipeline`.
+Importing this package imports none of papermill,
 mlflow, dask or APScheduler.
 """
 

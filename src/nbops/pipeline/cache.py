@@ -249,8 +249,8 @@ def find_cached(store: Store, experiment_id: str, key: str, outputs: tuple[str, 
             order_by=["attributes.start_time DESC"], limit=10)
     for run in candidates:
         tags = run.data.tags
-        if (run.info.status != "FINISHED" or tags.get("nbops.cache_key") != key
-                or tags.get("nbops.step.status") != "succeeded" or run.info.lifecycle_stage
+        if (run.info.status != "FINISHED" or tags.get(T.CACHE_KEY) != key
+                or tags.get(T.STEP_STATUS) != "succeeded" or run.info.lifecycle_stage
                 != "active"):
             continue
         found = _outputs_of(tags, outputs)

@@ -39,6 +39,7 @@ from typing import Any
 from nbops.config import LANE_ENV_VAR, LANE_KEY_VAR, OUTPUTS_FILE_VAR
 from nbops.exceptions import UsageError
 from nbops.pipeline.report import Failure, running_cell
+from nbops.store import tags as T
 
 __all__ = [
     "EXECUTORS",
@@ -249,7 +250,7 @@ class _Lane:
         address = str(folder / f"lane-{name}.sock")
         self._listener = Listener(address, family="AF_UNIX", authkey=key)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "nbops.pipeline.executors", address, self.pid_file.name,
+            [sys.executable, "-m", T.PIPELINE_EXECUTORS, address, self.pid_file.name,
              kernel or ""],
             env={**os.environ, LANE_KEY_VAR: key.hex(), LANE_ENV_VAR: json.dumps(env)},
             stdin=subprocess.DEVNULL)

@@ -18,6 +18,7 @@ from nbops.pipeline.cache import CacheHit
 from nbops.pipeline.executors import StepOutcome
 from nbops.pipeline.report import Failure, render_html
 from nbops.pipeline.spec import Pipeline, Step
+from nbops.store import tags as T
 
 __all__ = ["RECORD_TIMEOUT", "Records", "output_tags"]
 
@@ -48,8 +49,8 @@ class Records:
         """Start the pipeline's run (tag ``nbops.pipeline``; the spec as an artifact)."""
         self.parent = self.tracker.start_run(
             self.pipeline.name, experiment=self.pipeline.experiment,
-            tags={"nbops.pipeline": self.pipeline.name,
-                  "nbops.pipeline.spec": str(self.pipeline.path), **self.tags},
+            tags={T.PIPELINE: self.pipeline.name,
+                  T.PIPELINE_SPEC: str(self.pipeline.path), **self.tags},
             params=params, source_name=str(self.pipeline.path))
         if self.pipeline.path.suffix in (".yaml", ".yml"):
             self.parent.log_text(self.pipeline.path.read_text(encoding="utf-8"),
@@ -64,7 +65,7 @@ class Records:
         self.recorder.shutdown(wait=True)
         ended = {}
         for name, run in list(self.open.items()):
-            run.set_tags({"nbops.step.status": "killed" if interrupted else "failed"})
+            run.set_tags({T.STEP_STATUS: "killed" if interrupted else "failed"})
             ended[name] = self.end_step(name, "KILLED" if interrupted else "FAILED")
         for name in list(self.ahead):
             self.drop_ahead(name, "killed" if interrupted else "skipped")
@@ -75,8 +76,8 @@ class Records:
         """End the parent run with the summary (``pipeline/summary.json``) and status tags
         (``exc``: the pipeline was interrupted or broke)."""
         self.parent.log_text(json.dumps(summary, indent=2, default=str), "pipeline/summary.json")
-        self.parent.set_tags({"nbops.pipeline.status": "failed" if failed or exc else
-                              "succeeded", "nbops.pipeline.failed_steps": ",".join(failed)})
+        self.parent.set_tags({T.PIPELINE_STATUS: "failed" if failed or exc else
+                              "succeeded", T.PIPELINE_FAILED_STEPS: ",".join(failed)})
         if isinstance(exc, KeyboardInterrupt):
             self.parent.end("KILLED", error=exc)
         elif exc is not None:
@@ -110,7 +111,7 @@ class Records:
     def running(self, name: str, tags: Mapping[str, str], params: Mapping[str, Any]) -> Any:
         """Open the run of a step about to execute (``tags``: its cache key and environment)."""
         run = self.open[name] = self.step_runs[name] = self.step_run(
-            name, {**tags, "nbops.step.status": "running"}, params)
+            name, {**tags, T.STEP_STATUS: "running"}, params)
         return run
 
     def create_ahead(self, selected: set[str], status: Mapping[str, str]) -> None:
@@ -126,13 +127,13 @@ class Records:
             if all(d in self.open or status[d] in ("succeeded", "cached")
                    for d in step.depends_on):
                 self.ahead[name] = self._start_step_run(
-                    name, {**self._base_tags(name), "nbops.step.status": "pending"}, {})
+                    name, {**self._base_tags(name), T.STEP_STATUS: "pending"}, {})
 
     def drop_ahead(self, name: str, status: str) -> None:
         """End the run created ahead for ``name``, which will not run (``status`` says why)."""
         run = self.ahead.pop(name, None)
         if run is not None:
-            run.set_tags({"nbops.step.status": status})
+            run.set_tags({T.STEP_STATUS: status})
             run.end("KILLED")
 
     def end_step(self, name: str, status: str) -> str | None:
@@ -148,7 +149,7 @@ class Records:
         the recorder thread, which then calls ``then(mlflow run id)``. Returns the MLflow id
         known now (None before the run reached MLflow)."""
         run = self.open.pop(step.name)
-        run.set_tags({"nbops.step.status": "succeeded", "nbops.step.attempts": attempts,
+        run.set_tags({T.STEP_STATUS: "succeeded", T.STEP_ATTEMPTS: attempts,
                       **output_tags(outcome.outputs),
                       **{f"nbops.output_digest.{k}": v for k, v in digests.items()}})
 
@@ -179,8 +180,8 @@ class Records:
 
     def failed(self, name: str, attempts: int) -> str | None:
         """The step failed for good: tag and end its run; return its MLflow id."""
-        self.open[name].set_tags({"nbops.step.status": "failed",
-                                  "nbops.step.attempts": attempts})
+        self.open[name].set_tags({T.STEP_STATUS: "failed",
+                                  T.STEP_ATTEMPTS: attempts})
         return self.end_step(name, "FAILED")
 
     def cached(self, step: Step, tags: Mapping[str, str], parameters: Mapping[str, Any],
@@ -188,8 +189,8 @@ class Records:
         """Record a cache hit as a finished step run pointing at the run it reuses (``tags``:
         its cache key and environment); return its MLflow id."""
         run = self.step_run(step.name, {
-            **tags, "nbops.step.status": "cached", "nbops.cached_from": hit.run_id,
-            "nbops.cache_reason": hit.reason, **output_tags(hit.outputs)}, parameters)
+            **tags, T.STEP_STATUS: "cached", T.CACHED_FROM: hit.run_id,
+            T.CACHE_REASON: hit.reason, **output_tags(hit.outputs)}, parameters)
         run.end("FINISHED")
         self.step_runs[step.name] = run
         return run.mlflow_run_id
@@ -208,8 +209,8 @@ class Records:
 
     # -- helpers ---------------------------------------------------------------------------------
     def _base_tags(self, name: str) -> dict[str, str]:
-        return {"nbops.pipeline": self.pipeline.name, "nbops.step": name,
-                "nbops.notebook_path": str(self.pipeline.steps[name].notebook)}
+        return {T.PIPELINE: self.pipeline.name, T.STEP: name,
+                T.NOTEBOOK_PATH: str(self.pipeline.steps[name].notebook)}
 
     def _start_step_run(self, name: str, tags: Mapping[str, str], params: Mapping[str, Any]
                         ) -> Any:
@@ -225,7 +226,7 @@ class Records:
             try:
                 page = render_html(notebook_json)
             except Exception as exc:  # noqa: BLE001 - a rendering problem never fails a step
-                return [(run.uid, "tags", {"nbops.html_error":
+                return [(run.uid, "tags", {T.HTML_ERROR:
                                            f"{type(exc).__name__}: {exc}"[:500]})]
             return self.tracker.artifact_events(
                 run, {}, [(f"{prefix}notebook/{step.notebook.stem}.html", page)])

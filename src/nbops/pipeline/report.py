@@ -7,6 +7,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from nbops.store import tags as T
+
 __all__ = ["Failure", "render_html", "running_cell", "user_cell_index"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -67,11 +69,11 @@ class Failure:
     @property
     def tags(self) -> dict[str, str]:
         """The ``nbops.failure.*`` tags set on the step run."""
-        tags = {"nbops.failure.kind": self.kind, "nbops.failure.message": self.message[:5000]}
+        tags = {T.FAILURE_KIND: self.kind, T.FAILURE_MESSAGE: self.message[:5000]}
         if self.cell_index is not None:
-            tags["nbops.failure.cell_index"] = str(self.cell_index)
+            tags[T.FAILURE_CELL_INDEX] = str(self.cell_index)
         if self.ename:
-            tags["nbops.failure.ename"] = self.ename
+            tags[T.FAILURE_ENAME] = self.ename
         return tags
 
     def format(self, step: str = "") -> str:

@@ -31,6 +31,7 @@ from nbops.pipeline.records import Records
 from nbops.pipeline.report import Failure
 from nbops.pipeline.results import NOT_SELECTED, PipelineResult, StepResult
 from nbops.pipeline.spec import Pipeline, Step, load_pipeline, references, render
+from nbops.store import tags as T
 
 __all__ = ["Plan", "PipelineResult", "StepResult", "run_pipeline"]
 
@@ -172,7 +173,7 @@ class Session:
         hit = None if (self.force and name in self.plan.selected) else \
             self.cache.lookup(step, key)
         # the environment digest is the one inside the key, and the one a run records
-        tags = {"nbops.cache_key": key, "nbops.env.digest": str(self.cache.env_digest)}
+        tags = {T.CACHE_KEY: key, T.ENV_DIGEST: str(self.cache.env_digest)}
         if hit is not None:
             result.run_id = self.records.cached(step, tags, parameters, hit)
             result.status, result.cached_from, result.reason = "cached", hit.run_id, hit.reason

@@ -48,6 +48,7 @@ from typing import Any
 
 from nbops.config import Settings, load_settings
 from nbops.exceptions import NbopsError, NotFoundError, UsageError, closest
+from nbops.store import tags as T
 
 __all__ = [
     "MISFIRE_GRACE",
@@ -358,9 +359,9 @@ def _run_job(store: _Store, fire: _Fire, tracker: Any, quiet: bool,
 
     job = fire.job
     when = {"fire_time": fire.fire_time.isoformat(), "window_start": fire.window_start.isoformat()}
-    tags = {"nbops.schedule": job.name, "nbops.schedule.fire_time": when["fire_time"],
-            "nbops.schedule.window_start": when["window_start"],
-            "nbops.schedule.reason": fire.reason}
+    tags = {T.SCHEDULE: job.name, T.SCHEDULE_FIRE_TIME: when["fire_time"],
+            T.SCHEDULE_WINDOW_START: when["window_start"],
+            T.SCHEDULE_REASON: fire.reason}
     try:
         pipeline = None if job.target.endswith(".ipynb") else load_pipeline(job.target)
         declared = _notebook_params(job.target) if pipeline is None else list(pipeline.params)
@@ -377,7 +378,7 @@ def _run_job(store: _Store, fire: _Fire, tracker: Any, quiet: bool,
                               "fire_time": when["fire_time"], "reason": verdict.reason})
                 return False
             when.update(verdict.params)
-            tags.update({**verdict.tags, "nbops.schedule.reason": verdict.reason})
+            tags.update({**verdict.tags, T.SCHEDULE_REASON: verdict.reason})
         params = {**{k: v for k, v in when.items() if k in declared}, **job.params}
         target: Any = pipeline or notebook_pipeline(job.target, params)
         with _held(store, job, verdict):

@@ -242,7 +242,9 @@ def build_app(config: RouteConfig) -> Starlette:
 
 def app_from_env() -> Starlette:
     """The app of a worker process, from the JSON config ``nbops serve`` put in the environment."""
-    return build_app(RouteConfig(**json.loads(os.environ[CONFIG_ENV])))
+    from nbops.config import handed_config
+
+    return build_app(RouteConfig(**handed_config(CONFIG_ENV)))
 
 
 def _audit_recorder(service: Service) -> Any:

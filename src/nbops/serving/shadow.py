@@ -239,7 +239,9 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _lowest_priority()
     logging.basicConfig(format="%(levelname)s:%(name)s: shadow: %(message)s")
-    config = RouteConfig(**json.loads(os.environ[SHADOW_ENV]))
+    from nbops.config import handed_config
+
+    config = RouteConfig(**handed_config(SHADOW_ENV))
     home = Path(config.home)
     deployment = Deployment(config, home / "serving" / "cache")
     deployment.start_watching(swap_recorder(config.url, "shadow")

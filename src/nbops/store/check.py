@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 from urllib.parse import urlparse
 
-from nbops.config import Settings
+from nbops.config import Settings, mlflow_file_store_allowed
 from nbops.exceptions import ConfigError, StoreUnavailableError
 from nbops.store.embedded import sqlite_path
 
@@ -41,7 +40,7 @@ def check_config(settings: Settings) -> None:
             f"The tracking URI {uri!r} names no host. Write it as {scheme}://HOST:PORT, e.g. "
             "http://127.0.0.1:5000."
         )
-    if scheme == "file" and os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() != "true":
+    if scheme == "file" and not mlflow_file_store_allowed():
         raise ConfigError(
             f"The tracking URI {uri!r} is an MLflow file store, which MLflow 3 refuses unless "
             "MLFLOW_ALLOW_FILE_STORE=true. Unset the URI to use the embedded SQLite store under "

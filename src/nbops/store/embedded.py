@@ -146,8 +146,9 @@ def _template() -> Path | None:
     head = latest_schema_revision()
     if head is None:
         return None
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nbops"
-    return cache / f"empty-mlflow-store-{head}.db"
+    from nbops.config import user_cache_dir
+
+    return user_cache_dir() / f"empty-mlflow-store-{head}.db"
 
 
 def _from_template(template: Path | None, tmp: Path, artifact_root: str) -> bool:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nbops.store import tags as T
 from nbops.tracking import capture
 from nbops.tracking.environment import installed_packages
 from nbops.tracking.redact import Redactor
@@ -36,13 +37,13 @@ def start_of_run(run: Run, source: str | None, skip: set[str], redact: Redactor,
             files.append((f"code/{script.name}",
                           redact.text(script.read_text(encoding="utf-8", errors="replace"))))
     if "code" not in skip:
-        tags["nbops.command"] = redact.text(" ".join(sys.argv))[:5000]
+        tags[T.COMMAND] = redact.text(" ".join(sys.argv))[:5000]
     if "git" not in skip:
         git = capture.git_state(Path.cwd())
         if git is not None:
-            tags.update({"mlflow.source.git.commit": git.commit,
-                         "mlflow.source.git.branch": git.branch,
-                         "nbops.git.dirty": str(git.dirty).lower()})
+            tags.update({T.GIT_COMMIT: git.commit,
+                         T.GIT_BRANCH: git.branch,
+                         T.GIT_DIRTY: str(git.dirty).lower()})
             if git.remote:
                 tags["mlflow.source.git.repoURL"] = redact.text(git.remote)
             if git.diff:
@@ -51,7 +52,7 @@ def start_of_run(run: Run, source: str | None, skip: set[str], redact: Redactor,
     if "env" not in skip:
         tags.update(capture.environment_info())
         packages, digest = installed_packages()
-        tags["nbops.env.digest"] = digest
+        tags[T.ENV_DIGEST] = digest
         files.append(("environment/requirements.txt", packages))
         files.append(("environment/env.txt", capture.environment_variables(redact)))
     return artifact_events(run, tags, files, staging)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from nbops.config import Settings
 from nbops.exceptions import StoreUnavailableError, UsageError
+from nbops.store import tags as T
 from nbops.tracking.logger import DurableLogger, MetricSeries
 from nbops.tracking.redact import Redactor
 from nbops.tracking.values import (
@@ -259,8 +260,8 @@ class Run:
         if error is not None:
             redact = self.tracker.redactor.text
             self.error = redact(f"{type(error).__name__}: {error}")
-            self.set_tags({"nbops.error.type": type(error).__name__,
-                           "nbops.error.message": redact(str(error))[:5000]})
+            self.set_tags({T.ERROR_TYPE: type(error).__name__,
+                           T.ERROR_MESSAGE: redact(str(error))[:5000]})
             tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
             self.log_text(redact(tb), "error/traceback.txt")
         self.tracker._finish(self)

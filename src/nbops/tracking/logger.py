@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from nbops.config import Settings
+from nbops.store import tags as T
 from nbops.store.probe import probe
 from nbops.tracking.spool import Event, Spool
 
@@ -154,7 +155,7 @@ class DurableLogger:
             now = time.time()
             self.spool.append(
                 [],
-                [(r.uid, "tags", {"nbops.end_reason": f"process {dead} ended without closing "
+                [(r.uid, "tags", {T.END_REASON: f"process {dead} ended without closing "
                                                       "the run (kernel died or was killed)"})
                  for r in runs]
                 + [(r.uid, "end", {"status": "FAILED", "ended": now}) for r in runs],
@@ -351,7 +352,7 @@ class DurableLogger:
             try:
                 produced = job()
             except Exception:  # noqa: BLE001 - capture never breaks a run
-                produced = [(uid, "tags", {"nbops.capture_error": traceback.format_exc(limit=3)})]
+                produced = [(uid, "tags", {T.CAPTURE_ERROR: traceback.format_exc(limit=3)})]
             try:
                 self.drain()
                 if produced:

@@ -17,6 +17,7 @@ from typing import Any
 
 from nbops.config import CAPTURE_PARTS, Settings, kernel_context, load_settings
 from nbops.exceptions import UsageError
+from nbops.store import tags as T
 from nbops.tracking import capture, capture_jobs
 from nbops.tracking.handle import Run
 from nbops.tracking.identity import current_user, default_experiment, nbops_version
@@ -104,16 +105,16 @@ class Tracker:
             "store_uri": self.settings.tracking_uri,
         }))
         base_tags = {
-            "mlflow.user": current_user(),
-            "mlflow.source.type": "NOTEBOOK" if source_name and source_name.endswith(".ipynb")
+            T.USER: current_user(),
+            T.SOURCE_TYPE: "NOTEBOOK" if source_name and source_name.endswith(".ipynb")
             else "LOCAL",
-            "mlflow.source.name": source_name or (sys.argv[0] if sys.argv else "<unknown>"),
-            "nbops.version": nbops_version(),
+            T.SOURCE_NAME: source_name or (sys.argv[0] if sys.argv else "<unknown>"),
+            T.VERSION: nbops_version(),
         }
         if session:
-            base_tags["nbops.session"] = "true"
+            base_tags[T.SESSION] = "true"
         if source is not None:
-            base_tags["nbops.cell_hash"] = capture.cell_hash(source)
+            base_tags[T.CELL_HASH] = capture.cell_hash(source)
         base_tags.update(tags or {})
         run.set_tags(base_tags)
         if params:
