@@ -76,10 +76,6 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({self.tracking_uri!r})"
 
-    @property
-    def remote(self) -> bool:
-        """True for an MLflow server: every call is an HTTP request."""
-        return self._remote
 
     # -- the one way in ------------------------------------------------------------------------
     @property

@@ -7,7 +7,7 @@ the :class:`~nbops.registry.lineage.query.Query` caches every entity for the who
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from nbops.exceptions import UsageError, closest
 from nbops.registry.lineage.graph import Edge, LineageGraph, Node
@@ -68,15 +68,13 @@ def _walk(query: Query, graph: LineageGraph, root: Node, *, upstream: bool, dept
     level = 0
     while frontier and (depth is None or level < depth):
         nxt: list[Node] = []
-        tasks = []
         for relation in relations().values():
             serves = relation.targets if upstream else relation.sources
             nodes = [n for n in frontier if n.kind in serves]
-            if nodes:
-                tasks.append((relation, nodes, relation.upstream if upstream
-                              else relation.downstream))
-        for relation, found in _found(tasks, query):
-            for node_id, entity in found:
+            if not nodes:
+                continue
+            finder = relation.upstream if upstream else relation.downstream
+            for node_id, entity in finder(nodes, query):
                 other = node_of(entity, query)
                 if other.id not in graph.nodes and len(graph.nodes) >= max_nodes:
                     graph.truncated = True
@@ -89,18 +87,3 @@ def _walk(query: Query, graph: LineageGraph, root: Node, *, upstream: bool, dept
                     nxt.append(other)
         frontier = nxt
         level += 1
-
-
-def _found(tasks: list[tuple[Any, list[Node], Any]], query: Query) -> list[tuple[Any, list]]:
-    """What each relation's finder found for its nodes, in the order of the relations. Against
-    an MLflow server the finders of one level run at once (each is a few requests of ~20 ms
-    that do not depend on each other); against a local store one after the other."""
-    if not query.store.remote or len(tasks) < 2:
-        return [(relation, list(finder(nodes, query))) for relation, nodes, finder in tasks]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=min(8, len(tasks)),
-                            thread_name_prefix="nbops-lineage") as pool:
-        futures = [(relation, pool.submit(lambda f=finder, n=nodes: list(f(n, query))))
-                   for relation, nodes, finder in tasks]
-        return [(relation, future.result()) for relation, future in futures]
