@@ -262,11 +262,13 @@ class Store:
         """Dataset inputs (MLflow's ``log_inputs``; logging one twice is a no-op)."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
+        from nbops.store.tags import DATASET_CONTEXT
+
         inputs = [
             DatasetInput(
                 Dataset(name=d["name"], digest=d["digest"], source_type=d["source_type"],
                         source=d["source"], schema=d.get("schema"), profile=d.get("profile")),
-                tags=[InputTag("mlflow.data.context", d["context"])],
+                tags=[InputTag(DATASET_CONTEXT, d["context"])],
             )
             for d in datasets
         ]

@@ -15,6 +15,7 @@ SOURCE_NAME = "mlflow.source.name"
 SOURCE_TYPE = "mlflow.source.type"
 GIT_COMMIT = "mlflow.source.git.commit"
 GIT_BRANCH = "mlflow.source.git.branch"
+GIT_REPO_URL = "mlflow.source.git.repoURL"
 DATASET_CONTEXT = "mlflow.data.context"  # on a dataset input: training, evaluation, ...
 
 # -- a run: identity and capture -------------------------------------------------------------
@@ -30,7 +31,14 @@ END_REASON = "nbops.end_reason"
 CAPTURE_ERROR = "nbops.capture_error"
 GIT_DIRTY = "nbops.git.dirty"
 ENV_DIGEST = "nbops.env.digest"
-ENV_PREFIX = "nbops.env."  # nbops.env.python, .os, .machine, .cpu, .cpu_count, .gpu, .torch, ...
+ENV_PYTHON = "nbops.env.python"
+ENV_OS = "nbops.env.os"
+ENV_MACHINE = "nbops.env.machine"
+ENV_CPU = "nbops.env.cpu"
+ENV_CPU_COUNT = "nbops.env.cpu_count"
+ENV_EXECUTABLE = "nbops.env.executable"
+ENV_TORCH = "nbops.env.torch"
+ENV_GPU = "nbops.env.gpu"
 ERROR_TYPE = "nbops.error.type"
 ERROR_MESSAGE = "nbops.error.message"
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from nbops.config import environment_variables as process_environment
 from nbops.config import kernel_context
+from nbops.store import tags as T
 from nbops.tracking.redact import Redactor
 
 __all__ = [
@@ -236,21 +237,21 @@ def package_list() -> str:
 def environment_info() -> dict[str, str]:
     """Python, OS, CPU and (only when torch is already imported) GPU facts, as tags."""
     info = {
-        "nbops.env.python": platform.python_version(),
-        "nbops.env.os": f"{platform.system()} {platform.release()}",
-        "nbops.env.machine": platform.machine(),
-        "nbops.env.cpu_count": str(os.cpu_count()),
-        "nbops.env.executable": sys.executable,
+        T.ENV_PYTHON: platform.python_version(),
+        T.ENV_OS: f"{platform.system()} {platform.release()}",
+        T.ENV_MACHINE: platform.machine(),
+        T.ENV_CPU_COUNT: str(os.cpu_count()),
+        T.ENV_EXECUTABLE: sys.executable,
     }
     cpu = _cpu_model()
     if cpu:
-        info["nbops.env.cpu"] = cpu
+        info[T.ENV_CPU] = cpu
     torch = sys.modules.get("torch")
     if torch is not None:
         try:
-            info["nbops.env.torch"] = torch.__version__
+            info[T.ENV_TORCH] = torch.__version__
             if torch.cuda.is_available():
-                info["nbops.env.gpu"] = ", ".join(
+                info[T.ENV_GPU] = ", ".join(
                     torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())
                 )
         except Exception:  # noqa: BLE001 - environment capture is best effort

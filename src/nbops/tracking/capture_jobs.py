@@ -45,7 +45,7 @@ def start_of_run(run: Run, source: str | None, skip: set[str], redact: Redactor,
                          T.GIT_BRANCH: git.branch,
                          T.GIT_DIRTY: str(git.dirty).lower()})
             if git.remote:
-                tags["mlflow.source.git.repoURL"] = redact.text(git.remote)
+                tags[T.GIT_REPO_URL] = redact.text(git.remote)
             if git.diff:
                 files.append(("git/diff.patch", redact.text(git.diff)))
             run.git_root = git.root  # local modules are read at the run's end

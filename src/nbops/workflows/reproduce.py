@@ -288,7 +288,7 @@ def _kernel(snapshot: Path, run: Any, requested: str | None, tmp: Path
     elif spec.get("name"):
         return spec["name"], f"{spec['name']} (the notebook's kernelspec)", None
     else:
-        executable = run.data.tags.get("nbops.env.executable")
+        executable = run.data.tags.get(T.ENV_EXECUTABLE)
         if not executable or not Path(executable).exists():
             raise UsageError(
                 f"The notebook of run {run.info.run_id} names no kernel and the run recorded no "
