@@ -12,11 +12,14 @@ def test_exported_members():
     assert mon.__all__ == [
         "ColumnDrift", "DriftResult", "Finding", "MonitorReport", "PerformanceResult", "Profile",
         "Rule", "RuleSet", "Staleness", "Status", "check", "drift", "evaluate", "html_report",
-        "load_rules", "performance", "post_alert", "prediction_drift", "profile", "run_check",
+        "load_rules", "performance", "post_alert", "prediction_drift", "profile",
         "set_status", "staleness", "store_reference",
     ]
     for name in mon.__all__:
         assert callable(getattr(mon, name)), name
+    import nbops  # nbops.monitor: the library plus the monitoring check (a workflow)
+
+    assert callable(nbops.monitor.run_check) and nbops.monitor.drift is mon.drift
 
 
 def test_import_does_not_load_heavy_libraries():
