@@ -31,7 +31,7 @@ docs: $(STAMP)
 
 # pytest exits 5 when it collected nothing: for this project that is always a broken suite.
 define pytest_checked
-	$(PY) -m pytest -q -p no:cacheprovider $(1); rc=$$?; \
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15 $(1); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests in '$(1)': the suite is broken" >&2; exit 1; fi; \
 	  exit $$rc
 endef
