@@ -31,16 +31,6 @@ CLEAN_ENV = ("MLFLOW_TRACKING_URI", "NBOPS_TRACKING_URI", "NBOPS_HOME", "NBOPS_E
              "TMPDIR")
 
 
-@pytest.fixture()
-def churn(client, monkeypatch):
-    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
-    monkeypatch.setenv("NBOPS_USER", "ada")
-    run_id = start_run(client, "train")
-    for _ in range(3):
-        add_version(client, "churn", run_id)
-    return run_id
-
-
 def test_expected_current_is_checked_at_the_move(churn, client):
     set_alias("churn", "prod", 1)
     moved = set_alias("churn", "prod", 2, expected_current=1)

@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from registry_helpers import add_version, start_run
+from registry_helpers import add_version
 
 from nbops.exceptions import NotFoundError, UsageError
 from nbops.registry import (
@@ -29,16 +29,6 @@ from nbops.store import Store
 
 KEY = re.compile(r"^nbops\.audit\.\d{13}\.[0-9a-f]{6}$")
 WHEN = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-@pytest.fixture()
-def churn(client, monkeypatch):
-    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
-    monkeypatch.setenv("NBOPS_USER", "ada")
-    run_id = start_run(client, "train")
-    for _ in range(3):
-        add_version(client, "churn", run_id)
-    return run_id
 
 
 def audit_tags(client, name="churn"):

@@ -10,7 +10,7 @@
 Importing this package does not import MLflow; the first call does.
 """
 
-from nbops.store.client import Store, not_found_as_none, open_store
+from nbops.store.client import Store, open_store
 from nbops.store.errors import is_retryable, translate
 
-__all__ = ["Store", "is_retryable", "not_found_as_none", "open_store", "translate"]
+__all__ = ["Store", "is_retryable", "open_store", "translate"]

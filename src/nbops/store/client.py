@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nbops.exceptions import ConflictError, NotFoundError, StoreUnavailableError
+from nbops.exceptions import ConflictError, StoreUnavailableError
 from nbops.store.embedded import ensure_sqlite_store, sqlite_path
 from nbops.store.errors import translate
 from nbops.store.probe import is_remote, probe
@@ -236,10 +236,6 @@ class Store:
             self.call(what, c.log_batch, run_id,
                       metrics=metric_objs[i:i + MAX_METRICS_PER_BATCH])
 
-    def set_run_tag(self, run_id: str, key: str, value: str) -> None:
-        c = self.client
-        self.call(f"tagging run {run_id}", c.set_tag, run_id, key, value)
-
     def log_artifact(self, run_id: str, local_path: str | Path,
                      artifact_path: str | None = None) -> None:
         """A file, or a folder (as ``<artifact_path>/<folder name>``), into the run."""
@@ -252,11 +248,6 @@ class Store:
         else:
             self.call(what, c.log_artifact, run_id, str(local), artifact_path or None,
                       transfer=True)
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        c = self.client
-        self.call(f"writing {artifact_file} to run {run_id}", c.log_text, run_id, text,
-                  artifact_file, transfer=True)
 
     def log_datasets(self, run_id: str, datasets: list[dict[str, Any]]) -> None:
         """Dataset inputs (MLflow's ``log_inputs``; logging one twice is a no-op)."""
@@ -441,11 +432,3 @@ def open_store(settings: Settings | None = None, *, tracking_uri: str | None = N
         if key not in _stores:
             _stores[key] = Store(uri, registry, timeout=settings.store_timeout)
         return _stores[key]
-
-
-def not_found_as_none(fn: Callable[[], T]) -> T | None:
-    """``fn()``, or None when the store says what it reads does not exist."""
-    try:
-        return fn()
-    except NotFoundError:
-        return None

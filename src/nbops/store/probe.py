@@ -24,4 +24,4 @@ def probe(uri: str, timeout: float = 0.5) -> str | None:
         with socket.create_connection((parsed.hostname or "localhost", port), timeout=timeout):
             return None
     except OSError as exc:
-        return f"tracking store {uri} unreachable ({exc.strerror or exc})"
+        return f"tracking store {uri} is unreachable ({exc.strerror or exc})"
