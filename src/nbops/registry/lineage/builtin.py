@@ -197,8 +197,9 @@ def _produced_up(nodes: list[Node], q: Query) -> Iterable[tuple[str, Any]]:
 
 def _tagged_versions(tag: str) -> Finder:
     def down(nodes: list[Node], q: Query) -> Iterable[tuple[str, Any]]:
+        found = q.versions_tagged(tag, (_model_key(n) for n in nodes))
         for node in nodes:
-            for mv in q.search_versions(f"{tag_key(tag)} = {quote(_model_key(node))}"):
+            for mv in found[_model_key(node)]:
                 yield node.id, mv
 
     return down
@@ -206,8 +207,9 @@ def _tagged_versions(tag: str) -> Finder:
 
 def _tagged_runs(tag: str) -> Finder:
     def down(nodes: list[Node], q: Query) -> Iterable[tuple[str, Any]]:
+        found = q.runs_tagged(tag, (_model_key(n) for n in nodes))
         for node in nodes:
-            for run in q.search_runs(f"{tag_key(tag)} = {quote(_model_key(node))}"):
+            for run in found[_model_key(node)]:
                 yield node.id, run
 
     return down
