@@ -127,10 +127,13 @@ def _dataset_runs(node: Node, q: Query, *, mlflow_inputs: bool) -> list[tuple[Ru
     nbops tags and, with ``mlflow_inputs``, by MLflow dataset inputs (which never record data
     a run wrote, so finding writers needs only the tags)."""
     name, digest = node.attrs["name"], node.attrs["digest"]
-    runs = q.search_runs(f"{tag_key(f'nbops.dataset.{name}.digest')} = {quote(digest)}")
+    tagged = f"{tag_key(f'nbops.dataset.{name}.digest')} = {quote(digest)}"
     if mlflow_inputs:
-        runs = runs + q.search_runs(
+        runs = q.search_runs(tagged) + q.search_runs(
             f"dataset.name = {quote(name)} AND dataset.digest = {quote(digest[:36])}")
+    else:  # only the runs that wrote it: their context tag says "output"
+        runs = q.search_runs(f"{tagged} AND {tag_key(f'nbops.dataset.{name}.context')} "
+                             "LIKE '%output%'")
     found: dict[str, tuple[Run, str]] = {}
     for run in runs:
         for ds, context in run_datasets(run):

@@ -174,13 +174,23 @@ class Query:
 
     # models by reference
     def resolve_version(self, ref: str) -> ModelVersion:
-        """The model version ``ref`` names (``churn``, ``churn@prod``, ``churn/3``)."""
-        self.calls += 2  # the model, then its version
-        mv = resolve_version(ref, store=self.store)
+        """The model version ``ref`` names (``churn``, ``churn@prod``, ``churn/3``): by number
+        or alias in one read; otherwise, or when that finds nothing, as
+        :func:`~nbops.registry.resolve.resolve_version` does (its errors name what exists)."""
         spec = parse_ref(ref)
-        if spec.version is not None or (spec.alias or "latest").lower() != "latest":
-            self._got_version(mv)  # read by number, not found by a search
-        else:
+        mv: ModelVersion | None = None
+        if spec.version is not None:
+            mv = self.get_version(spec.name, spec.version)
+        elif spec.alias is not None and spec.alias.lower() != "latest":
+            self.calls += 1
+            try:
+                mv = self.store.model_version_by_alias(spec.name, spec.alias)
+                self._got_version(mv)
+            except (NotFoundError, PermanentStoreError):  # no such model or alias
+                pass
+        if mv is None:
+            self.calls += 2  # the model, then its version
+            mv = resolve_version(ref, store=self.store)
             self.versions.setdefault((mv.name, str(mv.version)), mv)
         return mv
 
