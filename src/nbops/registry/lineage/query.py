@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from nbops.exceptions import NotFoundError, PermanentStoreError
 from nbops.registry.resolve import model_names, parse_ref, quote, resolve_version
@@ -48,9 +48,10 @@ class Query:
         self._experiments: list[str] | None = None
         self.runs: dict[str, Run | None] = {}
         self.versions: dict[tuple[str, str], ModelVersion | None] = {}
-        # aliases by model name, then version; or of one version, when MLflow gave them
-        self._aliases: dict[str, dict[str, list[str]]] = {}
+        # aliases: those MLflow gave with a version; the lists handed out; those to read
         self._version_aliases: dict[tuple[str, str], list[str]] = {}
+        self._alias_lists: dict[tuple[str, str], list[str]] = {}
+        self._alias_wanted: set[tuple[str, str]] = set()
         self._searches: dict[tuple[str, int | None], list[Run]] = {}
         self._version_searches: dict[tuple[str, int | None], list[ModelVersion]] = {}
         self.calls = 0
@@ -137,40 +138,31 @@ class Query:
         self._version_aliases[key] = [str(a) for a in mv.aliases]
 
     def aliases(self, name: str, version: str) -> list[str]:
-        """Aliases of ``name/version``: those its own read gave, else its model's (one
-        registered-model read per model name, unless :meth:`read_ahead` read it)."""
-        given = self._version_aliases.get((name, str(version)))
-        if given is not None:
-            return sorted(given)
-        if name not in self._aliases:
-            self.calls += 1
-            try:
-                self._keep_aliases(name, self.store.registered_model(name).aliases)
-            except NotFoundError:
-                self._aliases[name] = {}
-        return sorted(self._aliases[name].get(str(version), []))
+        """The aliases of ``name/version``, in a list this query completes: now when MLflow
+        gave them with the version, else in :meth:`read_aliases`, which reads them for every
+        model asked about in one request (the walk calls it when it ends)."""
+        key = (name, str(version))
+        if key not in self._alias_lists:
+            given = self._version_aliases.get(key)
+            self._alias_lists[key] = sorted(given) if given is not None else []
+            if given is None:
+                self._alias_wanted.add(key)
+        return self._alias_lists[key]
 
-    def _keep_aliases(self, name: str, aliases: dict[str, Any]) -> None:
-        by_version: dict[str, list[str]] = {}
-        for alias, v in aliases.items():
-            by_version.setdefault(str(v), []).append(str(alias))
-        self._aliases[name] = by_version
-
-    def read_ahead(self, entities: Iterable[Any]) -> None:
-        """Read in bulk what the nodes of a level's ``entities`` will ask for one by one: the
-        aliases of their model versions' models, in one search per 100 names."""
-        names = sorted({e.name for e in entities if _is_version(e)
-                        and (e.name, str(e.version)) not in self._version_aliases
-                        and e.name not in self._aliases})
+    def read_aliases(self) -> None:
+        """Fill the alias lists :meth:`aliases` handed out: one search of registered models
+        per 100 model names (``name IN (...)``), not one read per model."""
+        names = sorted({name for name, _ in self._alias_wanted})
+        by_model: dict[str, dict[str, list[str]]] = {name: {} for name in names}
         for i in range(0, len(names), NAMES_PER_SEARCH):
-            chunk = names[i:i + NAMES_PER_SEARCH]
             self.calls += 1
-            found = self.store.registered_models(
-                f"name IN ({', '.join(quote(n) for n in chunk)})")
-            for model in found:
-                self._keep_aliases(model.name, model.aliases)
-            for name in chunk:
-                self._aliases.setdefault(name, {})
+            chunk = ", ".join(quote(n) for n in names[i:i + NAMES_PER_SEARCH])
+            for model in self.store.registered_models(f"name IN ({chunk})"):
+                for alias, v in model.aliases.items():
+                    by_model[model.name].setdefault(str(v), []).append(str(alias))
+        for name, version in self._alias_wanted:
+            self._alias_lists[name, version][:] = sorted(by_model[name].get(version, []))
+        self._alias_wanted.clear()
 
     # models by reference
     def resolve_version(self, ref: str) -> ModelVersion:
@@ -205,11 +197,6 @@ class Query:
             self.runs.setdefault(entity.info.run_id, entity)
         else:
             self.versions.setdefault((entity.name, str(entity.version)), entity)
-
-
-def _is_version(entity: Any) -> bool:
-    """Whether a lineage entity is a model version (not a run, not a dataset version)."""
-    return hasattr(entity, "aliases") and hasattr(entity, "version")
 
 
 def _tagged(tag: str, values: Iterable[str], search: Callable[..., list[E]],

@@ -1,14 +1,14 @@
 """The lineage query: from the root, level by level, upstream and downstream.
 
 Queries walk upstream against the edges and downstream along them (never zig-zag), one level
-at a time: each relation finds the other ends of all frontier nodes of its kinds in bulk, the
-:class:`~nbops.registry.lineage.query.Query` reads ahead what the level's new nodes will show
-(their models' aliases, in one request), and it caches every entity for the whole walk.
+at a time: each relation finds the other ends of all frontier nodes of its kinds in bulk, and
+the :class:`~nbops.registry.lineage.query.Query` caches every entity for the whole walk. The
+aliases of the model versions found are read last, for all their models at once.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from nbops.exceptions import UsageError, closest
 from nbops.registry.lineage.graph import Edge, LineageGraph, Node
@@ -59,6 +59,7 @@ def lineage(
         _walk(query, graph, root, upstream=True, depth=depth, max_nodes=max_nodes)
     if direction in ("both", "downstream"):
         _walk(query, graph, root, upstream=False, depth=depth, max_nodes=max_nodes)
+    query.read_aliases()
     return graph
 
 
@@ -68,26 +69,23 @@ def _walk(query: Query, graph: LineageGraph, root: Node, *, upstream: bool, dept
     frontier = [root]
     level = 0
     while frontier and (depth is None or level < depth):
-        found: list[tuple[str, str, Any]] = []  # (relation, frontier node id, entity)
+        nxt: list[Node] = []
         for relation in relations().values():
             serves = relation.targets if upstream else relation.sources
             nodes = [n for n in frontier if n.kind in serves]
-            if nodes:
-                finder = relation.upstream if upstream else relation.downstream
-                found.extend((relation.name, node_id, entity)
-                             for node_id, entity in finder(nodes, query))
-        query.read_ahead(entity for _, _, entity in found)
-        nxt: list[Node] = []
-        for relation_name, node_id, entity in found:
-            other = node_of(entity, query)
-            if other.id not in graph.nodes and len(graph.nodes) >= max_nodes:
-                graph.truncated = True
+            if not nodes:
                 continue
-            graph.add_node(other)
-            graph.add_edge(Edge(other.id, node_id, relation_name) if upstream
-                           else Edge(node_id, other.id, relation_name))
-            if other.id not in seen:
-                seen.add(other.id)
-                nxt.append(other)
+            finder = relation.upstream if upstream else relation.downstream
+            for node_id, entity in finder(nodes, query):
+                other = node_of(entity, query)
+                if other.id not in graph.nodes and len(graph.nodes) >= max_nodes:
+                    graph.truncated = True
+                    continue
+                graph.add_node(other)
+                graph.add_edge(Edge(other.id, node_id, relation.name) if upstream
+                               else Edge(node_id, other.id, relation.name))
+                if other.id not in seen:
+                    seen.add(other.id)
+                    nxt.append(other)
         frontier = nxt
         level += 1
