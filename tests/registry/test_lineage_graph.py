@@ -167,3 +167,57 @@ def test_node_kinds_are_pluggable(world, client, restore_registries):
         register_kind(NodeKind("run", "run", bool, str, lambda e, q: {}))
     with pytest.raises(UsageError, match="unknown node kind"):
         register_relation(Relation("x", ("nope",), ("run",), approvals, approvals))
+
+
+def recorded_calls(monkeypatch) -> list[str]:
+    """What every store call of this test does ("listing model versions (...)"), in order."""
+    from nbops.store.client import Store
+
+    calls: list[str] = []
+    real = Store.call
+
+    def call(self, what, fn, *args, **kwargs):
+        calls.append(what)
+        return real(self, what, fn, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "call", call)
+    return calls
+
+
+def test_a_level_is_read_in_bulk(world, client, monkeypatch):
+    """Packages and reports of a level's versions come from one search each, and the aliases
+    of every version found from one search of registered models, into the same graph as one
+    search per version gives."""
+    set_alias("churn", "candidate", 2)
+    calls = recorded_calls(monkeypatch)
+    g = lineage(world["train"], direction="downstream")
+    assert g.nodes["model:churn/1"].attrs["aliases"] == ["prod"]
+    assert g.nodes["model:churn/2"].attrs["aliases"] == ["candidate"]
+    assert g.nodes["model:churn-onnx/1"].attrs["aliases"] == []
+    assert "listing model versions (tags.`nbops.source_model` LIKE 'churn/%')" in calls
+    assert "searching runs (tags.`nbops.monitor.model` LIKE 'churn/%')" in calls
+    assert not any("= 'churn/" in what for what in calls)
+    assert [what for what in calls
+            if what.startswith(("reading model '", "listing registered models"))] == [
+        "listing registered models"]
+
+    from nbops.registry.lineage import query
+
+    monkeypatch.setattr(query, "PER_VALUE", 0)  # more than that found: one search per version
+    calls.clear()
+    one_by_one = lineage(world["train"], direction="downstream")
+    assert "listing model versions (tags.`nbops.source_model` = 'churn/1')" in calls
+    assert "searching runs (tags.`nbops.monitor.model` = 'churn/2')" in calls
+    assert one_by_one.to_dict() == g.to_dict()
+
+
+def test_a_model_named_by_number_or_alias_is_read_once(world, monkeypatch):
+    calls = recorded_calls(monkeypatch)
+    for ref in ("churn/1", "churn@prod"):
+        calls.clear()
+        g = lineage(ref, depth=0)
+        assert g.nodes["model:churn/1"].attrs["aliases"] == ["prod"]
+        assert len(calls) == 1, calls
+    calls.clear()
+    assert lineage("churn", depth=0).root == "model:churn/2"  # the latest, by a search
+    assert lineage("churn", depth=0).nodes["model:churn/2"].attrs["aliases"] == []

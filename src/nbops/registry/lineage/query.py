@@ -208,7 +208,9 @@ def _tagged(tag: str, values: Iterable[str], search: Callable[..., list[E]],
     wanted = list(dict.fromkeys(values))
     if len(wanted) > 1:
         limit = PER_VALUE * len(wanted)
-        prefix = os.path.commonprefix(wanted)
+        # ``_`` and ``%`` in the prefix only widen the search; a backslash escapes on
+        # PostgreSQL, so the prefix ends before one
+        prefix = os.path.commonprefix(wanted).split("\\")[0]
         found = search(f"{tag_key(tag)} LIKE {quote(prefix + '%')}", limit=limit + 1)
         if len(found) <= limit:
             by_value: dict[str, list[E]] = {v: [] for v in wanted}
