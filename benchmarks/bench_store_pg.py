@@ -13,7 +13,8 @@ from one of those runs. Then, with the load average next to each figure:
 * ``GET /nbops/api/models?max_results=50`` over HTTP to a running JupyterLab with the nbops
   server extension (goal <= 150 ms), beside MLflow's bare ``search_registered_models(50)``;
 * ``nbops.registry.lineage("model-x/1")`` and ``GET /nbops/api/lineage?ref=model-x/1`` (goal
-  <= 200 ms), beside the naive full scan a user would write (bench_lineage.naive).
+  <= 200 ms), beside the naive full scan a user would write (bench_lineage.naive), with the
+  store calls one query makes.
 """
 
 from __future__ import annotations
@@ -73,6 +74,21 @@ def seed(url: str) -> dict:
         list(pool.map(one_model, range(MODELS)))
     return {"seconds": round(time.perf_counter() - t0, 1), "lineage_shape": lineage_part,
             "models_x_versions": f"{MODELS} x {VERSIONS}"}
+
+
+def counting_calls(calls: list[str], fn):
+    """``fn()``, with what each store call it makes does appended to ``calls``."""
+    real = Store.call
+
+    def call(self, what, *args, **kwargs):
+        calls.append(what)
+        return real(self, what, *args, **kwargs)
+
+    Store.call = call
+    try:
+        return fn()
+    finally:
+        Store.call = real
 
 
 def get_json(url: str, path: str, token: str) -> object:
@@ -136,13 +152,16 @@ def main() -> None:
             result["mlflow_search_registered_models_50"] = timed(
                 lambda: client.search_registered_models(max_results=50), args.repeat)
             ref = urllib.parse.quote("model-x/1")
-            graph = lineage("model-x/1", store=Store(client.tracking_uri))
+            calls: list[str] = []
+            graph = counting_calls(calls, lambda: lineage("model-x/1",
+                                                          store=Store(client.tracking_uri)))
             expected = naive(client, "model-x", "1")
             result["graph"] = {"nodes": len(graph.nodes), "edges": len(graph.edges),
+                               "store_calls": len(calls), "calls": calls,
                                "nodes_naive_walk": len(expected),
                                "not_in_both": sorted(set(graph.nodes) ^ expected)[:10]}
-            result["nbops_lineage"] = timed(lambda: lineage("model-x/1", store=Store(client.tracking_uri)),
-                                            args.repeat)
+            result["nbops_lineage"] = timed(
+                lambda: lineage("model-x/1", store=Store(client.tracking_uri)), args.repeat)
             result["lineage_http"] = timed(
                 lambda: get_json(lab_url, f"/nbops/api/lineage?ref={ref}", TOKEN), args.repeat)
             result["naive_full_scan"] = timed(lambda: naive(client, "model-x", "1"),
