@@ -42,6 +42,31 @@ def test_track_in_a_script_logs_everything(tracker, client):
     assert [a.path for a in client.list_artifacts(r.info.run_id, "meta")] == ["meta/info.json"]
 
 
+def test_a_tag_naming_a_run_and_a_notebook_logged_as_html(tracker, client, tmp_path):
+    """``set_tag_to_run`` ships the MLflow id of the run it names (known only once that run is
+    in MLflow); ``log_notebook_html`` ships the notebook rendered by nbconvert, and a text
+    nbconvert cannot read as the tag ``nbops.html_error`` instead."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    page = nbformat.writes(new_notebook(cells=[new_code_cell("print('rendered when shipped')")]))
+    with track("source", tracker=tracker) as source:
+        pass
+    with track("pointer", tracker=tracker) as run:
+        run.set_tag_to_run("points.at", source.uid)
+        run.log_notebook_html(page, "nb/page.html")
+        run.log_notebook_html("not a notebook", "nb/broken.html")
+    assert run.wait(60) and source.wait(60)
+    r = _only_run(client, "pointer")
+    assert r.data.tags["points.at"] == source.mlflow_run_id
+    assert "nbops.html_error" in r.data.tags
+    assert [a.path for a in client.list_artifacts(r.info.run_id, "nb")] == ["nb/page.html"]
+    html = Path(client.download_artifacts(r.info.run_id, "nb/page.html", str(tmp_path)))
+    assert "rendered when shipped" in html.read_text() and "<html" in html.read_text()
+    with pytest.raises(UsageError, match=r"must end with \.html"):
+        run.log_notebook_html(page, "nb/page.txt")
+
+
 def test_nested_track_is_a_child_run(tracker, client):
     with track("outer", tracker=tracker) as outer, track("inner", tracker=tracker) as inner:
         pass

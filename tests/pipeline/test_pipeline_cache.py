@@ -152,3 +152,23 @@ def test_a_step_run_records_the_environment_digest_of_its_cache_key(nbdir, track
         run.log(x=1.0)
     assert run.wait(60)
     assert client.get_run(run.mlflow_run_id).data.tags["nbops.env.digest"] == digest
+
+
+def test_a_step_remembered_before_its_run_reached_mlflow_is_still_a_hit(nbdir, tracker, client):
+    """A step that ends before its records reach MLflow is remembered by its nbops id (a
+    pipeline does not wait for MLflow); the next run finds it, names it by its MLflow id once
+    it is there, and writes that id into the index."""
+    (nbdir / "extra.txt").write_text("v1")
+    spec = write_spec(nbdir, SPEC)
+    first = run_pipeline(spec, tracker=tracker, quiet=True, env_digest="e").steps["produce"]
+    index_file = tracker.settings.home / "pipeline-cache.json"
+    index = json.loads(index_file.read_text())
+    entry = index[first.cache_key]
+    assert entry["run_uid"] and entry["run_id"] in (None, first.run_id)
+    entry["run_id"] = None  # as the index holds it when the step ended first
+    index_file.write_text(json.dumps(index))
+
+    hit = run_pipeline(spec, tracker=tracker, quiet=True, env_digest="e").steps["produce"]
+    assert hit.status == "cached" and hit.cached_from == first.run_id
+    assert json.loads(index_file.read_text())[first.cache_key]["run_id"] == first.run_id
+    assert client.get_run(hit.run_id).data.tags["nbops.cached_from"] == first.run_id

@@ -34,7 +34,9 @@ def sync(
     """
     from nbops.config import load_settings
     from nbops.tracking.logger import replay
+    from nbops.tracking.notebook_html import skip_iri_grammar
 
+    skip_iri_grammar()  # this process renders the notebooks logged as HTML pages
     try:
         settings = load_settings()
         report = replay(settings, timeout, after=after, retry_rejected=retry_rejected)

@@ -54,30 +54,27 @@ def run_command(
 ) -> None:
     """Run a notebook pipeline: each step a papermill run, tracked in MLflow, cached.
 
-    Returns when the steps are done; records not in MLflow within a second (all of them for a
-    fully cached run) are shipped by a background `nbops sync` (`nbops status` shows them).
+    Returns when the steps are done. Their records go through nbops' spool, as cells' do: what
+    is not in MLflow yet then is shipped by a background `nbops sync` (`nbops status` shows
+    the backlog).
     """
     from dataclasses import replace
 
     from nbops.config import load_settings
-    from nbops.pipeline.executors import skip_iri_grammar
     from nbops.pipeline.runner import run_pipeline
+    from nbops.tracking.notebook_html import skip_iri_grammar
     from nbops.tracking.run import Tracker
 
-    skip_iri_grammar()  # this process renders notebooks (nbconvert → nbformat → jsonschema)
+    skip_iri_grammar()  # this process reads notebooks (nbformat → jsonschema)
     try:
-        # Everything is in the spool when the pipeline returns. When steps ran, MLflow is open
-        # in this process already: ship the last records here (at most the usual exit budget)
-        # rather than in a new process that imports MLflow again. A fully cached run never
-        # opened it: its exit hands the records to a background `nbops sync` at once.
-        settings = load_settings()
-        tracker = Tracker(replace(settings, flush_timeout=0.0))
+        # No exit flush: the steps' records ship in the background from this process while it
+        # runs, then from a background `nbops sync` (which renders the notebooks' HTML pages
+        # too), so the command returns as soon as the last step is done.
+        tracker = Tracker(replace(load_settings(), flush_timeout=0.0))
         result = run_pipeline(pipeline, parse_params(param), only=only or None,
                               from_step=from_step, force=force, workers=workers,
                               executor=executor, scheduler_address=scheduler,
                               tracker=tracker, wait_for_records=False)
-        if any(step.attempts for step in result.steps.values()):
-            tracker.logger.flush(settings.flush_timeout)
     except NbopsError as exc:
         fail(exc)
     except KeyboardInterrupt:

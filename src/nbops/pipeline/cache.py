@@ -34,8 +34,8 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,22 +101,31 @@ def cache_key(notebook: str, parameters: Mapping[str, Any], inputs: Mapping[str,
 
 @dataclass(frozen=True)
 class CacheHit:
-    """An earlier successful run of the same step with the same key."""
+    """An earlier successful run of the same step with the same key: its MLflow id, or only its
+    nbops id (``run_uid``) while that run is still on its way to MLflow."""
 
-    run_id: str
+    run_id: str | None
     outputs: dict[str, dict[str, Any]]
+    run_uid: str | None = None
 
     @property
     def reason(self) -> str:
-        return f"cached: same inputs as run {self.run_id}"
+        return f"cached: same inputs as run {self.label}"
+
+    @property
+    def label(self) -> str:
+        """How the run is named to the user: its MLflow id, else its nbops id."""
+        return self.run_id or f"{self.run_uid} (nbops id; on its way to MLflow)"
 
 
 class CacheIndex:
     """``<home>/pipeline-cache.json``: cache key → what the successful run of that key recorded.
 
-    An entry is ``{"run_id", "experiment", "tracking_uri", "outputs", "digests"}``: the MLflow
-    run id, where it lives, the outputs as :func:`find_cached` returns them and the path
-    outputs' fingerprints. An entry written by an older nbops is a bare run id.
+    An entry is ``{"run_id", "run_uid", "experiment", "tracking_uri", "outputs", "digests"}``:
+    the MLflow run id (None until the run is in MLflow: the step ended before its records were
+    shipped) and nbops id of the run, where it lives, the outputs as :func:`find_cached` returns
+    them and the path outputs' fingerprints. An entry written by an older nbops is a bare run
+    id.
     """
 
     def __init__(self, home: Path) -> None:
@@ -129,16 +138,29 @@ class CacheIndex:
             return {"run_id": entry}
         return entry if isinstance(entry, dict) else None
 
-    def put(self, key: str, run_id: str, *, experiment: str, tracking_uri: str,
-            outputs: Mapping[str, Mapping[str, Any]], digests: Mapping[str, str]) -> None:
+    def put(self, key: str, run_id: str | None, *, experiment: str, tracking_uri: str,
+            outputs: Mapping[str, Mapping[str, Any]], digests: Mapping[str, str],
+            run_uid: str | None = None) -> None:
         """Remember the successful run of ``key``: its outputs and the fingerprints its path
         outputs had when the step ended (as tagged on the run)."""
         self._data = None  # another pipeline of this project may have written meanwhile
         data = self._load()
-        data[key] = {"run_id": run_id, "experiment": experiment, "tracking_uri": tracking_uri,
+        data[key] = {"run_id": run_id, "run_uid": run_uid, "experiment": experiment,
+                     "tracking_uri": tracking_uri,
                      "outputs": {k: {"value": v["value"], "kind": v.get("kind", "value")}
                                  for k, v in outputs.items()},
                      "digests": dict(digests)}
+        self._write(data)
+
+    def found_in_mlflow(self, key: str, run_id: str) -> None:
+        """Note the MLflow id of the run remembered for ``key`` (known once it was shipped)."""
+        self._data = None
+        data = self._load()
+        if isinstance(data.get(key), dict):
+            data[key]["run_id"] = run_id
+            self._write(data)
+
+    def _write(self, data: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(data, indent=0), encoding="utf-8")
@@ -165,7 +187,7 @@ class CacheIndex:
         digests = {n: d for n, d in entry.get("digests", {}).items() if n in found}
         if output_digests(found) != digests:
             return None  # a path output is gone or was overwritten since that run
-        return CacheHit(run_id=entry["run_id"], outputs=found)
+        return CacheHit(run_id=entry.get("run_id"), outputs=found, run_uid=entry.get("run_uid"))
 
     def _load(self) -> dict[str, Any]:
         if self._data is None:
@@ -181,13 +203,18 @@ class StepCache:
 
     This project's index answers without MLflow; a key it never saw is looked up in MLflow
     (runs of other machines on a shared store, or of an older nbops). ``env_digest`` replaces
-    the installed packages' digest in the keys (e.g. a container image digest).
+    the installed packages' digest in the keys (e.g. a container image digest). ``mlflow_id``
+    gives the MLflow id of an nbops run id when that run is in MLflow (the tracker's
+    :meth:`~nbops.tracking.tracker.Tracker.mlflow_id`): remembered runs are found by nbops id
+    when their step ended before their records reached MLflow.
     """
 
-    def __init__(self, settings: Any, experiment: str, env_digest: str | None = None) -> None:
+    def __init__(self, settings: Any, experiment: str, env_digest: str | None = None,
+                 mlflow_id: Callable[[str], str | None] | None = None) -> None:
         self.settings = settings
         self.experiment = experiment
         self.env_digest = env_digest
+        self.mlflow_id = mlflow_id
         self.index = CacheIndex(settings.home)
         self._store: Any = None
         self._experiment_id: str | None = None
@@ -204,7 +231,13 @@ class StepCache:
         """The earlier successful run of ``key`` whose outputs ``step`` can reuse, or None."""
         uri = self.settings.tracking_uri
         if self.index.knows(key, self.experiment, uri):
-            return self.index.hit(key, step.outputs)
+            hit = self.index.hit(key, step.outputs)
+            if hit is not None and hit.run_id is None and hit.run_uid and self.mlflow_id:
+                run_id = self.mlflow_id(hit.run_uid)  # shipped since: name it by its MLflow id
+                if run_id is not None:
+                    self.index.found_in_mlflow(key, run_id)
+                    hit = replace(hit, run_id=run_id)
+            return hit
         if self._experiment_id is None:  # no experiment yet: no earlier run to reuse
             from nbops.store import open_store
 
@@ -218,12 +251,13 @@ class StepCache:
             self.remember(key, hit.run_id, hit.outputs, output_digests(hit.outputs))
         return hit
 
-    def remember(self, key: str, run_id: str, outputs: Mapping[str, Mapping[str, Any]],
-                 digests: Mapping[str, str]) -> None:
-        """Note in this project's index that ``run_id`` succeeded with ``key``."""
+    def remember(self, key: str, run_id: str | None, outputs: Mapping[str, Mapping[str, Any]],
+                 digests: Mapping[str, str], run_uid: str | None = None) -> None:
+        """Note in this project's index that the run ``run_id`` (MLflow id, None when it is not
+        in MLflow yet) / ``run_uid`` (nbops id) succeeded with ``key``."""
         self.index.put(key, run_id, experiment=self.experiment,
                        tracking_uri=self.settings.tracking_uri, outputs=outputs,
-                       digests=digests)
+                       digests=digests, run_uid=run_uid)
 
 
 def find_cached(store: Store, experiment_id: str, key: str, outputs: tuple[str, ...],
@@ -236,7 +270,7 @@ def find_cached(store: Store, experiment_id: str, key: str, outputs: tuple[str, 
     """
     candidates = []
     known = index.get(key) if index else None
-    if known:
+    if known and known.get("run_id"):
         try:
             candidates.append(store.run(known["run_id"]))
         except Exception:  # noqa: BLE001 - the run was deleted or the store was reset

@@ -40,6 +40,7 @@ from nbops.config import LANE_ENV_VAR, LANE_KEY_VAR, OUTPUTS_FILE_VAR
 from nbops.exceptions import UsageError
 from nbops.pipeline.report import Failure, running_cell
 from nbops.store import tags as T
+from nbops.tracking.notebook_html import skip_iri_grammar
 
 __all__ = [
     "EXECUTORS",
@@ -190,22 +191,6 @@ def _read(path: Path) -> str | None:
 
 
 # -- local: worker processes with warm kernels ---------------------------------------------------
-
-
-def skip_iri_grammar() -> None:
-    """Leave out jsonschema's optional IRI format checker in this process.
-
-    papermill and nbconvert import nbformat, which imports jsonschema, which imports
-    ``rfc3987_syntax`` when it is installed: that compiles a grammar at import, 1 to 3 s of
-    CPU here, more than everything else a worker imports. nbformat never checks that format
-    (it validates without a format checker), and jsonschema skips the checker when the module
-    cannot be imported. Called only in processes nbops owns: its worker processes and the
-    ``nbops run`` command, never in a user's interpreter.
-    """
-    import sys
-
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-
 
 
 def _lane_main(conn: Connection, env: dict[str, str], kernel: str | None, pid_file: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from nbops.pipeline.cache import CacheHit
 from nbops.pipeline.executors import StepOutcome
-from nbops.pipeline.report import Failure, render_html
+from nbops.pipeline.report import Failure
 from nbops.pipeline.spec import Pipeline, Step
 from nbops.store import tags as T
 
@@ -144,10 +144,12 @@ class Records:
 
     # -- what a step run records ------------------------------------------------------------------
     def succeeded(self, step: Step, outcome: StepOutcome, attempts: int,
-                  digests: Mapping[str, str], then: Callable[[str], None]) -> str | None:
+                  digests: Mapping[str, str], then: Callable[[str | None, str], None]
+                  ) -> str | None:
         """Tag the run succeeded with its outputs; its notebook is logged and the run ended on
-        the recorder thread, which then calls ``then(mlflow run id)``. Returns the MLflow id
-        known now (None before the run reached MLflow)."""
+        the recorder thread, which then calls ``then(MLflow id or None, nbops id)`` without
+        waiting for MLflow. Returns the MLflow id known now (None before the run reached
+        MLflow)."""
         run = self.open.pop(step.name)
         run.set_tags({T.STEP_STATUS: "succeeded", T.STEP_ATTEMPTS: attempts,
                       **output_tags(outcome.outputs),
@@ -158,7 +160,7 @@ class Records:
                 run.log_text(outcome.notebook_json, f"notebook/{step.notebook.name}")
                 self._log_html(step, run, outcome.notebook_json)
             run.end("FINISHED")
-            then(run.mlflow_run_id or run.require_mlflow_id())
+            then(run.mlflow_run_id, run.uid)
 
         self.pending.append(self.recorder.submit(record))
         return run.mlflow_run_id
@@ -188,9 +190,12 @@ class Records:
                hit: CacheHit) -> str | None:
         """Record a cache hit as a finished step run pointing at the run it reuses (``tags``:
         its cache key and environment); return its MLflow id."""
+        source = {T.CACHED_FROM: hit.run_id} if hit.run_id else {}
         run = self.step_run(step.name, {
-            **tags, T.STEP_STATUS: "cached", T.CACHED_FROM: hit.run_id,
-            T.CACHE_REASON: hit.reason, **output_tags(hit.outputs)}, parameters)
+            **tags, T.STEP_STATUS: "cached", **source, T.CACHE_REASON: hit.reason,
+            **output_tags(hit.outputs)}, parameters)
+        if not hit.run_id and hit.run_uid:  # filled in when that run is in MLflow
+            run.set_tag_to_run(T.CACHED_FROM, hit.run_uid)
         run.end("FINISHED")
         self.step_runs[step.name] = run
         return run.mlflow_run_id
@@ -220,18 +225,9 @@ class Records:
             no_capture=STEP_NO_CAPTURE)
 
     def _log_html(self, step: Step, run: Any, notebook_json: str, prefix: str = "") -> None:
-        """Log the notebook rendered as HTML; the tracking worker renders it, off the step's
-        path."""
-        def html() -> list[tuple]:
-            try:
-                page = render_html(notebook_json)
-            except Exception as exc:  # noqa: BLE001 - a rendering problem never fails a step
-                return [(run.uid, "tags", {T.HTML_ERROR:
-                                           f"{type(exc).__name__}: {exc}"[:500]})]
-            return self.tracker.artifact_events(
-                run, {}, [(f"{prefix}notebook/{step.notebook.stem}.html", page)])
-
-        self.tracker.logger.submit_job(run.uid, html)
+        """Log the notebook as an HTML page too (rendered when it is shipped, off the step's
+        path)."""
+        run.log_notebook_html(notebook_json, f"{prefix}notebook/{step.notebook.stem}.html")
 
 
 def output_tags(outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:

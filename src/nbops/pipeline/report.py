@@ -9,7 +9,7 @@ from typing import Any
 
 from nbops.store import tags as T
 
-__all__ = ["Failure", "render_html", "running_cell", "user_cell_index"]
+__all__ = ["Failure", "running_cell", "user_cell_index"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _ERROR_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): ?(.*)$")
@@ -129,13 +129,3 @@ def running_cell(executed: str | None, notebook: str) -> tuple[int | None, str |
     source = ran[started[-1]].get("source", "")
     return user_cell_index(ran, notebook, started[-1]), \
         "".join(source) if isinstance(source, list) else source
-
-
-def render_html(notebook_json: str) -> str:
-    """The notebook rendered as a standalone HTML page (nbconvert's HTMLExporter)."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    nb = nbformat.reads(notebook_json, as_version=4)
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    return body

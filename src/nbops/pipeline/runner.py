@@ -129,7 +129,8 @@ class Session:
                         StepResult(name, "skipped", reason=NOT_SELECTED)
                         for name in pipeline.steps}
         self.records = Records(pipeline, tracker, tags or {}, self.lookahead)
-        self.cache = StepCache(tracker.settings, pipeline.experiment, env_digest)
+        self.cache = StepCache(tracker.settings, pipeline.experiment, env_digest,
+                               mlflow_id=tracker.mlflow_id)
         self.keys: dict[str, str] = {}
         self.resolved: dict[str, dict[str, Any]] = {}
         self.started: dict[str, float] = {}
@@ -180,7 +181,7 @@ class Session:
             result.outputs = {k: v["value"] for k, v in hit.outputs.items()}
             self.kinds.update({(name, k): v["kind"] for k, v in hit.outputs.items()})
             self.plan.status[name] = "cached"
-            self.display.update(name, "cached", f"same inputs as run {hit.run_id[:8]}")
+            self.display.update(name, "cached", f"same inputs as run {hit.label[:8]}")
         elif name not in self.plan.selected:
             self._failed_before_run(name, Failure(
                 "error", f"step {name!r} is not selected (--only/--from) and has no cached run "
@@ -261,7 +262,8 @@ class Session:
         key = self.keys[name]
         result.run_id = self.records.succeeded(
             step, outcome, result.attempts, digests,
-            then=lambda run_id: self.cache.remember(key, run_id, outcome.outputs, digests))
+            then=lambda run_id, uid: self.cache.remember(key, run_id, outcome.outputs, digests,
+                                                         run_uid=uid))
         self.plan.status[name] = "succeeded"
         self.display.update(name, "succeeded", f"{outcome.duration:.1f}s")
 

@@ -173,6 +173,12 @@ class Run:
             self._check_key(k, "tag")
         self._queue.append(("ev", self.uid, "tags", clean))
 
+    def set_tag_to_run(self, key: str, run_uid: str) -> None:
+        """Set tag ``key`` to the MLflow id of the nbops run ``run_uid``, which may not be in
+        MLflow yet: the value is filled in when the tag is shipped, once that run is."""
+        self._check_key(key, "tag")
+        self._queue.append(("ev", self.uid, "run_ref", {key: run_uid}))
+
     def log_artifact(self, obj: Any, name: str | None = None) -> str:
         """Log a file, a folder, or an object; return its artifact path.
 
@@ -235,7 +241,22 @@ class Run:
         """Log ``text`` as the artifact ``artifact_file`` (e.g. ``"notes/summary.md"``)."""
         return self._stage(artifact_file, lambda p: p.write_text(text, encoding="utf-8"))
 
-    def _stage(self, artifact_file: str, writer: Callable[[Path], Any]) -> str:
+    def log_notebook_html(self, notebook_json: str, artifact_file: str) -> str:
+        """Log a notebook (its JSON) rendered as an HTML page, ``artifact_file`` (``.html``).
+
+        It is rendered with nbconvert when it is shipped, by the tracking thread or the
+        background ``nbops sync``, never by the caller; a notebook that cannot be rendered is
+        noted in the tag ``nbops.html_error`` instead.
+        """
+        if not artifact_file.endswith(".html"):
+            raise UsageError(f"log_notebook_html: {artifact_file!r} must end with .html.")
+        staged = artifact_file[: -len(".html")] + ".ipynb"
+        self._stage(staged, lambda p: p.write_text(notebook_json, encoding="utf-8"),
+                    render="html")
+        self.artifacts[-1] = artifact_file
+        return artifact_file
+
+    def _stage(self, artifact_file: str, writer: Callable[[Path], Any], **extra: str) -> str:
         artifact_file = artifact_file.strip("/")
         if ".." in Path(artifact_file).parts:
             raise UsageError(f"artifact name {artifact_file!r} must not contain '..'.")
@@ -246,7 +267,7 @@ class Run:
         parent = str(Path(artifact_file).parent)
         self._queue.append(("ev", self.uid, "artifact", {
             "path": str(target), "artifact_path": None if parent == "." else parent,
-            "staged": True}))
+            "staged": True, **extra}))
         self.artifacts.append(artifact_file)
         return artifact_file
 

@@ -32,6 +32,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -64,8 +65,8 @@ SERIES_CAP = 256
 
 
 class ParentPending(Exception):
-    """A run's parent belongs to another process (``nbops run``, for its step kernels) that has
-    not created it in MLflow yet: the run waits, it is not an error."""
+    """A run's parent, or a run a tag names, belongs to another process (``nbops run``, for its
+    step kernels) that has not created it in MLflow yet: the event waits, it is not an error."""
 
 
 @dataclass
@@ -272,6 +273,7 @@ class DurableLogger:
 
     # -- the worker ----------------------------------------------------------------------------
     def _loop(self) -> None:
+        _yield_cpu()
         _remove_empty_folders(self.settings.home / "staging")
         try:
             self.drain()
@@ -329,6 +331,7 @@ class DurableLogger:
         self._jobs_wake.set()
 
     def _capture_loop(self) -> None:
+        _yield_cpu()
         while not self._stop:
             self._jobs_wake.wait(TICK if self.jobs else 0.5)
             self._jobs_wake.clear()
@@ -451,6 +454,21 @@ class DurableLogger:
         self.mlflow_ids[uid] = run_id
         return run_id
 
+    def _referenced_run(self, uid: str) -> str:
+        """The MLflow id of run ``uid`` for a tag that names it (:meth:`Run.set_tag_to_run`):
+        ParentPending while another process has yet to create it; ``uid`` itself when this
+        spool never knew that run."""
+        if uid in self.mlflow_ids:
+            return self.mlflow_ids[uid]
+        rec = self.spool.run(uid)
+        if rec is None:
+            return uid
+        if rec.mlflow_id:
+            return rec.mlflow_id
+        if rec.owner != self.owner:
+            raise ParentPending(uid)  # its owner (or whoever adopts its backlog) creates it
+        return self._ensure_run(uid)
+
     def _run_store_uri(self, uid: str) -> str | None:
         uri = self._run_stores.get(uid)
         if uid not in self._run_stores:
@@ -478,11 +496,16 @@ class DurableLogger:
         elif kind == "artifact":
             for ev in group:
                 path = Path(ev.payload["path"])
-                if path.exists():
+                if path.exists() and ev.payload.get("render") == "html":
+                    _log_as_html(store, run_id, path, ev.payload.get("artifact_path"))
+                elif path.exists():
                     store.log_artifact(run_id, str(path), ev.payload.get("artifact_path"))
                 else:
                     lost.append((ev, f"artifact lost: {path} no longer exists (deleted or moved "
                                      "before it was shipped); log it again"))
+        elif kind == "run_ref":
+            refs = {k: self._referenced_run(uid) for ev in group for k, uid in ev.payload.items()}
+            store.log_batch(run_id, [], {}, refs)
         elif kind == "dataset":
             store.log_datasets(run_id, [ev.payload for ev in group])
         elif kind == "end":
@@ -516,6 +539,34 @@ class DurableLogger:
                 self.problem = (f"tracking store {self.settings.tracking_uri} unreachable "
                                 f"({type(exc).__name__}: {text[:200]})")
         self.problem_since = self.problem_since or time.time()
+
+
+def _yield_cpu() -> None:
+    """Lower the calling thread's CPU priority (Linux: a thread has its own nice value), so
+    that shipping, importing MLflow and rendering notebooks take the CPU only when the user's
+    code and kernels leave it free."""
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
+
+
+def _log_as_html(store: Any, run_id: str, notebook: Path, artifact_path: str | None) -> None:
+    """Log the staged ``notebook`` rendered as ``<stem>.html`` (see
+    :meth:`Run.log_notebook_html`); a notebook nbconvert cannot render is noted in the tag
+    ``nbops.html_error`` instead."""
+    from nbops.tracking.notebook_html import notebook_html
+
+    try:
+        page = notebook_html(notebook.read_text(encoding="utf-8"))
+    except Exception as exc:  # noqa: BLE001 - a rendering problem is noted, never fatal
+        store.log_batch(run_id, [], {}, {T.HTML_ERROR: f"{type(exc).__name__}: {exc}"[:500]})
+        return
+    with tempfile.TemporaryDirectory(prefix="nbops-html-") as tmp:
+        page_file = Path(tmp) / f"{notebook.stem}.html"
+        page_file.write_text(page, encoding="utf-8")
+        store.log_artifact(run_id, str(page_file), artifact_path)
 
 
 def _remove_empty_folders(root: Path, min_age: float = 60.0) -> None:

@@ -167,6 +167,15 @@ class Tracker:
         if self._logger is not None:
             self._logger.close()
 
+    def mlflow_id(self, uid: str) -> str | None:
+        """The MLflow id of the nbops run ``uid`` once it is in MLflow (created by this process
+        or another one of this project: the spool records it); None before."""
+        logger = self.logger
+        if uid in logger.mlflow_ids:
+            return logger.mlflow_ids[uid]
+        rec = logger.spool.run(uid)
+        return rec.mlflow_id if rec else None
+
     def staging_dir(self, uid: str) -> Path:
         return self.settings.home / "staging" / uid
 
