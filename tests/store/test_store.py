@@ -153,3 +153,21 @@ def test_a_script_against_a_hung_server_exits_promptly(silent_server: str, tmp_p
     assert "did not answer within 1.5 s" in done.stdout
     # import mlflow takes a few seconds on a loaded machine; MLflow's own retries take minutes.
     assert time.monotonic() - started < 30
+
+
+def test_nbops_status_tells_a_hung_server_from_a_healthy_one(silent_server: str, settings: Settings,
+                                                             tmp_path):
+    """From nothing, as a user types it: `nbops status` asks the server's /health (no MLflow
+    import). A server that accepts connections and never answers is named as hung; the
+    store of this suite (the embedded file, or the PostgreSQL-backed server) is ok."""
+    def status(uri: str) -> str:
+        env = {**os.environ, "NBOPS_TRACKING_URI": uri}
+        done = subprocess.run([sys.executable, "-m", "nbops", "status"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return next(line for line in done.stdout.splitlines() if line.startswith("store health"))
+
+    hung = status(silent_server)
+    assert "accepts connections but did not answer" in hung and "/health" in hung, hung
+    healthy = status(settings.tracking_uri)
+    assert healthy.endswith(": ok") or "not created yet" in healthy, healthy

@@ -20,9 +20,9 @@ def store_health(settings: Settings) -> str | None:
     path = sqlite_path(settings.tracking_uri)
     if path is not None:
         return store_problem(path) if path.exists() else None
-    from nbops.store.probe import probe
+    from nbops.store.probe import health
 
-    return probe(settings.tracking_uri)
+    return health(settings.tracking_uri, timeout=min(settings.store_timeout, 2.0))
 
 
 def status_text(settings: Settings, spool: Spool, *, problem: str | None = None,
