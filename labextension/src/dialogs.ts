@@ -21,9 +21,14 @@ abstract class CheckedBody<T> extends Widget implements Dialog.IBodyWidget<T> {
   protected abstract check(): void;
   abstract getValue(): T;
 
+  constructor() {
+    super();
+    // Listening from the start: no input typed before the body is attached is missed.
+    this.node.addEventListener('input', () => this.check());
+  }
+
   protected onAfterAttach(msg: Message): void {
     super.onAfterAttach(msg);
-    this.node.addEventListener('input', () => this.check());
     // Let the Dialog (attached after its body) see the empty required fields as invalid.
     requestAnimationFrame(() => {
       const first = this.node.querySelector('input');
