@@ -4,7 +4,11 @@ docs/benchmarks.md):
 * a 6-step chain of 3-cell notebooks: ``nbops run chain.yaml`` against one Python process
   running the same six notebooks through papermill's API (the tool nbops wraps);
 * a fully cached re-run of that chain (``nbops run chain.yaml`` again);
-* 8 independent steps, ``--workers 1`` against ``--workers 2`` (``--force``);
+* the chain on a running Dask cluster over TCP (``--executor dask``): a ``LocalCluster`` of one
+  worker process, started before the timed runs as a real cluster would be;
+* 8 independent steps, ``--workers 1`` against ``--workers 2`` (``--force``): the 3-cell
+  notebooks (a tenth of a second of work each), and notebooks whose step does a fixed amount
+  of pure-Python work (``WORK_LOOPS`` additions, about 1 s of one core here);
 * ``nbops --help``, ``nbops run --help`` and ``nbops status``, beside the floor a typer
   command line pays before running anything (importing typer and its rich help formatter).
 
@@ -41,21 +45,25 @@ for i in range(int(sys.argv[1])):
 """
 
 
-def _notebook(path: Path) -> None:
+WORK_LOOPS = 15_000_000
+
+
+def _notebook(path: Path, work: bool = False) -> None:
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
+    middle = (f"y = 0\nfor i in range({WORK_LOOPS}):\n    y += i * x" if work else "y = x * 2")
     nb = new_notebook(cells=[new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-                             new_code_cell("y = x * 2"), new_code_cell("print(y)")])
+                             new_code_cell(middle), new_code_cell("print(y)")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nbformat.write(nb, path)
 
 
-def _spec(root: Path, name: str, n: int, chained: bool) -> Path:
+def _spec(root: Path, name: str, n: int, chained: bool, notebook: str = "three.ipynb") -> Path:
     lines = [f"name: {name}", "steps:"]
     for i in range(n):
-        lines += [f"  s{i}:", "    notebook: three.ipynb", f"    parameters: {{x: {i}}}"]
+        lines += [f"  s{i}:", f"    notebook: {notebook}", f"    parameters: {{x: {i}}}"]
         if chained and i:
             lines.append(f"    depends_on: [s{i - 1}]")
     path = root / f"{name}.yaml"
@@ -94,12 +102,39 @@ def _timed(cmd: list[str], cwd: Path, check: bool = True, shipped: list[float] |
     return round(statistics.median(times), 3)
 
 
+CLUSTER = """
+import sys, time
+from distributed import LocalCluster
+if __name__ == "__main__":
+    with LocalCluster(processes=True, n_workers=1, threads_per_worker=1, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        print(cluster.scheduler_address, flush=True)
+        sys.stdin.read()  # until the benchmark closes it
+"""
+
+
+def _dask_chain(run: list[str], chain: Path, root: Path) -> float:
+    """The chain on a one-worker Dask cluster over TCP (cluster start-up not timed)."""
+    (root / "cluster.py").write_text(CLUSTER)
+    cluster = subprocess.Popen([sys.executable, "cluster.py"], cwd=root, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        address = cluster.stdout.readline().strip()
+        return _timed([*run, str(chain), "--force", "--executor", "dask", "--scheduler",
+                       address], root)
+    finally:
+        cluster.stdin.close()
+        cluster.wait(60)
+
+
 def main() -> None:
     load_at_start = load_average()
     root = fresh_project()
     _notebook(root / "three.ipynb")
+    _notebook(root / "work.ipynb", work=True)
     chain = _spec(root, "chain", STEPS, chained=True)
     wide = _spec(root, "wide", 8, chained=False)
+    working = _spec(root, "working", 8, chained=False, notebook="work.ipynb")
     run = [*NBOPS, "run"]
     subprocess.run([*run, str(chain)], cwd=root, check=True, capture_output=True)  # the store
 
@@ -107,8 +142,11 @@ def main() -> None:
     shipped: list[float] = []
     nbops_s = _timed([*run, str(chain), "--force"], root, shipped=shipped)
     cached_s = _timed([*run, str(chain)], root)
+    dask_s = _dask_chain(run, chain, root)
     serial_s = _timed([*run, str(wide), "--force", "-w", "1"], root)
     parallel_s = _timed([*run, str(wide), "--force", "-w", "2"], root)
+    work_serial_s = _timed([*run, str(working), "--force", "-w", "1"], root)
+    work_parallel_s = _timed([*run, str(working), "--force", "-w", "2"], root)
     cli = {name: _timed([*NBOPS, *args], root, check=False) for name, args in
            (("nbops --help", ["--help"]), ("nbops run --help", ["run", "--help"]),
             ("nbops status", ["status"]))}
@@ -123,8 +161,15 @@ def main() -> None:
                           "ratio": round(nbops_s / papermill_s, 2), "goal_ratio": 0.5,
                           "until_in_mlflow_s": round(statistics.median(shipped), 3)},
         "cached_rerun_6_steps_s": cached_s,
+        "chain_6_steps_on_dask_1_worker": {"nbops_run_s": dask_s,
+                                           "ratio_to_papermill": round(dask_s / papermill_s, 2),
+                                           "goal_ratio": 0.5},
         "independent_8_steps": {"workers_1_s": serial_s, "workers_2_s": parallel_s,
                                 "speedup": round(serial_s / parallel_s, 2), "goal": 1.8},
+        "independent_8_working_steps": {
+            "work_per_step": f"{WORK_LOOPS:,} pure-Python additions (about 1 s of one core)",
+            "workers_1_s": work_serial_s, "workers_2_s": work_parallel_s,
+            "speedup": round(work_serial_s / work_parallel_s, 2), "goal": 1.8},
         "cli_s": cli,
     })
 

@@ -67,6 +67,35 @@ def test_a_tag_naming_a_run_and_a_notebook_logged_as_html(tracker, client, tmp_p
         run.log_notebook_html(page, "nb/page.txt")
 
 
+def test_a_run_whose_parent_is_on_another_machine_ships_once_the_parent_is_in_mlflow(
+        settings, client, tmp_path, monkeypatch):
+    """A kernel on another machine (its own spool: a pipeline step on a Dask worker) names its
+    parent run by nbops id. Its block never waits; its run reaches MLflow nested under the
+    parent once that is in MLflow, or, past ``PARENT_PATIENCE``, without it."""
+    from dataclasses import replace
+
+    import nbops.tracking.logger as logger_module
+    from nbops.store import open_store
+
+    worker = Tracker(replace(settings, home=tmp_path / "worker-home"))
+    monkeypatch.setenv("NBOPS_PARENT_UID", "a" * 32)
+    with track("on the worker", tracker=worker, experiment="remote") as child:
+        nbops.log(x=1.0)
+    assert not child.wait(1.5)  # its parent is not in MLflow yet
+    store = open_store(settings)
+    parent_id = store.create_run(store.experiment_id("remote"), "a" * 32, "the step run",
+                                 child.started, None)  # as the runner's machine ships it
+    assert child.wait(60)
+    assert client.get_run(child.mlflow_run_id).data.tags["mlflow.parentRunId"] == parent_id
+
+    monkeypatch.setenv("NBOPS_PARENT_UID", "b" * 32)  # a parent that never reaches MLflow
+    monkeypatch.setattr(logger_module, "PARENT_PATIENCE", 0.0)
+    with track("orphan", tracker=worker, experiment="remote") as orphan:
+        pass
+    assert orphan.wait(60)
+    assert "mlflow.parentRunId" not in client.get_run(orphan.mlflow_run_id).data.tags
+
+
 def test_nested_track_is_a_child_run(tracker, client):
     with track("outer", tracker=tracker) as outer, track("inner", tracker=tracker) as inner:
         pass

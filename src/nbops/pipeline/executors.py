@@ -50,6 +50,7 @@ __all__ = [
     "StepOutcome",
     "StepTask",
     "execute_on_worker",
+    "prestart_on_worker",
     "execute_step",
     "make_executor",
 ]
@@ -390,6 +391,16 @@ def execute_on_worker(task: StepTask) -> StepOutcome:
     while a step runs (its first step starts one cold). Kernels still waiting when the worker
     exits are shut down (and a kernel whose worker was killed exits on its own: it watches
     its parent process)."""
+    return execute_step(task, _kernel_pool())
+
+
+def prestart_on_worker(kernel: str) -> None:
+    """Have a kernel named ``kernel`` boot in this Dask worker process (returns at once), so
+    that its first step finds it ready; the executor asks every worker when it starts."""
+    _kernel_pool().prestart(kernel)
+
+
+def _kernel_pool() -> Any:
     global _worker_pool
     if _worker_pool is None:
         import atexit
@@ -398,14 +409,18 @@ def execute_on_worker(task: StepTask) -> StepOutcome:
 
         _worker_pool = KernelPool({})  # each step's variables are given by its setup code
         atexit.register(_worker_pool.close)
-    return execute_step(task, _worker_pool)
+    return _worker_pool
 
 
 
 class DaskExecutor:
-    """Steps as tasks on an existing Dask distributed cluster (``tcp://host:port``)."""
+    """Steps as tasks on an existing Dask distributed cluster (``tcp://host:port``).
 
-    def __init__(self, address: str, connect_timeout: float = 10.0) -> None:
+    ``kernel``: the kernel name every worker boots when the executor starts, for its first
+    step."""
+
+    def __init__(self, address: str, connect_timeout: float = 10.0,
+                 kernel: str | None = "python3") -> None:
         try:
             from distributed import Client
         except ImportError:
@@ -418,20 +433,29 @@ class DaskExecutor:
             raise UsageError(f"Cannot reach the Dask scheduler at {address} ({exc}). Start it "
                              "(`dask scheduler`) or fix --scheduler.") from None
         self._futures: dict[Any, tuple[StepTask, float]] = {}
+        self._kernel = kernel
+        self._started = False
 
     @property
     def free(self) -> int:
         return 1_000_000  # the cluster queues tasks itself
 
     def start(self) -> None:
-        """Nothing to start: the cluster runs already."""
+        """The cluster runs already: have each worker boot a kernel for its first step
+        (returns at once)."""
+        if not self._started and self._kernel:
+            self._started = True
+            self.client.run(prestart_on_worker, self._kernel)  # each returns at once
 
     def partial_notebooks(self) -> dict[str, str]:
         """Nothing: the notebooks being written are on the workers' disks."""
         return {}
 
     def submit(self, task: StepTask) -> None:
-        task.kernels_ahead = min(task.kernels_ahead, 1)  # which worker runs the next step?
+        self.start()
+        # The steps left are spread over the workers: each boots its share ahead.
+        workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        task.kernels_ahead = -(-task.kernels_ahead // workers)
         fut = self.client.submit(execute_on_worker, task, pure=False,
                                  key=f"nbops-{task.step}-{task.id}")
         self._futures[fut] = (task, time.monotonic())
@@ -484,7 +508,7 @@ def make_executor(kind: str, workers: int = 1, scheduler_address: str | None = N
         if not scheduler_address:
             raise UsageError("executor 'dask' needs a scheduler address, e.g. "
                              "--scheduler tcp://127.0.0.1:8786.")
-        return DaskExecutor(scheduler_address)
+        return DaskExecutor(scheduler_address, kernel=kernel)
     from nbops.exceptions import closest
 
     raise UsageError(f"unknown executor {kind!r}.{closest(kind, EXECUTORS)} Choose from "

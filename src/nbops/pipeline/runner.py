@@ -83,7 +83,7 @@ def run_pipeline(
         display.warn(warning)
     session = Session(pipeline, plan, tracker, display, force=force, tags=tags,
                       env_digest=env_digest, wait_for_records=wait_for_records,
-                      lookahead=workers, shared_spool=executor == "local")
+                      lookahead=workers)
     with display, session:
         for name, step_result in session.results.items():
             if step_result.reason == NOT_SELECTED:
@@ -115,10 +115,8 @@ class Session:
 
     def __init__(self, pipeline: Pipeline, plan: Plan, tracker: Any, display: Display, *,
                  force: bool, tags: Mapping[str, str] | None, env_digest: str | None,
-                 wait_for_records: bool = True, lookahead: int = 1,
-                 shared_spool: bool = False) -> None:
+                 wait_for_records: bool = True, lookahead: int = 1) -> None:
         self.pipeline = pipeline
-        self.shared_spool = shared_spool  # the step kernels write into this process's spool
         self.plan = plan
         self.tracker = tracker
         self.display = display
@@ -200,15 +198,13 @@ class Session:
         result.attempts += 1
         self.plan.status[name] = "running"
         run = self.records.open[name]
-        if self.shared_spool and run.mlflow_run_id is None:
-            # A kernel on this machine shares this spool: it names the step run by its nbops
-            # id and its runs reach MLflow once this process has shipped the step run, so the
-            # step starts without waiting for MLflow. Elsewhere (Dask) it needs the MLflow id.
-            parent = {"parent_uid": run.uid}
-        else:
-            parent = {"parent_run_id": run.require_mlflow_id()}
+        # The step never waits for MLflow: its kernel names the step run by its nbops id (and
+        # by its MLflow id when known). A kernel on this machine shares this spool and its
+        # runs reach MLflow once this process has shipped the step run; one on another machine
+        # (a Dask worker) finds the step run in MLflow by that id once it is shipped.
         env = kernel_environment(self.tracker.settings, self.pipeline.experiment,
-                                 notebook=step.notebook, **parent)
+                                 notebook=step.notebook, parent_uid=run.uid,
+                                 parent_run_id=run.mlflow_run_id)
         left = self.plan.pending_selected()
         pool.submit(StepTask(step=name, attempt=result.attempts,
                              notebook_json=step.notebook.read_text(encoding="utf-8"),

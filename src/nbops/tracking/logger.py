@@ -46,7 +46,7 @@ from typing import Any
 from nbops.config import Settings
 from nbops.store import tags as T
 from nbops.store.probe import probe
-from nbops.tracking.spool import Event, Spool
+from nbops.tracking.spool import Event, RunRecord, Spool
 
 __all__ = ["DurableLogger", "MetricSeries"]
 
@@ -62,6 +62,11 @@ QUIET = 0.1
 CAPTURE_GRACE = 0.25
 SETTLE = 0.02
 SERIES_CAP = 256
+
+
+#: Seconds a run waits for a parent that another machine is to put in MLflow before it is
+#: shipped without it.
+PARENT_PATIENCE = 600.0
 
 
 class ParentPending(Exception):
@@ -439,13 +444,9 @@ class DurableLogger:
         if rec.mlflow_id:
             self.mlflow_ids[uid] = rec.mlflow_id
             return rec.mlflow_id
-        if rec.parent_uid and rec.parent_uid not in self.mlflow_ids:
-            outer = self.spool.run(rec.parent_uid)
-            if outer is not None and not outer.mlflow_id and outer.owner != self.owner:
-                raise ParentPending(rec.parent_uid)  # its owner creates it in MLflow
-        parent = self._ensure_run(rec.parent_uid) if rec.parent_uid else rec.parent_mlflow_id
         store = self._store_for(rec.store_uri)
         exp_id = store.experiment_id(rec.experiment)
+        parent = self._parent_of(rec, store, exp_id)
         run_id = store.find_run(exp_id, uid) if rec.create_attempted else None
         if run_id is None:
             self.spool.mark_create_attempted(uid)
@@ -453,6 +454,31 @@ class DurableLogger:
         self.spool.set_mlflow_id(uid, run_id)
         self.mlflow_ids[uid] = run_id
         return run_id
+
+    def _parent_of(self, rec: RunRecord, store: Any, exp_id: str) -> str | None:
+        """The MLflow id of the parent of run ``rec``; ParentPending while it is not in MLflow
+        yet and another process (or machine) is to create it."""
+        uid = rec.parent_uid
+        if not uid:
+            return rec.parent_mlflow_id
+        if uid in self.mlflow_ids:
+            return self.mlflow_ids[uid]
+        outer = self.spool.run(uid)
+        if outer is not None:  # a run of this spool: ours to create, or its owner's
+            if not outer.mlflow_id and outer.owner != self.owner:
+                raise ParentPending(uid)
+            return self._ensure_run(uid)
+        if rec.parent_mlflow_id:
+            return rec.parent_mlflow_id
+        # A run of another machine's spool (the step run of a pipeline whose step runs on a
+        # Dask worker): found in MLflow, by its nbops id, once that machine has shipped it.
+        found = store.find_run(exp_id, uid)
+        if found is not None:
+            self.mlflow_ids[uid] = found
+            return found
+        if time.time() - rec.started < PARENT_PATIENCE:
+            raise ParentPending(uid)
+        return None  # never shipped: the run goes in without its parent rather than never
 
     def _referenced_run(self, uid: str) -> str:
         """The MLflow id of run ``uid`` for a tag that names it (:meth:`Run.set_tag_to_run`):

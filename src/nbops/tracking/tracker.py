@@ -97,10 +97,11 @@ class Tracker:
         started = time.time()
         name = name or f"run-{uid[:6]}"
         run = Run(self, uid, name, experiment, parent, started)
-        parent_uid = parent.uid if parent else _outer_run(logger)
+        outer = kernel_context() if parent is None else None  # the run that started us
         logger.submit(("run", {
-            "uid": uid, "owner": logger.owner, "parent_uid": parent_uid,
-            "parent_mlflow_id": None if parent_uid else kernel_context().parent_run_id,
+            "uid": uid, "owner": logger.owner,
+            "parent_uid": parent.uid if parent else outer.parent_uid,
+            "parent_mlflow_id": outer.parent_run_id if outer else None,
             "experiment": experiment, "name": name, "started": started,
             "store_uri": self.settings.tracking_uri,
         }))
@@ -193,10 +194,3 @@ class Tracker:
         """Stage text ``files`` ``[(artifact path, text)]`` of ``run`` and return the events
         that log them (and ``tags``): what a job passed to ``logger.submit_job`` returns."""
         return capture_jobs.artifact_events(run, tags, files, self.staging_dir(run.uid))
-
-
-def _outer_run(logger: DurableLogger) -> str | None:
-    """The nbops id of the run that started this process (``NBOPS_PARENT_UID``, set by
-    ``nbops run`` for its step kernels), when that run is in this process's spool."""
-    uid = kernel_context().parent_uid
-    return uid if uid and logger.spool.run(uid) is not None else None
