@@ -137,6 +137,7 @@ def main() -> None:
     working = _spec(root, "working", 8, chained=False, notebook="work.ipynb")
     run = [*NBOPS, "run"]
     subprocess.run([*run, str(chain)], cwd=root, check=True, capture_output=True)  # the store
+    _until_shipped(root)  # its background `nbops sync` must not run beside papermill's figure
 
     papermill_s = _timed([sys.executable, "-c", PAPERMILL, str(STEPS)], root)
     shipped: list[float] = []

@@ -33,10 +33,12 @@ def sync(
     3 events were set aside as unshippable (listed by `nbops status`).
     """
     from nbops.config import load_settings
-    from nbops.tracking.logger import replay
+    from nbops.tracking.logger import replay, yield_cpu
     from nbops.tracking.notebook_html import skip_iri_grammar
 
     skip_iri_grammar()  # this process renders the notebooks logged as HTML pages
+    if after:  # started in the background by an exiting process: it waits for nobody
+        yield_cpu(whole_process=True)
     try:
         settings = load_settings()
         report = replay(settings, timeout, after=after, retry_rejected=retry_rejected)

@@ -16,6 +16,8 @@ or papermill's failed one) and ``notebook/<name>.html``; ``failure/report.txt`` 
 
 from __future__ import annotations
 
+import math
+import statistics
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -35,8 +37,11 @@ from nbops.store import tags as T
 
 __all__ = ["Plan", "PipelineResult", "StepResult", "run_pipeline"]
 
-#: At most this many kernels boot ahead in each worker (fewer when fewer steps are left).
+#: At most this many kernels boot ahead in each worker: fewer when fewer steps are left, and
+#: fewer once steps turn out to run longer than a kernel takes to boot (``KERNEL_BOOT_S``):
+#: booting more at once only takes CPU from the steps running.
 KERNELS_AHEAD = 3
+KERNEL_BOOT_S = 0.7
 
 def run_pipeline(
     path: str | Path | Pipeline,
@@ -132,6 +137,7 @@ class Session:
         self.keys: dict[str, str] = {}
         self.resolved: dict[str, dict[str, Any]] = {}
         self.started: dict[str, float] = {}
+        self.step_times: list[float] = []  # how long each attempt ran in its worker
         self.kinds: dict[tuple[str, str], str] = {}  # (step, output) -> "value" | "path"
         self.t0 = time.monotonic()
         # what every kernel gets when it starts, before its step is known
@@ -205,18 +211,29 @@ class Session:
         env = kernel_environment(self.tracker.settings, self.pipeline.experiment,
                                  notebook=step.notebook, parent_uid=run.uid,
                                  parent_run_id=run.mlflow_run_id)
-        left = self.plan.pending_selected()
         pool.submit(StepTask(step=name, attempt=result.attempts,
                              notebook_json=step.notebook.read_text(encoding="utf-8"),
                              notebook_path=str(step.notebook), parameters=self.resolved[name],
                              kernel=step.kernel, timeout=step.timeout, env=env,
-                             kernels_ahead=min(KERNELS_AHEAD, -(-left // self.lookahead))))
+                             kernels_ahead=self._kernels_ahead()))
         self.display.update(name, "running", f"attempt {result.attempts}"
                             if result.attempts > 1 else "")
         self.records.create_ahead(self.plan.selected, self.plan.status)
 
+    def _kernels_ahead(self) -> int:
+        """How many kernels each worker boots for the steps after this one: one until a step
+        has ended, then enough for the steps' run time to cover a kernel's boot; never more
+        than the steps left."""
+        left = -(-self.plan.pending_selected() // self.lookahead)
+        ahead = 1
+        if self.step_times:
+            typical = statistics.median(self.step_times)
+            ahead = max(1, min(KERNELS_AHEAD, math.ceil(KERNEL_BOOT_S / max(typical, 0.01))))
+        return min(ahead, left)
+
     # -- an attempt ended: record → retry or done ----------------------------------------------
     def finish(self, outcome: StepOutcome) -> None:
+        self.step_times.append(outcome.duration)
         name = outcome.step
         step = self.pipeline.steps[name]
         result = self.results[name]

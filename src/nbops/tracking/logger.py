@@ -48,7 +48,7 @@ from nbops.store import tags as T
 from nbops.store.probe import probe
 from nbops.tracking.spool import Event, RunRecord, Spool
 
-__all__ = ["DurableLogger", "MetricSeries"]
+__all__ = ["DurableLogger", "MetricSeries", "replay", "yield_cpu"]
 
 TICK = 0.02
 MAX_BACKOFF = 30.0
@@ -278,7 +278,7 @@ class DurableLogger:
 
     # -- the worker ----------------------------------------------------------------------------
     def _loop(self) -> None:
-        _yield_cpu()
+        yield_cpu()
         _remove_empty_folders(self.settings.home / "staging")
         try:
             self.drain()
@@ -336,7 +336,7 @@ class DurableLogger:
         self._jobs_wake.set()
 
     def _capture_loop(self) -> None:
-        _yield_cpu()
+        yield_cpu()
         while not self._stop:
             self._jobs_wake.wait(TICK if self.jobs else 0.5)
             self._jobs_wake.clear()
@@ -567,15 +567,25 @@ class DurableLogger:
         self.problem_since = self.problem_since or time.time()
 
 
-def _yield_cpu() -> None:
-    """Lower the calling thread's CPU priority (Linux: a thread has its own nice value), so
-    that shipping, importing MLflow and rendering notebooks take the CPU only when the user's
-    code and kernels leave it free."""
-    if sys.platform.startswith("linux"):
-        try:
+def yield_cpu(whole_process: bool = False) -> None:
+    """Lower the CPU priority of the calling thread (Linux: a thread has its own nice value),
+    so that shipping, importing MLflow and rendering notebooks take the CPU the user's code
+    leaves free; or, with ``whole_process``, of this process and of its scheduling group
+    (Linux's autogroup, one per session: the detached ``nbops sync`` has a session of its own).
+    A thread's nice value counts only within its process's group, so under autogroup the
+    tracking thread of ``nbops run`` still competes as an equal with the step kernels, which
+    jupyter_client starts in sessions of their own. Never raises."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        if not whole_process:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (AttributeError, OSError):
-            pass
+            return
+        os.nice(10)
+        with open("/proc/self/autogroup", "w") as group:  # absent without autogroup
+            group.write("10")
+    except (AttributeError, OSError):
+        pass
 
 
 def _log_as_html(store: Any, run_id: str, notebook: Path, artifact_path: str | None) -> None:
