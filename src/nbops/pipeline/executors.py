@@ -395,9 +395,11 @@ def execute_on_worker(task: StepTask) -> StepOutcome:
 
 
 def prestart_on_worker(kernel: str) -> None:
-    """Have a kernel named ``kernel`` boot in this Dask worker process (returns at once), so
-    that its first step finds it ready; the executor asks every worker when it starts."""
+    """Have a kernel named ``kernel`` boot in this Dask worker process, so that its first step
+    finds it ready, and import papermill while it boots; the executor asks every worker when
+    it starts."""
     _kernel_pool().prestart(kernel)
+    import papermill  # noqa: F401 - imported while the kernel boots, not on the step's clock
 
 
 def _kernel_pool() -> Any:
@@ -445,7 +447,7 @@ class DaskExecutor:
         (returns at once)."""
         if not self._started and self._kernel:
             self._started = True
-            self.client.run(prestart_on_worker, self._kernel)  # each returns at once
+            self.client.run(prestart_on_worker, self._kernel)
 
     def partial_notebooks(self) -> dict[str, str]:
         """Nothing: the notebooks being written are on the workers' disks."""
