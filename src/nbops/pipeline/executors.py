@@ -50,9 +50,9 @@ __all__ = [
     "StepOutcome",
     "StepTask",
     "execute_on_worker",
-    "prestart_on_worker",
     "execute_step",
     "make_executor",
+    "prestart_on_worker",
 ]
 
 EXECUTORS = ("local", "dask")
@@ -436,7 +436,7 @@ class DaskExecutor:
                              "(`dask scheduler`) or fix --scheduler.") from None
         self._futures: dict[Any, tuple[StepTask, float]] = {}
         self._kernel = kernel
-        self._started = False
+        self._workers = 0  # counted when the executor starts
 
     @property
     def free(self) -> int:
@@ -445,9 +445,10 @@ class DaskExecutor:
     def start(self) -> None:
         """The cluster runs already: have each worker boot a kernel for its first step
         (returns at once)."""
-        if not self._started and self._kernel:
-            self._started = True
-            self.client.run(prestart_on_worker, self._kernel)
+        if not self._workers:
+            self._workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+            if self._kernel:
+                self.client.run(prestart_on_worker, self._kernel)
 
     def partial_notebooks(self) -> dict[str, str]:
         """Nothing: the notebooks being written are on the workers' disks."""
@@ -456,8 +457,7 @@ class DaskExecutor:
     def submit(self, task: StepTask) -> None:
         self.start()
         # The steps left are spread over the workers: each boots its share ahead.
-        workers = max(1, len(self.client.scheduler_info().get("workers", {})))
-        task.kernels_ahead = -(-task.kernels_ahead // workers)
+        task.kernels_ahead = -(-task.kernels_ahead // self._workers)
         fut = self.client.submit(execute_on_worker, task, pure=False,
                                  key=f"nbops-{task.step}-{task.id}")
         self._futures[fut] = (task, time.monotonic())

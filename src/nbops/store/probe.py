@@ -51,8 +51,8 @@ def health(uri: str, timeout: float = 2.0) -> str | None:
         return (f"tracking store {uri} answered {exc.code} at {url}: it may not be an MLflow "
                 "server, or it is failing; check the URI and the server's log")
     except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
+        reason = getattr(exc, "reason", exc)  # URLError wraps the connection's error
+        if isinstance(reason, TimeoutError):
             return (f"tracking store {uri} accepts connections but did not answer {url} within "
                     f"{timeout:g} s; the server is hung or overloaded: check it, or restart it")
         return f"tracking store {uri} did not answer {url} ({reason}); check the server"

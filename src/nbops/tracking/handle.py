@@ -250,24 +250,26 @@ class Run:
         """
         if not artifact_file.endswith(".html"):
             raise UsageError(f"log_notebook_html: {artifact_file!r} must end with .html.")
-        staged = artifact_file[: -len(".html")] + ".ipynb"
-        self._stage(staged, lambda p: p.write_text(notebook_json, encoding="utf-8"),
-                    render="html")
-        self.artifacts[-1] = artifact_file
-        return artifact_file
+        return self._stage(artifact_file, lambda p: p.write_text(notebook_json, encoding="utf-8"),
+                           render="html")
 
-    def _stage(self, artifact_file: str, writer: Callable[[Path], Any], **extra: str) -> str:
+    def _stage(self, artifact_file: str, writer: Callable[[Path], Any],
+               render: str | None = None) -> str:
+        """Write ``artifact_file`` under this run's staging folder and queue its upload; with
+        ``render="html"`` the staged file is the notebook (``.ipynb``) the shipper renders."""
         artifact_file = artifact_file.strip("/")
         if ".." in Path(artifact_file).parts:
             raise UsageError(f"artifact name {artifact_file!r} must not contain '..'.")
         target = self.tracker.staging_dir(self.uid) / uuid.uuid4().hex[:8] / artifact_file
+        if render:
+            target = target.with_suffix(".ipynb")
         target.parent.mkdir(parents=True, exist_ok=True)
         with _not_lineage():  # nbops' own write, not a lineage event of the user's cell
             writer(target)
         parent = str(Path(artifact_file).parent)
         self._queue.append(("ev", self.uid, "artifact", {
             "path": str(target), "artifact_path": None if parent == "." else parent,
-            "staged": True, **extra}))
+            "staged": True, **({"render": render} if render else {})}))
         self.artifacts.append(artifact_file)
         return artifact_file
 

@@ -461,15 +461,9 @@ class DurableLogger:
         uid = rec.parent_uid
         if not uid:
             return rec.parent_mlflow_id
-        if uid in self.mlflow_ids:
-            return self.mlflow_ids[uid]
-        outer = self.spool.run(uid)
-        if outer is not None:  # a run of this spool: ours to create, or its owner's
-            if not outer.mlflow_id and outer.owner != self.owner:
-                raise ParentPending(uid)
-            return self._ensure_run(uid)
-        if rec.parent_mlflow_id:
-            return rec.parent_mlflow_id
+        found = self._spooled_run(uid)
+        if found is not None or rec.parent_mlflow_id:
+            return found or rec.parent_mlflow_id
         # A run of another machine's spool (the step run of a pipeline whose step runs on a
         # Dask worker): found in MLflow, by its nbops id, once that machine has shipped it.
         found = store.find_run(exp_id, uid)
@@ -480,18 +474,16 @@ class DurableLogger:
             raise ParentPending(uid)
         return None  # never shipped: the run goes in without its parent rather than never
 
-    def _referenced_run(self, uid: str) -> str:
-        """The MLflow id of run ``uid`` for a tag that names it (:meth:`Run.set_tag_to_run`):
-        ParentPending while another process has yet to create it; ``uid`` itself when this
-        spool never knew that run."""
+    def _spooled_run(self, uid: str) -> str | None:
+        """The MLflow id of the run ``uid`` of this spool (created now when it is ours);
+        ParentPending while another process has yet to create it; None when this spool never
+        knew that run."""
         if uid in self.mlflow_ids:
             return self.mlflow_ids[uid]
         rec = self.spool.run(uid)
         if rec is None:
-            return uid
-        if rec.mlflow_id:
-            return rec.mlflow_id
-        if rec.owner != self.owner:
+            return None
+        if not rec.mlflow_id and rec.owner != self.owner:
             raise ParentPending(uid)  # its owner (or whoever adopts its backlog) creates it
         return self._ensure_run(uid)
 
@@ -530,7 +522,9 @@ class DurableLogger:
                     lost.append((ev, f"artifact lost: {path} no longer exists (deleted or moved "
                                      "before it was shipped); log it again"))
         elif kind == "run_ref":
-            refs = {k: self._referenced_run(uid) for ev in group for k, uid in ev.payload.items()}
+            # a run this spool never knew is named by its nbops id, the best there is
+            refs = {k: self._spooled_run(uid) or uid for ev in group
+                    for k, uid in ev.payload.items()}
             store.log_batch(run_id, [], {}, refs)
         elif kind == "dataset":
             store.log_datasets(run_id, [ev.payload for ev in group])

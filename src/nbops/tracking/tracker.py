@@ -188,9 +188,3 @@ class Tracker:
             return
         self.logger.submit_job(run.uid, lambda: capture_jobs.end_of_cell(
             run, notebook, inputs, outputs, self.redactor, self.staging_dir(run.uid)))
-
-    def artifact_events(self, run: Run, tags: dict[str, str], files: list[tuple[str, str]]
-                        ) -> list[tuple]:
-        """Stage text ``files`` ``[(artifact path, text)]`` of ``run`` and return the events
-        that log them (and ``tags``): what a job passed to ``logger.submit_job`` returns."""
-        return capture_jobs.artifact_events(run, tags, files, self.staging_dir(run.uid))
