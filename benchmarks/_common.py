@@ -45,15 +45,16 @@ def load_average() -> list[float]:
 @contextmanager
 def team_server(keep: Path | None = None) -> Iterator[str]:
     """The team setup: a real ``mlflow server`` (proxied artifacts) on a real PostgreSQL, the
-    test suite's own (tests/nbops_test_support.py); yields its URL. ``keep``: a folder where
-    the database and artifacts stay after the run, reused by the next one."""
+    test suite's own (tests/nbops_test_support.py) with MLflow's default worker count (4), as
+    docs/configuration.md starts it (the suite runs one worker); yields its URL. ``keep``: a
+    folder where the database and artifacts stay after the run, reused by the next one."""
     sys.path.insert(0, str(ROOT / "tests"))
     from nbops_test_support import MlflowServer, PostgresServer
 
     folder = keep or Path(tempfile.mkdtemp(prefix="nbops-bench-team-"))
     pg = PostgresServer(root=keep / "pg" if keep else None)
     pg.start()
-    server = MlflowServer(folder / "server", backend_store_uri=pg.url)
+    server = MlflowServer(folder / "server", backend_store_uri=pg.url, workers=None)
     try:
         server.start(timeout=240)
         yield server.url

@@ -23,8 +23,9 @@ class MlflowServer:
     artifacts in a local folder)."""
 
     def __init__(self, root: Path, port: int | None = None,
-                 backend_store_uri: str | None = None) -> None:
+                 backend_store_uri: str | None = None, workers: int | None = 1) -> None:
         self.root = root
+        self.workers = workers  # None: MLflow's default (4), as docs/configuration.md starts it
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -35,7 +36,8 @@ class MlflowServer:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port",
              str(self.port), "--backend-store-uri", self.backend_store_uri,
-             "--artifacts-destination", str(self.root / "artifacts"), "--workers", "1"],
+             "--artifacts-destination", str(self.root / "artifacts"),
+             *(["--workers", str(self.workers)] if self.workers else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             # MLflow's job runner (GenAI jobs, trace roll-ups; seven worker processes on a
             # database store) serves nothing nbops uses.

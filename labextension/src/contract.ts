@@ -130,6 +130,8 @@ export interface PromoteRequest {
 /** Body of POST models/<name>/aliases/<alias>/rollback. */
 export interface RollbackRequest {
   reason?: string;
+  /** The version the UI showed the alias on; a mismatch (moved meanwhile) answers 409. */
+  expected_current?: string;
 }
 
 /**

@@ -162,5 +162,8 @@ export async function askRollback(d: ModelDetail, alias: string, target: string)
     focusNodeSelector: '.nbops-input-reason',
     buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: `Roll back to v${target}` })]
   });
-  return result.button.accept ? (result.value ?? {}) : null;
+  if (!result.button.accept) {
+    return null;
+  }
+  return { ...(result.value ?? {}), expected_current: currentOf(d.aliases, alias) };
 }

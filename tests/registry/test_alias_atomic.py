@@ -46,6 +46,20 @@ def test_expected_current_is_checked_at_the_move(churn, client):
     assert [r.to_version for r in history("churn", "prod")] == ["1", "2"]  # nothing written
 
 
+def test_rollback_and_delete_check_the_expected_version_too(churn, client):
+    set_alias("churn", "prod", 1)
+    set_alias("churn", "prod", 2)
+    assert rollback("churn", "prod", expected_current=2).to_version == "1"
+    with pytest.raises(ConflictError, match=r"points at v1, not v2 as expected") as err:
+        rollback("churn", "prod", expected_current="2")  # a second click on a stale view
+    assert err.value.current == "1"
+    with pytest.raises(ConflictError):
+        api.delete_alias("churn", "prod", expected_current=2)
+    assert resolve("churn@prod").version == "1"
+    assert [r.to_version for r in history("churn", "prod")] == ["1", "2", "1"]  # nothing more
+    assert api.delete_alias("churn", "prod", expected_current=1).to_version is None
+
+
 DIES_BEFORE_THE_MOVE = """
 import os
 from nbops.registry import api

@@ -97,6 +97,22 @@ async def test_rollback_goes_back_and_is_audited(jp_fetch, seeded, client):
     assert (last.action, last.reason) == ("rollback", "drift on v2")
 
 
+async def test_a_second_rollback_of_what_the_first_already_rolled_back_is_409(jp_fetch, seeded,
+                                                                           client):
+    """Two people press "Roll back" on champion v2 -> v1: the first moves it; the second, whose
+    sidebar still shows v2, must not roll the rollback back (to v2)."""
+    body = {"reason": "drift on v2", "expected_current": "2"}
+    await post(jp_fetch, "models", "churn", "aliases", "champion", "rollback", body=body)
+    before = len(api.history("churn", store=Store(client.tracking_uri)))
+    with pytest.raises(HTTPClientError) as e:
+        await post(jp_fetch, "models", "churn", "aliases", "champion", "rollback", body=body)
+    code, err = error_of(e.value)
+    assert code == 409 and err["extra"] == {"current": "1"}, err
+    assert "points at v1, not v2" in err["message"]
+    assert str(client.get_registered_model("churn").aliases["champion"]) == "1"
+    assert len(api.history("churn", store=Store(client.tracking_uri))) == before
+
+
 async def test_rollback_without_earlier_version_is_400_and_unknown_alias_404(jp_fetch, seeded):
     with pytest.raises(HTTPClientError) as e:
         await post(jp_fetch, "models", "churn", "aliases", "challenger", "rollback", body={})

@@ -65,13 +65,20 @@ def test_runs_and_tags_round_trip(store: Store):
     exp = store.experiment_id("round-trip")
     assert store.experiment_id("round-trip") == exp
     run_id = store.create_run(exp, "uid-a", "a", time.time(), None)
-    store.log_batch(run_id, [["loss", 0.5, 0, i] for i in range(1500)], {"lr": "0.1"},
-                    {T.STEP: "train"})
+    # 4,500 points: five requests, four of them side by side on a server; "acc" first
+    # appears in two of those at once (both would create its latest-value row)
+    loss = [["loss", 1.0 / (i + 1), 0, i] for i in range(3500)]
+    acc = [["acc", i / 1000, 0, i] for i in range(1000)]
+    store.log_batch(run_id, loss[:1500], {"lr": "0.1"}, {T.STEP: "train"})
+    mixed = [p for pair in zip(loss[2500:], acc, strict=True) for p in pair]
+    store.log_batch(run_id, loss[1500:2500] + mixed, {}, {})
     run = store.run(run_id)
     assert run.data.params == {"lr": "0.1"}
     assert run.data.tags[T.RUN_UID] == "uid-a"
     assert run.data.tags[T.STEP] == "train"
-    assert len(store.metric_history(run_id, "loss")) == 1500
+    assert len(store.metric_history(run_id, "loss")) == 3500
+    assert len(store.metric_history(run_id, "acc")) == 1000
+    assert run.data.metrics == {"loss": 1.0 / 3500, "acc": 0.999}  # the last step's values
     store.terminate(run_id, "FINISHED", time.time())
     assert store.run(run_id).info.status == "FINISHED"
 

@@ -122,6 +122,16 @@ def test_rollback_names_its_target_and_is_offered_only_with_one(page, lab: Lab):
     expect(panel.locator(".nbops-history-entry").first).to_contain_text("prod: v2 → v1 by")
     expect(panel.locator(".nbops-history-entry").first).to_contain_text("(rollback) — v2 regressed")
     assert client.get_registered_model("fraud").aliases["prod"] == 1
+    # A colleague rolls prod back again (to v2) while this sidebar still shows it on v1: the
+    # stale "Roll back" is refused, not applied a second time (which would land on v1 again).
+    again = panel.locator('.nbops-alias-row[data-alias="prod"] .nbops-rollback')
+    expect(again).to_have_text("Roll back to v2")
+    api.rollback("fraud", "prod", reason="colleague", store=Store(client.tracking_uri))
+    again.click()
+    dialog.locator(".nbops-input-reason").fill("stale view")
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    expect(panel.locator(".nbops-note-error")).to_contain_text("points at v2, not v1")
+    assert client.get_registered_model("fraud").aliases["prod"] == 2
 
 
 def test_snapshot_opens_read_only_without_kernel_or_save_prompt(page, lab: Lab):

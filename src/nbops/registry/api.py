@@ -183,9 +183,16 @@ def set_alias(
     store = store or open_store()
     registered_model(name, store)
     version = str(get_version(name, str(version), store).version)
-    expected = None if expected_current is None else (str(expected_current).strip() or None)
     return _move(store, name, alias, lambda current, records: version, "set", reason,
-                 expect=expected_current is not None, expected=expected)
+                 **_expecting(expected_current))
+
+
+def _expecting(expected_current: str | int | None) -> dict[str, Any]:
+    """``_move``'s check of where the alias points: none when ``expected_current`` is None;
+    ``""`` expects the alias unset."""
+    if expected_current is None:
+        return {}
+    return {"expect": True, "expected": str(expected_current).strip() or None}
 
 
 def delete_alias(
@@ -193,9 +200,12 @@ def delete_alias(
     alias: str,
     reason: str | None = None,
     *,
+    expected_current: str | int | None = None,
     store: Store | None = None,
 ) -> AuditRecord:
     """Remove ``alias`` from model ``name`` and record it; return the record.
+
+    ``expected_current``: the version you saw the alias on, checked as in :func:`set_alias`.
 
     Example:
         >>> delete_alias("churn", "staging", reason="retired")   # doctest: +SKIP
@@ -208,7 +218,8 @@ def delete_alias(
         known = f" Its aliases: {', '.join(aliases)}." if aliases else " It has no aliases."
         raise NotFoundError(f"Model {name!r} has no alias {alias!r}.{closest(alias, aliases)}"
                             f"{known}")
-    return _move(store, name, alias, lambda current, records: None, "delete", reason)
+    return _move(store, name, alias, lambda current, records: None, "delete", reason,
+                 **_expecting(expected_current))
 
 
 def history(
@@ -232,13 +243,16 @@ def rollback(
     alias: str,
     reason: str | None = None,
     *,
+    expected_current: str | int | None = None,
     store: Store | None = None,
 ) -> AuditRecord:
     """Move ``alias`` back to the version it pointed to before its latest change; record it.
 
     The latest change is the newest audit record of the alias that changed its version. When the
     alias was moved outside nbops since (MLflow UI), it goes back to the version that record set.
-    A rollback is itself a change: rolling back twice returns to where you started.
+    A rollback is itself a change: rolling back twice returns to where you started, so two
+    people rolling back at once would undo each other; ``expected_current`` (the version you
+    saw the alias on, checked as in :func:`set_alias`) makes the second one fail instead.
 
     Example:
         >>> set_alias("churn", "prod", 2); set_alias("churn", "prod", 3)   # doctest: +SKIP
@@ -272,7 +286,7 @@ def rollback(
         get_version(name, goal, store)  # the earlier version may have been deleted
         return goal
 
-    return _move(store, name, alias, target, "rollback", reason)
+    return _move(store, name, alias, target, "rollback", reason, **_expecting(expected_current))
 
 
 def _move(store: Store, name: str, alias: str, choose: Any, action: str,

@@ -419,13 +419,19 @@ class RegistryService:
                                expected_current=expected_current)
         return self._change(name, record)
 
-    def rollback(self, name: str, alias: str, reason: str | None = None) -> AliasChange:
-        """Move ``alias`` back to where it pointed before its last move (audited)."""
+    def rollback(self, name: str, alias: str, reason: str | None = None,
+                 expected_current: str | None = None) -> AliasChange:
+        """Move ``alias`` back to where it pointed before its last move (audited).
+
+        ``expected_current`` is the version the caller saw the alias on; when the alias moved
+        since (another rollback, say), nothing is written and ConflictError (409) is raised.
+        """
         from nbops.registry import api
 
         if alias not in (self._aliases(name)):
             raise NotFoundError(f"Model {name!r} has no alias {alias!r} to roll back.")
-        record = api.rollback(name, alias, reason=reason, store=self.store)
+        record = api.rollback(name, alias, reason=reason, store=self.store,
+                              expected_current=expected_current)
         return self._change(name, record)
 
     def _aliases(self, name: str) -> dict[str, str]:

@@ -91,6 +91,14 @@ def _text(body: dict[str, Any], key: str, required: bool = False) -> str | None:
     return str(value)
 
 
+def _expected(body: dict[str, Any]) -> str | None:
+    """``expected_current``: the version the UI showed the alias on, ``""`` for unset; None
+    when the body does not say (then the alias moves wherever it is)."""
+    if "expected_current" not in body or body["expected_current"] is None:
+        return None
+    return _text(body, "expected_current") or ""
+
+
 class ModelsHandler(_Handler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -108,21 +116,17 @@ class AliasesHandler(_Handler):
     @tornado.web.authenticated
     async def post(self, name: str) -> None:
         body = self._body()
-
-        def call(s: RegistryService) -> Any:
-            expected = body.get("expected_current")
-            return s.promote(name, _text(body, "alias", True) or "",
-                             _text(body, "version", True) or "", _text(body, "reason"),
-                             expected_current=None if expected is None else str(expected))
-
-        await self._respond(call)
+        await self._respond(lambda s: s.promote(
+            name, _text(body, "alias", True) or "", _text(body, "version", True) or "",
+            _text(body, "reason"), expected_current=_expected(body)))
 
 
 class RollbackHandler(_Handler):
     @tornado.web.authenticated
     async def post(self, name: str, alias: str) -> None:
         body = self._body()
-        await self._respond(lambda s: s.rollback(name, alias, _text(body, "reason")))
+        await self._respond(lambda s: s.rollback(
+            name, alias, _text(body, "reason"), expected_current=_expected(body)))
 
 
 class RunsHandler(_Handler):
