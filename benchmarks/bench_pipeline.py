@@ -8,7 +8,8 @@ docs/benchmarks.md):
   worker process, started before the timed runs as a real cluster would be;
 * 8 independent steps, ``--workers 1`` against ``--workers 2`` (``--force``): the 3-cell
   notebooks (a tenth of a second of work each), and notebooks whose step does a fixed amount
-  of pure-Python work (``WORK_LOOPS`` additions, about 1 s of one core here);
+  of pure-Python work (``WORK_LOOPS`` additions, about 1 s of one core here, then four times
+  that);
 * ``nbops --help``, ``nbops run --help`` and ``nbops status``, beside the floor a typer
   command line pays before running anything (importing typer and its rich help formatter).
 
@@ -48,11 +49,13 @@ for i in range(int(sys.argv[1])):
 WORK_LOOPS = 15_000_000
 
 
-def _notebook(path: Path, work: bool = False) -> None:
+def _notebook(path: Path, work: int = 0) -> None:
+    """A 3-cell notebook; its middle cell does ``work`` x WORK_LOOPS additions (0: none)."""
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    middle = (f"y = 0\nfor i in range({WORK_LOOPS}):\n    y += i * x" if work else "y = x * 2")
+    middle = (f"y = 0\nfor i in range({work * WORK_LOOPS}):\n    y += i * x" if work
+              else "y = x * 2")
     nb = new_notebook(cells=[new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
                              new_code_cell(middle), new_code_cell("print(y)")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
@@ -131,10 +134,12 @@ def main() -> None:
     load_at_start = load_average()
     root = fresh_project()
     _notebook(root / "three.ipynb")
-    _notebook(root / "work.ipynb", work=True)
+    _notebook(root / "work.ipynb", work=1)
+    _notebook(root / "long.ipynb", work=4)
     chain = _spec(root, "chain", STEPS, chained=True)
     wide = _spec(root, "wide", 8, chained=False)
     working = _spec(root, "working", 8, chained=False, notebook="work.ipynb")
+    long = _spec(root, "long", 8, chained=False, notebook="long.ipynb")
     run = [*NBOPS, "run"]
     subprocess.run([*run, str(chain)], cwd=root, check=True, capture_output=True)  # the store
     _until_shipped(root)  # its background `nbops sync` must not run beside papermill's figure
@@ -148,6 +153,8 @@ def main() -> None:
     parallel_s = _timed([*run, str(wide), "--force", "-w", "2"], root)
     work_serial_s = _timed([*run, str(working), "--force", "-w", "1"], root)
     work_parallel_s = _timed([*run, str(working), "--force", "-w", "2"], root)
+    long_serial_s = _timed([*run, str(long), "--force", "-w", "1"], root)
+    long_parallel_s = _timed([*run, str(long), "--force", "-w", "2"], root)
     cli = {name: _timed([*NBOPS, *args], root, check=False) for name, args in
            (("nbops --help", ["--help"]), ("nbops run --help", ["run", "--help"]),
             ("nbops status", ["status"]))}
@@ -171,6 +178,10 @@ def main() -> None:
             "work_per_step": f"{WORK_LOOPS:,} pure-Python additions (about 1 s of one core)",
             "workers_1_s": work_serial_s, "workers_2_s": work_parallel_s,
             "speedup": round(work_serial_s / work_parallel_s, 2), "goal": 1.8},
+        "independent_8_long_steps": {
+            "work_per_step": f"{4 * WORK_LOOPS:,} pure-Python additions (about 4 s of one core)",
+            "workers_1_s": long_serial_s, "workers_2_s": long_parallel_s,
+            "speedup": round(long_serial_s / long_parallel_s, 2), "goal": 1.8},
         "cli_s": cli,
     })
 
