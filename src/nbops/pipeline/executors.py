@@ -437,6 +437,7 @@ class DaskExecutor:
         self._futures: dict[Any, tuple[StepTask, float]] = {}
         self._kernel = kernel
         self._workers = 0  # counted when the executor starts
+        self._ended = threading.Event()  # set when a task ends (wakes wait)
 
     @property
     def free(self) -> int:
@@ -460,14 +461,19 @@ class DaskExecutor:
         task.kernels_ahead = -(-task.kernels_ahead // self._workers)
         fut = self.client.submit(execute_on_worker, task, pure=False,
                                  key=f"nbops-{task.step}-{task.id}")
+        fut.add_done_callback(lambda _: self._ended.set())
         self._futures[fut] = (task, time.monotonic())
 
     def wait(self, timeout: float) -> list[StepOutcome]:
-        end = time.monotonic() + timeout
+        """Outcomes of tasks that ended within ``timeout`` seconds (possibly none); woken by
+        the first one to end, not by polling."""
+        self._ended.clear()  # before looking: a task ending from here on sets it again
         finished = [f for f in self._futures if f.done()]
-        while not finished and time.monotonic() < end:
-            time.sleep(0.02)
+        if not finished and self._futures:
+            self._ended.wait(timeout)
             finished = [f for f in self._futures if f.done()]
+        elif not self._futures:
+            time.sleep(min(timeout, 0.05))
         done = []
         for fut in finished:
             task, started = self._futures.pop(fut)
