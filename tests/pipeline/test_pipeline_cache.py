@@ -114,14 +114,18 @@ def test_a_cache_hit_never_serves_outputs_overwritten_since(nbdir, tracker, clie
 
 
 def test_the_environment_digest_is_remembered_until_sys_path_changes(tmp_path, monkeypatch):
+    from nbops.tracking.environment import installed_packages
     from nbops.tracking.environment import installed_packages_digest as environment_digest
 
     first = environment_digest(tmp_path)
     saved = json.loads((tmp_path / "environment-digest.json").read_text())
     assert saved["digest"] == first
+    assert "nbops==" in saved["packages"]  # the list too: a run's requirements.txt
     saved["digest"] = "remembered"  # proves the next call reads the file, not the packages
+    saved["packages"] = "remembered==1\n"
     (tmp_path / "environment-digest.json").write_text(json.dumps(saved))
     assert environment_digest(tmp_path) == "remembered"
+    assert installed_packages(tmp_path) == ("remembered==1\n", "remembered")
     (tmp_path / "here").mkdir()
     monkeypatch.syspath_prepend(str(tmp_path / "here"))  # a script's folder: not a package one
     assert environment_digest(tmp_path) == "remembered"

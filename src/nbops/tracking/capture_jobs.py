@@ -25,8 +25,9 @@ __all__ = ["artifact_events", "end_of_cell", "imported_modules", "start_of_run"]
 
 
 def start_of_run(run: Run, source: str | None, skip: set[str], redact: Redactor,
-                 staging: Path) -> list[tuple]:
-    """Code (the cell, or the script run), command line, git state and environment."""
+                 staging: Path, home: Path | None = None) -> list[tuple]:
+    """Code (the cell, or the script run), command line, git state and environment (the
+    package list remembered in ``home``)."""
     tags: dict[str, str] = {}
     files: list[tuple[str, str]] = []
     if source is not None and "code" not in skip:
@@ -51,7 +52,7 @@ def start_of_run(run: Run, source: str | None, skip: set[str], redact: Redactor,
             run.git_root = git.root  # local modules are read at the run's end
     if "env" not in skip:
         tags.update(capture.environment_info())
-        packages, digest = installed_packages()
+        packages, digest = installed_packages(home)
         tags[T.ENV_DIGEST] = digest
         files.append(("environment/requirements.txt", packages))
         files.append(("environment/env.txt", capture.environment_variables(redact)))

@@ -4,8 +4,9 @@ interpreter (``environment/requirements.txt``) and their digest, :func:`environm
 That one digest is the run's tag ``nbops.env.digest`` and the environment part of a pipeline
 step's cache key: a step run's tag is the digest inside its key.
 
-Listing the packages takes about a second, so both the list (for the process) and the digest
-(in ``<home>/environment-digest.json``, across processes) are kept, stamped with the
+Listing the packages takes a tenth of a second of CPU or more (every installed distribution's
+metadata is read), so the list and its digest are kept, in the process and in
+``<home>/environment-digest.json`` for the next processes, stamped with the
 interpreter and the modification times of the package folders on ``sys.path``
 (``site-packages``, ``dist-packages``: installing or removing a package changes them), and
 computed again only when the stamp changes. Other ``sys.path`` entries (the script's or the
@@ -34,38 +35,48 @@ def environment_digest(packages: str) -> str:
     return hashlib.sha256(packages.encode()).hexdigest()
 
 
-def installed_packages() -> tuple[str, str]:
+def installed_packages(home: Path | None = None) -> tuple[str, str]:
     """``(package list, digest)`` of this interpreter: ``name==version`` lines and
-    :func:`environment_digest` of them."""
-    global _cache
+    :func:`environment_digest` of them. With ``home``, both are remembered in
+    ``<home>/environment-digest.json`` until the stamp changes: the next process (a step's
+    kernel, the next run, a fully cached pipeline run) reads them instead of listing the
+    packages again."""
     stamp = _stamp()
+    remembered = _remembered(home, stamp)
+    if remembered is not None:
+        return remembered
+    global _cache
     with _lock:
         if _cache is None or _cache[0] != stamp:
             _cache = (stamp, package_list())
         text = _cache[1]
-    return text, environment_digest(text)
+    digest = environment_digest(text)
+    if home is not None:
+        home.mkdir(parents=True, exist_ok=True)
+        saved = home / "environment-digest.json"
+        tmp = saved.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp, "digest": digest, "packages": text}),
+                       encoding="utf-8")
+        os.replace(tmp, saved)
+    return text, digest
 
 
 def installed_packages_digest(home: Path | None = None) -> str:
-    """:func:`environment_digest` of this interpreter's packages, remembered in
-    ``<home>/environment-digest.json`` until the stamp changes (a process that only needs the
-    digest, such as a fully cached pipeline run, does not list the packages)."""
-    stamp = _stamp()
-    saved = home / "environment-digest.json" if home else None
-    if saved is not None:
-        try:
-            data = json.loads(saved.read_text(encoding="utf-8"))
-            if data.get("stamp") == stamp:
-                return str(data["digest"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    digest = installed_packages()[1]
-    if saved is not None:
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        tmp = saved.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps({"stamp": stamp, "digest": digest}), encoding="utf-8")
-        os.replace(tmp, saved)
-    return digest
+    """:func:`environment_digest` of this interpreter's packages (remembered in ``home``, as
+    :func:`installed_packages` does)."""
+    return installed_packages(home)[1]
+
+
+def _remembered(home: Path | None, stamp: list[str]) -> tuple[str, str] | None:
+    if home is None:
+        return None
+    try:
+        data = json.loads((home / "environment-digest.json").read_text(encoding="utf-8"))
+        if data.get("stamp") == stamp:
+            return str(data["packages"]), str(data["digest"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None  # none yet, another stamp, or a file of an older nbops (no package list)
 
 
 def _stamp() -> list[str]:

@@ -124,7 +124,7 @@ class Tracker:
         if not session:
             run.capture_modules = "git" not in skip
             logger.submit_job(uid, lambda: capture_jobs.start_of_run(
-                run, source, skip, self.redactor, self.staging_dir(uid)))
+                run, source, skip, self.redactor, self.staging_dir(uid), self.settings.home))
         _active_runs.append(run)
         return run
 
