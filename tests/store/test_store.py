@@ -83,6 +83,26 @@ def test_runs_and_tags_round_trip(store: Store):
     assert store.run(run_id).info.status == "FINISHED"
 
 
+SHIPS_AT_EXIT = """
+import atexit, sys, time
+from nbops.store import Store
+store = Store(sys.argv[1])
+run_id = store.create_run(store.experiment_id("at-exit"), "uid-exit", "exit", time.time(), None)
+print(run_id, flush=True)
+# the spool's last shipment runs in an exit handler, after Python has shut its thread pools
+atexit.register(lambda: store.log_batch(run_id, [["loss", 1.0, 0, i] for i in range(3500)],
+                                        {}, {}))
+"""
+
+
+def test_a_large_batch_shipped_in_an_exit_handler_arrives_whole(store: Store, tmp_path):
+    done = subprocess.run([sys.executable, "-c", SHIPS_AT_EXIT, store.tracking_uri],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.split()[0]
+    assert len(store.metric_history(run_id, "loss")) == 3500
+
+
 def test_a_model_is_logged_registered_and_loaded_without_the_global_uri(store: Store, tmp_path):
     """The pyfunc flavor of a tiny model: saved locally, uploaded through the store's own
     client, registered with its logged model's location, downloaded and loaded back."""

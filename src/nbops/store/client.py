@@ -242,15 +242,34 @@ class Store:
             return
         # A server parses and writes each request in Python (about 0.1 s per 1,000 metrics);
         # several workers (MLflow's default is 4) take requests side by side. The first
-        # request alone creates the latest-value rows of its keys, which later ones only lock.
+        # request alone creates the latest-value rows of its keys, which later ones only lock
+        # (a key first seen in two requests at once is settled by MLflow's own retry).
         self.call(what, c.log_batch, run_id, metrics=chunks[0])
-        from concurrent.futures import ThreadPoolExecutor
+        left = iter(chunks[1:])
+        lock = threading.Lock()
+        failures: list[BaseException] = []
 
-        with ThreadPoolExecutor(PARALLEL_REQUESTS, thread_name_prefix="nbops-batch") as pool:
-            futures = [pool.submit(self.call, what, c.log_batch, run_id, metrics=chunk)
-                       for chunk in chunks[1:]]
-        for future in futures:
-            future.result()  # every request ended; the first failure is raised
+        def send() -> None:
+            while not failures:  # after a failure, no new request: the caller retries all
+                with lock:
+                    chunk = next(left, None)
+                if chunk is None:
+                    return
+                try:
+                    self.call(what, c.log_batch, run_id, metrics=chunk)
+                except BaseException as exc:  # noqa: BLE001 - raised below, in the caller
+                    failures.append(exc)
+
+        # Plain threads, not a concurrent.futures pool: this also runs in exit handlers (the
+        # spool's last shipment), where such a pool refuses new work.
+        senders = [threading.Thread(target=send, name="nbops-batch", daemon=True)
+                   for _ in range(PARALLEL_REQUESTS)]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+        if failures:
+            raise failures[0]
 
     def log_artifact(self, run_id: str, local_path: str | Path,
                      artifact_path: str | None = None) -> None:

@@ -10,7 +10,8 @@ metadata is read), so the list and its digest are kept, in the process and in
 interpreter and the modification times of the package folders on ``sys.path``
 (``site-packages``, ``dist-packages``: installing or removing a package changes them), and
 computed again only when the stamp changes. Other ``sys.path`` entries (the script's or the
-current folder) are left out of the stamp: any file written there would change it.
+current folder, ``PYTHONPATH``) are left out of the stamp: any file written there would change
+it. So processes of one interpreter share one list, whatever else they have on their path.
 """
 
 from __future__ import annotations
@@ -52,12 +53,7 @@ def installed_packages(home: Path | None = None) -> tuple[str, str]:
         text = _cache[1]
     digest = environment_digest(text)
     if home is not None:
-        home.mkdir(parents=True, exist_ok=True)
-        saved = home / "environment-digest.json"
-        tmp = saved.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps({"stamp": stamp, "digest": digest, "packages": text}),
-                       encoding="utf-8")
-        os.replace(tmp, saved)
+        _remember(home, stamp, text, digest)
     return text, digest
 
 
@@ -72,11 +68,25 @@ def _remembered(home: Path | None, stamp: list[str]) -> tuple[str, str] | None:
         return None
     try:
         data = json.loads((home / "environment-digest.json").read_text(encoding="utf-8"))
-        if data.get("stamp") == stamp:
-            return str(data["packages"]), str(data["digest"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None  # none yet, another stamp, or a file of an older nbops (no package list)
+    except (OSError, ValueError):
+        return None
+    if (isinstance(data, dict) and data.get("stamp") == stamp
+            and isinstance(data.get("packages"), str) and isinstance(data.get("digest"), str)):
+        return data["packages"], data["digest"]
+    return None  # another stamp, or a file of an older nbops (no package list)
+
+
+def _remember(home: Path, stamp: list[str], text: str, digest: str) -> None:
+    """Best effort: a folder that cannot be written only means listing again next time."""
+    saved = home / "environment-digest.json"
+    tmp = saved.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"stamp": stamp, "digest": digest, "packages": text}),
+                       encoding="utf-8")
+        os.replace(tmp, saved)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def _stamp() -> list[str]:
